@@ -1,0 +1,107 @@
+"""Command line: `python -m bot run | chat | migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from bot import LANGUAGES
+from bot.config import Settings
+from bot.content import ContentError
+
+log = logging.getLogger("bot")
+
+NO_CHANNEL = """No channel is configured, so there is nothing to serve.
+Set BOT_TOKEN (a token from @BotFather) to serve Telegram,
+or run `python -m bot chat` to talk to the bot in this terminal.
+See .env.example for every variable."""
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="serve every configured channel, HTTP and the scheduler")
+    chat = commands.add_parser("chat", help="talk to the bot in the terminal")
+    chat.add_argument("--user", default="local", help="who you are in the terminal")
+    chat.add_argument("--lang", choices=LANGUAGES, help="skip the language question")
+    commands.add_parser("migrate", help="alembic upgrade head on DATABASE_URL")
+    return parser.parse_args(argv)
+
+
+async def _chat(settings: Settings, user: str, language: str | None) -> int:
+    from bot.app import build_app
+    from bot.channels.console import ConsoleChannel
+
+    app = await build_app(settings)
+    try:
+        await ConsoleChannel(app.engine, user, language=language).run()
+    finally:
+        await app.close()
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import build_app
+    from bot.runner import serve
+
+    if not settings.telegram_enabled:
+        if not sys.stdin.isatty():
+            print(NO_CHANNEL, file=sys.stderr)
+            return 2
+        print(NO_CHANNEL.splitlines()[0] + " Starting the terminal chat.\n", file=sys.stderr)
+        return await _chat(settings, "local", None)
+    app = await build_app(settings)
+    try:
+        await serve(app)
+    finally:
+        await app.close()
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from bot.db.engine import create_engine, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    print("database is up to date")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f"configuration error:\n{error}", file=sys.stderr)
+        return 2
+    problems = settings.problems()
+    if problems:
+        print("configuration error:\n" + "\n".join(problems), file=sys.stderr)
+        return 2
+    from bot.app import setup_logging
+
+    setup_logging(settings)
+    if arguments.command == "chat":
+        logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        if arguments.command == "run":
+            return asyncio.run(_run(settings))
+        if arguments.command == "chat":
+            return asyncio.run(_chat(settings, arguments.user, arguments.lang))
+        return asyncio.run(_migrate(settings))
+    except ContentError as error:
+        print(f"content error:\n{error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

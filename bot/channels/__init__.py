@@ -1,0 +1,1 @@
+"""Channels turn a platform's updates into events and render replies on it."""

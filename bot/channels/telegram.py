@@ -1,0 +1,257 @@
+"""Telegram through aiogram: updates become events, replies become messages.
+
+- every callback query is answered (first, so the client stops its spinner);
+- a button press edits the message it came from; anything else is sent anew;
+- text over 4096 characters is split, the keyboard goes under the last part;
+- 429 waits `retry_after` and retries; 403 marks the user unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from aiohttp import web
+
+from bot import LANGUAGES
+from bot.config import Settings
+from bot.core import metrics
+from bot.core.engine import Engine
+from bot.core.events import Event, EventKind, Identity
+from bot.core.i18n import N_, Translations
+from bot.core.replies import Reply, split_text
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096
+ALLOWED_UPDATES = ["message", "callback_query"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", N_("Greeting and main menu")),
+    ("menu", N_("Main menu")),
+    ("language", N_("Change the language")),
+    ("help", N_("What I can do")),
+    ("cancel", N_("Stop the current step")),
+)
+
+T = TypeVar("T")
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.choices:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=choice.label, url=choice.url)
+                if choice.url
+                else InlineKeyboardButton(text=choice.label, callback_data=choice.payload)
+                for choice in row
+            ]
+            for row in reply.choices
+        ]
+    )
+
+
+class TelegramChannel:
+    def __init__(self, engine: Engine, settings: Settings, translations: Translations) -> None:
+        assert settings.bot_token is not None
+        self.engine = engine
+        self.settings = settings
+        self.translations = translations
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        self.bot = Bot(settings.bot_token.get_secret_value(), session=session)
+        self.dispatcher = Dispatcher()
+        router = Router(name="channel")
+        router.message.register(self.on_message)
+        router.callback_query.register(self.on_callback)
+        self.dispatcher.include_router(router)
+        self._polling: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ---- start and stop -------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.register_commands()
+        if self.settings.telegram_mode == "webhook":
+            assert self.settings.telegram_webhook_secret is not None
+            await self.bot.set_webhook(
+                url=str(self.settings.telegram_webhook_url),
+                secret_token=self.settings.telegram_webhook_secret.get_secret_value(),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            log.info("telegram: webhook set")
+            return
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False,
+                allowed_updates=ALLOWED_UPDATES, polling_timeout=25,
+            )
+        )
+        log.info("telegram: polling")
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            await self.dispatcher.stop_polling()
+            try:
+                await asyncio.wait_for(self._polling, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._polling.cancel()
+            self._polling = None
+        if self._background:
+            await asyncio.wait(self._background, timeout=10)
+        await self.bot.session.close()
+
+    async def register_commands(self) -> None:
+        for language in (*LANGUAGES, None):
+            translator = self.translations[language or self.settings.default_locale]
+            commands = [BotCommand(command=name, description=translator._(description))
+                        for name, description in COMMANDS]
+            await self._call(lambda c=commands, lang=language: self.bot.set_my_commands(
+                commands=c, language_code=lang))
+
+    # ---- webhook ---------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        expected = self.settings.telegram_webhook_secret
+        given = request.headers.get(SECRET_HEADER, "")
+        if expected is None or not hmac.compare_digest(
+            given.encode(), expected.get_secret_value().encode()
+        ):
+            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        try:
+            update = Update.model_validate(await request.json(), context={"bot": self.bot})
+        except (ValueError, json.JSONDecodeError):
+            return web.json_response({"ok": False, "error": "bad update"}, status=400)
+        task = asyncio.create_task(self.dispatcher.feed_update(self.bot, update))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return web.json_response({"ok": True})
+
+    # ---- updates -----------------------------------------------------------------
+
+    async def on_message(self, message: Message) -> None:
+        sender = message.from_user
+        if sender is None or message.chat.type != "private":
+            return
+        identity = Identity(CHANNEL, str(sender.id))
+        extra: dict[str, Any] = {
+            "language_hint": sender.language_code,
+            "display_name": sender.first_name,
+        }
+        if message.text is not None:
+            event = Event.from_text(identity, message.text, **extra)
+        elif message.contact is not None and message.contact.user_id == sender.id:
+            event = Event(identity, EventKind.CONTACT, phone=message.contact.phone_number,
+                          **extra)
+        else:
+            event = Event(identity, EventKind.UNSUPPORTED, **extra)
+        replies = await self.engine.handle(event)
+        await self.render(identity, message.chat.id, replies)
+
+    async def on_callback(self, query: CallbackQuery) -> None:
+        identity = Identity(CHANNEL, str(query.from_user.id))
+        try:
+            await query.answer()
+        except TelegramBadRequest as error:  # too old to answer; the step goes on
+            log.info("telegram: callback not answered: %s", error.message)
+        if not query.data:
+            return
+        event = Event(identity, EventKind.BUTTON, payload=query.data,
+                      language_hint=query.from_user.language_code,
+                      display_name=query.from_user.first_name)
+        replies = await self.engine.handle(event)
+        origin = query.message if isinstance(query.message, Message) else None
+        if origin is None:
+            if query.message is None:
+                return
+            await self.render(identity, query.message.chat.id, replies)
+            return
+        await self.render(identity, origin.chat.id, replies, edit=origin.message_id)
+
+    # ---- sending --------------------------------------------------------------
+
+    async def render(self, identity: Identity, chat_id: int, replies: list[Reply],
+                     edit: int | None = None) -> None:
+        for index, reply in enumerate(replies):
+            chunks = split_text(reply.text, TEXT_LIMIT)
+            markup = keyboard(reply)
+            if index == 0 and edit is not None and len(chunks) == 1:
+                if await self._edit(identity, chat_id, edit, chunks[0], markup):
+                    continue
+            for number, chunk in enumerate(chunks):
+                last = number == len(chunks) - 1
+                sent = await self._call(
+                    lambda c=chunk, m=(markup if last else None): self.bot.send_message(
+                        chat_id=chat_id, text=c, reply_markup=m),
+                    identity,
+                )
+                if sent is None:
+                    return
+                metrics.REPLIES.labels(CHANNEL).inc()
+
+    async def _edit(self, identity: Identity, chat_id: int, message_id: int, text: str,
+                    markup: InlineKeyboardMarkup | None) -> bool:
+        try:
+            await self._call(
+                lambda: self.bot.edit_message_text(
+                    chat_id=chat_id, message_id=message_id, text=text, reply_markup=markup),
+                identity, raise_bad_request=True,
+            )
+        except TelegramBadRequest as error:
+            if "not modified" in error.message:
+                return True
+            # Too old, deleted, or not a text message: send a new one instead.
+            return False
+        metrics.REPLIES.labels(CHANNEL).inc()
+        return True
+
+    async def _call(self, make: Callable[[], Awaitable[T]], identity: Identity | None = None,
+                    *, raise_bad_request: bool = False, attempts: int = 4) -> T | None:
+        for attempt in range(attempts):
+            try:
+                return await make()
+            except TelegramRetryAfter as error:
+                log.warning("telegram: flood control, waiting %ss", error.retry_after)
+                await asyncio.sleep(error.retry_after)
+            except TelegramForbiddenError:
+                if identity is not None:
+                    log.info("telegram: %s blocked the bot", identity.external_id)
+                    await self.engine.mark_unreachable(identity)
+                return None
+            except TelegramBadRequest as error:
+                if raise_bad_request:
+                    raise
+                metrics.ERRORS.labels(CHANNEL, "send").inc()
+                log.error("telegram: request refused: %s", error.message)
+                return None
+            except (TelegramServerError, TelegramNetworkError) as error:
+                metrics.ERRORS.labels(CHANNEL, "send").inc()
+                log.warning("telegram: %s (attempt %d)", error, attempt + 1)
+                await asyncio.sleep(min(2**attempt * 0.5, 5))
+        return None

@@ -1,0 +1,1 @@
+"""Channel-neutral core: events, replies, sessions, the flow dispatcher, i18n."""

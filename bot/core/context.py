@@ -1,0 +1,74 @@
+"""What a flow step sees and does: the event, the user, the session, the words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.core.events import Event, EventKind
+from bot.core.replies import Choice, Reply, rows
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.content import Content
+    from bot.core.i18n import Translations, Translator
+
+
+@dataclass
+class UserView:
+    """The user as flows see it; changes are written back after the step."""
+
+    id: int
+    channel: str
+    external_id: str
+    language: str | None
+    display_name: str | None
+    is_new: bool = False
+
+
+@dataclass
+class Context:
+    event: Event
+    user: UserView
+    state: str | None
+    data: dict[str, Any]
+    settings: Settings
+    content: Content
+    translations: Translations
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def t(self) -> Translator:
+        return self.translations.get(self.user.language, self.settings.default_locale)
+
+    @property
+    def language(self) -> str:
+        return self.t.locale
+
+    def _(self, message: str) -> str:
+        return self.t._(message)
+
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        return self.t.ngettext(singular, plural, count)
+
+    @property
+    def payload_args(self) -> list[str]:
+        """The parts of a button payload after its prefix: `prj:bereke` -> ['bereke']."""
+        if self.event.kind is not EventKind.BUTTON:
+            return []
+        return self.event.payload.split(":")[1:]
+
+    def say(self, text: str, *choice_rows: Choice | list[Choice] | tuple[Choice, ...]) -> None:
+        self.replies.append(Reply(text=text, choices=rows(*choice_rows)))
+
+    def goto(self, state: str | None, **data: Any) -> None:
+        """Move to a state; keyword arguments are merged into the session data."""
+        self.state = state
+        self.data.update(data)
+
+    def reset(self) -> None:
+        self.state = None
+        self.data.clear()
+
+    def set_language(self, language: str) -> None:
+        self.user.language = language

@@ -1,0 +1,227 @@
+"""The dispatcher of flows: load the user's session, run the step, store the session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.content import Content
+from bot.core import metrics
+from bot.core.context import Context, UserView
+from bot.core.events import Event, EventKind, Identity
+from bot.core.i18n import Translations
+from bot.core.replies import Reply
+from bot.core.router import Router
+from bot.db.models import ChatSession, User, utcnow
+
+log = logging.getLogger(__name__)
+
+# How often a step is re-run when another worker changed the same session meanwhile.
+_MAX_ATTEMPTS = 5
+# Language-choice and global commands: usable before a language is chosen.
+_ALWAYS_ALLOWED_COMMANDS = frozenset({"start", "language", "help", "cancel", "menu"})
+
+
+class _UserLocks:
+    """One asyncio lock per user, so one user's updates are handled in order."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._locks: OrderedDict[Identity, asyncio.Lock] = OrderedDict()
+        self._size = size
+
+    def get(self, identity: Identity) -> asyncio.Lock:
+        lock = self._locks.get(identity)
+        if lock is None:
+            lock = self._locks[identity] = asyncio.Lock()
+            if len(self._locks) > self._size:
+                for key, old in list(self._locks.items())[: len(self._locks) - self._size]:
+                    if not old.locked():
+                        del self._locks[key]
+        else:
+            self._locks.move_to_end(identity)
+        return lock
+
+
+class Engine:
+    """Runs one event through the flows and returns the replies."""
+
+    def __init__(
+        self,
+        router: Router,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        content: Content,
+        translations: Translations,
+    ) -> None:
+        router.check_complete()
+        self.router = router
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.content = content
+        self.translations = translations
+        self._locks = _UserLocks()
+
+    async def handle(self, event: Event) -> list[Reply]:
+        started = time.perf_counter()
+        channel = event.identity.channel
+        metrics.UPDATES.labels(channel, event.kind.value).inc()
+        try:
+            async with self._locks.get(event.identity):
+                for _attempt in range(_MAX_ATTEMPTS):
+                    replies = await self._handle_once(event)
+                    if replies is not None:
+                        return replies
+                log.warning("session kept changing under %s; giving up", event.identity)
+                return []
+        except Exception:
+            metrics.ERRORS.labels(channel, "handle").inc()
+            raise
+        finally:
+            metrics.HANDLING.labels(channel).observe(time.perf_counter() - started)
+
+    async def _handle_once(self, event: Event) -> list[Reply] | None:
+        async with self.sessionmaker() as db, db.begin():
+            user, is_new = await self._user(db, event)
+            session = await db.get(ChatSession, user.id)
+            if session is None:
+                session = ChatSession(user_id=user.id, state=None, data={}, version=0,
+                                      updated_at=utcnow())
+                db.add(session)
+                await db.flush()
+            ctx = Context(
+                event=event,
+                user=UserView(user.id, user.channel, user.external_id, user.language,
+                              user.display_name, is_new),
+                state=session.state,
+                data=dict(session.data or {}),
+                settings=self.settings,
+                content=self.content,
+                translations=self.translations,
+            )
+            await self.dispatch(ctx)
+            if ctx.user.language != user.language:
+                user.language = ctx.user.language
+            result = await db.execute(
+                update(ChatSession)
+                .where(ChatSession.user_id == user.id, ChatSession.version == session.version)
+                .values(state=ctx.state, data=ctx.data, version=session.version + 1,
+                        updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                await db.rollback()
+                return None
+        return ctx.replies
+
+    async def _user(self, db: AsyncSession, event: Event) -> tuple[User, bool]:
+        identity = event.identity
+        query = select(User).where(
+            User.channel == identity.channel, User.external_id == identity.external_id
+        )
+        user = (await db.execute(query)).scalar_one_or_none()
+        is_new = False
+        if user is None:
+            insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+            now = utcnow()
+            await db.execute(
+                insert(User)
+                .values(channel=identity.channel, external_id=identity.external_id,
+                        display_name=_clip(event.display_name), created_at=now,
+                        last_seen_at=now)
+                .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            )
+            user = (await db.execute(query)).scalar_one()
+            is_new = True
+        else:
+            user.last_seen_at = utcnow()
+            name = _clip(event.display_name)
+            if name and name != user.display_name:
+                user.display_name = name
+            if user.unreachable_since is not None:
+                user.unreachable_since = None
+        return user, is_new
+
+    async def dispatch(self, ctx: Context) -> None:
+        router = self.router
+        event = ctx.event
+        if event.kind is EventKind.COMMAND:
+            handler = router.commands.get(event.command)
+            if handler is None:
+                handler = router.fallbacks["unknown_command"]
+            elif ctx.user.language is None and event.command not in _ALWAYS_ALLOWED_COMMANDS:
+                handler = router.fallbacks["no_language"]
+            await handler(ctx)
+            return
+        if event.kind is EventKind.BUTTON:
+            prefix = event.payload.split(":", 1)[0]
+            handler = router.buttons.get(prefix, router.fallbacks["stale"])
+            await handler(ctx)
+            return
+        if event.kind is EventKind.TEXT and ctx.state in router.states:
+            await router.states[ctx.state](ctx)
+            return
+        if ctx.user.language is None:
+            await router.fallbacks["no_language"](ctx)
+            return
+        if event.kind is EventKind.TEXT:
+            await router.fallbacks["text"](ctx)
+            return
+        await router.fallbacks["unsupported"](ctx)
+
+    async def set_language(self, identity: Identity, language: str) -> None:
+        """Preset a user's language (the terminal's `--lang`)."""
+        async with self._locks.get(identity), self.sessionmaker() as db, db.begin():
+            user, _ = await self._user(db, Event(identity, EventKind.COMMAND))
+            user.language = language
+
+    async def mark_unreachable(self, identity: Identity) -> None:
+        """The platform says the user blocked the bot: stop counting them as reachable."""
+        async with self.sessionmaker() as db, db.begin():
+            await db.execute(
+                update(User)
+                .where(User.channel == identity.channel,
+                       User.external_id == identity.external_id,
+                       User.unreachable_since.is_(None))
+                .values(unreachable_since=utcnow())
+            )
+
+    async def user_counts(self) -> dict[str, int]:
+        async with self.sessionmaker() as db:
+            result = await db.execute(
+                select(User.channel, func.count()).group_by(User.channel)
+            )
+            return {channel: count for channel, count in result.all()}
+
+    async def expire_idle_sessions(self, idle: timedelta) -> int:
+        """Forget half-finished steps of sessions idle longer than `idle`."""
+        cutoff = utcnow() - idle
+        async with self.sessionmaker() as db, db.begin():
+            result = await db.execute(
+                delete(ChatSession).where(ChatSession.updated_at < cutoff)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _clip(value: str | None, limit: int = 128) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value[:limit] or None
+
+
+def replies_text(replies: Sequence[Reply]) -> str:
+    """All reply texts joined: handy in logs and tests."""
+    return "\n\n".join(reply.text for reply in replies)
+
+

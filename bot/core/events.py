@@ -1,0 +1,46 @@
+"""What a channel hands to the flows: a channel-neutral event from one user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    TEXT = "text"
+    BUTTON = "button"
+    COMMAND = "command"
+    CONTACT = "contact"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who sent an event: the channel and the user's id on it."""
+
+    channel: str
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    identity: Identity
+    kind: EventKind
+    text: str = ""
+    payload: str = ""
+    command: str = ""
+    args: str = ""
+    language_hint: str | None = None
+    display_name: str | None = None
+    phone: str | None = None
+
+    @classmethod
+    def from_text(cls, identity: Identity, text: str, **extra: str | None) -> Event:
+        """A typed line: `/cmd args` becomes a command, anything else text."""
+        stripped = text.strip()
+        if stripped.startswith("/") and len(stripped) > 1:
+            head, _, args = stripped[1:].partition(" ")
+            command = head.split("@", 1)[0].lower()
+            return cls(identity, EventKind.COMMAND, text=stripped, command=command,
+                       args=args.strip(), **extra)  # type: ignore[arg-type]
+        return cls(identity, EventKind.TEXT, text=stripped, **extra)  # type: ignore[arg-type]

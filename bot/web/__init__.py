@@ -1,0 +1,1 @@
+"""HTTP server: webhooks, health and metrics."""

@@ -1,0 +1,41 @@
+"""The aiohttp application served by `python -m bot run`, in polling mode too."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.channels.telegram import TelegramChannel
+from bot.db.engine import database_ok
+
+DB_KEY = web.AppKey("db", AsyncEngine)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    healthy = await database_ok(request.app[DB_KEY])
+    body = {"status": "ok" if healthy else "unavailable",
+            "database": "ok" if healthy else "unreachable"}
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def metrics_endpoint(_request: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest())
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    response.charset = "utf-8"
+    return response
+
+
+async def telegram_unconfigured(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+
+
+def make_web_app(db: AsyncEngine, telegram: TelegramChannel | None) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[DB_KEY] = db
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_post(
+        "/telegram/webhook", telegram.webhook if telegram else telegram_unconfigured
+    )
+    return app

@@ -1,0 +1,17 @@
+"""Conversation flows. They know nothing of Telegram, WhatsApp or HTTP: a step gets a
+Context (event, user, session, words) and answers with replies and the next state.
+
+A new flow is one new module here with a `router`, added to `get_router()`.
+"""
+
+from __future__ import annotations
+
+from bot.core.router import Router
+from handlers import language, menu, numbers, projects, settings
+
+
+def get_router() -> Router:
+    root = Router("root")
+    root.include(language.router, menu.router, projects.router, numbers.router, settings.router)
+    root.check_complete()
+    return root

@@ -1,0 +1,44 @@
+"""Pieces of screens that several flows share."""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.replies import Choice
+
+ASKING = "language"
+
+LANGUAGE_NAMES: dict[str, str] = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def menu_button(ctx: Context) -> Choice:
+    return Choice(ctx._("⬅️ Main menu"), "menu")
+
+
+def main_menu_rows(ctx: Context) -> list[Choice]:
+    return [
+        Choice(ctx._("🤝 Support projects"), "prj"),
+        Choice(ctx._("📊 Kazakhs abroad in numbers"), "num"),
+        Choice(ctx._("⚙️ Settings"), "set"),
+        Choice(ctx._("❓ Help"), "help"),
+    ]
+
+
+def show_menu(ctx: Context, lead: str | None = None) -> None:
+    """The main menu; `lead` is a short line said before it."""
+    ctx.reset()
+    ctx.data["screen"] = "menu"
+    text = ctx._("Main menu. What would you like to know?")
+    if lead:
+        text = f"{lead}\n\n{text}"
+    ctx.say(text, *main_menu_rows(ctx))
+
+
+def language_rows() -> list[Choice]:
+    return [Choice(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]
+
+
+def ask_language(ctx: Context) -> None:
+    ctx.goto(ASKING)
+    ctx.data["screen"] = "language"
+    # Shown before a language is known, so it speaks all three.
+    ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows())

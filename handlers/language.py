@@ -1,0 +1,86 @@
+"""/start, the greeting and the choice of language."""
+
+from __future__ import annotations
+
+from bot import LANGUAGES
+from bot.core.context import Context
+from bot.core.i18n import pick_language
+from bot.core.router import Router
+from handlers.common import ASKING, ask_language, show_menu
+
+router = Router("language")
+
+# What people type instead of pressing a language button.
+_TYPED: dict[str, str] = {
+    "1": "kk", "kk": "kk", "kz": "kk", "қазақша": "kk", "казакша": "kk", "қазақ": "kk",
+    "kazakh": "kk", "qazaqsha": "kk", "қаз": "kk",
+    "2": "ru", "ru": "ru", "русский": "ru", "рус": "ru", "russian": "ru", "орысша": "ru",
+    "3": "en", "en": "en", "english": "en", "eng": "en", "ағылшынша": "en", "английский": "en",
+}
+
+
+def greet(ctx: Context) -> None:
+    name = ctx.user.display_name
+    if name:
+        hello = ctx._("Hello, {name}! I am the assistant of the Otandastar Fund for Kazakhs "
+                      "abroad.").format(name=name)
+    else:
+        hello = ctx._("Hello! I am the assistant of the Otandastar Fund for Kazakhs abroad.")
+    about = ctx._("I will tell you about the Fund's support projects and about Kazakhs "
+                  "abroad in numbers. Type /help at any time to see what I can do.")
+    show_menu(ctx, f"{hello}\n{about}")
+
+
+@router.command("start")
+async def start(ctx: Context) -> None:
+    if ctx.user.language is None:
+        hinted = pick_language(ctx.event.language_hint)
+        if hinted is None:
+            ask_language(ctx)
+            ctx.data["greet"] = True
+            return
+        ctx.set_language(hinted)
+    greet(ctx)
+
+
+@router.command("language", "lang")
+async def language_command(ctx: Context) -> None:
+    ask_language(ctx)
+
+
+@router.button("language")
+async def language_button(ctx: Context) -> None:
+    ask_language(ctx)
+
+
+@router.fallback("no_language")
+async def no_language(ctx: Context) -> None:
+    ask_language(ctx)
+    ctx.data["greet"] = True
+
+
+async def _choose(ctx: Context, code: str) -> None:
+    first_time = ctx.user.language is None or bool(ctx.data.get("greet"))
+    ctx.set_language(code)
+    if first_time:
+        greet(ctx)
+        return
+    show_menu(ctx, ctx._("Done: I will speak English with you."))
+
+
+@router.button("lang")
+async def language_chosen(ctx: Context) -> None:
+    args = ctx.payload_args
+    if not args or args[0] not in LANGUAGES:
+        ask_language(ctx)
+        return
+    await _choose(ctx, args[0])
+
+
+@router.state(ASKING)
+async def language_typed(ctx: Context) -> None:
+    code = _TYPED.get(ctx.event.text.strip().lower().strip(".!"))
+    if code is None:
+        ask_language(ctx)
+        return
+    await _choose(ctx, code)

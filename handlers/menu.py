@@ -1,0 +1,82 @@
+"""The main menu, help, cancel, and what happens with input the bot did not expect."""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.router import Router
+from handlers.common import ask_language, menu_button, show_menu
+
+router = Router("menu")
+
+
+@router.command("menu")
+@router.button("menu")
+async def menu(ctx: Context) -> None:
+    show_menu(ctx)
+
+
+@router.command("cancel")
+async def cancel(ctx: Context) -> None:
+    if ctx.user.language is None:
+        ask_language(ctx)
+        return
+    had_step = ctx.state is not None
+    lead = ctx._("Cancelled. Nothing was saved.") if had_step else ctx._("Nothing to cancel.")
+    show_menu(ctx, lead)
+
+
+def help_text(ctx: Context) -> str:
+    return "\n".join(
+        [
+            ctx._("I am the assistant of the Otandastar Fund for Kazakhs abroad."),
+            "",
+            ctx._("Commands that work at any moment:"),
+            ctx._("/start: greeting and the main menu"),
+            ctx._("/menu: back to the main menu"),
+            ctx._("/language: change the language"),
+            ctx._("/help: this help"),
+            ctx._("/cancel: stop what you are doing and go back to the menu"),
+            "",
+            ctx._("Choose an item with the buttons under my messages."),
+        ]
+    )
+
+
+@router.command("help")
+@router.button("help")
+async def help_screen(ctx: Context) -> None:
+    if ctx.user.language is None:
+        ask_language(ctx)
+        ctx.data["greet"] = True
+        return
+    ctx.data["screen"] = "help"
+    ctx.say(help_text(ctx), menu_button(ctx))
+
+
+@router.fallback("stale")
+async def stale_button(ctx: Context) -> None:
+    show_menu(ctx, ctx._("That button is from an older message and no longer works. "
+                         "Here is the menu."))
+
+
+@router.fallback("text")
+async def unexpected_text(ctx: Context) -> None:
+    show_menu(ctx, ctx._("I did not understand that. Please choose an item from the menu "
+                         "or type /help."))
+
+
+@router.fallback("unsupported")
+async def unsupported(ctx: Context) -> None:
+    show_menu(ctx, ctx._("I can only read text and buttons for now. Please choose an item "
+                         "from the menu."))
+
+
+@router.fallback("unknown_command")
+async def unknown_command(ctx: Context) -> None:
+    if ctx.user.language is None:
+        ask_language(ctx)
+        ctx.data["greet"] = True
+        return
+    show_menu(ctx, ctx._("I do not know that command. Type /help to see what I can do."))
+
+

@@ -1,0 +1,34 @@
+"""Kazakhs abroad in numbers: each figure with its year, "as of" date and source."""
+
+from __future__ import annotations
+
+from babel.dates import format_date
+
+from bot.core.context import Context
+from bot.core.router import Router
+from handlers.common import menu_button
+
+router = Router("numbers")
+
+
+def figures_text(ctx: Context) -> str:
+    language = ctx.language
+    numbers = ctx.content.numbers[language]
+    texts = ctx.content.figure_texts[language]
+    lines = [numbers.title, "", numbers.intro]
+    for figure in ctx.content.figures:
+        text = texts[figure.id]
+        value = ctx.t.number(figure.value)
+        as_of = format_date(figure.as_of, format="long", locale=language)
+        source = ctx._("as of {date}; source: {source}, {url}").format(
+            date=as_of, source=text.source, url=figure.source_url
+        )
+        lines += ["", "• " + text.text.format(value=value), f"  ({source})"]
+    return "\n".join(lines)
+
+
+@router.button("num")
+async def numbers(ctx: Context) -> None:
+    ctx.reset()
+    ctx.data["screen"] = "num"
+    ctx.say(figures_text(ctx), menu_button(ctx))
