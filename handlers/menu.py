@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.context import Context
 from bot.core.router import Router
-from handlers.common import ask_language, menu_button, show_menu
+from handlers.common import menu_button, show_menu
 
 router = Router("menu")
 
@@ -17,9 +17,6 @@ async def menu(ctx: Context) -> None:
 
 @router.command("cancel")
 async def cancel(ctx: Context) -> None:
-    if ctx.user.language is None:
-        ask_language(ctx)
-        return
     had_step = ctx.state is not None
     lead = ctx._("Cancelled. Nothing was saved.") if had_step else ctx._("Nothing to cancel.")
     show_menu(ctx, lead)
@@ -45,10 +42,6 @@ def help_text(ctx: Context) -> str:
 @router.command("help")
 @router.button("help")
 async def help_screen(ctx: Context) -> None:
-    if ctx.user.language is None:
-        ask_language(ctx)
-        ctx.data["greet"] = True
-        return
     ctx.data["screen"] = "help"
     ctx.say(help_text(ctx), menu_button(ctx))
 
@@ -73,10 +66,6 @@ async def unsupported(ctx: Context) -> None:
 
 @router.fallback("unknown_command")
 async def unknown_command(ctx: Context) -> None:
-    if ctx.user.language is None:
-        ask_language(ctx)
-        ctx.data["greet"] = True
-        return
     show_menu(ctx, ctx._("I do not know that command. Type /help to see what I can do."))
 
 

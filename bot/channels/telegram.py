@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher, Router
@@ -132,8 +133,8 @@ class TelegramChannel:
             translator = self.translations[language or self.settings.default_locale]
             commands = [BotCommand(command=name, description=translator._(description))
                         for name, description in COMMANDS]
-            await self._call(lambda c=commands, lang=language: self.bot.set_my_commands(
-                commands=c, language_code=lang))
+            await self._call(partial(self.bot.set_my_commands, commands=commands,
+                                     language_code=language))
 
     # ---- webhook ---------------------------------------------------------------
 
@@ -198,37 +199,39 @@ class TelegramChannel:
 
     async def render(self, identity: Identity, chat_id: int, replies: list[Reply],
                      edit: int | None = None) -> None:
+        """Send the replies; with `edit`, the first one replaces that message's text."""
         for index, reply in enumerate(replies):
             chunks = split_text(reply.text, TEXT_LIMIT)
             markup = keyboard(reply)
-            if index == 0 and edit is not None and len(chunks) == 1:
-                if await self._edit(identity, chat_id, edit, chunks[0], markup):
-                    continue
+            editable = index == 0 and edit is not None and len(chunks) == 1
+            if editable and await self._edit(identity, chat_id, edit, chunks[0], markup):
+                continue
             for number, chunk in enumerate(chunks):
                 last = number == len(chunks) - 1
                 sent = await self._call(
-                    lambda c=chunk, m=(markup if last else None): self.bot.send_message(
-                        chat_id=chat_id, text=c, reply_markup=m),
+                    partial(self.bot.send_message, chat_id=chat_id, text=chunk,
+                            reply_markup=markup if last else None),
                     identity,
                 )
                 if sent is None:
                     return
                 metrics.REPLIES.labels(CHANNEL).inc()
 
-    async def _edit(self, identity: Identity, chat_id: int, message_id: int, text: str,
-                    markup: InlineKeyboardMarkup | None) -> bool:
+    async def _edit(self, identity: Identity, chat_id: int, message_id: int | None,
+                    text: str, markup: InlineKeyboardMarkup | None) -> bool:
+        """Edit a message in place; False when it cannot be edited and must be sent anew."""
         try:
-            await self._call(
-                lambda: self.bot.edit_message_text(
-                    chat_id=chat_id, message_id=message_id, text=text, reply_markup=markup),
+            edited = await self._call(
+                partial(self.bot.edit_message_text, chat_id=chat_id, message_id=message_id,
+                        text=text, reply_markup=markup),
                 identity, raise_bad_request=True,
             )
         except TelegramBadRequest as error:
-            if "not modified" in error.message:
-                return True
-            # Too old, deleted, or not a text message: send a new one instead.
-            return False
-        metrics.REPLIES.labels(CHANNEL).inc()
+            # "not modified": the same screen again, already on display. Anything else
+            # (too old, deleted, not a text message): send a new message instead.
+            return "not modified" in error.message
+        if edited is not None:
+            metrics.REPLIES.labels(CHANNEL).inc()
         return True
 
     async def _call(self, make: Callable[[], Awaitable[T]], identity: Identity | None = None,

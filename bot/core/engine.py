@@ -8,7 +8,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,8 +28,8 @@ log = logging.getLogger(__name__)
 
 # How often a step is re-run when another worker changed the same session meanwhile.
 _MAX_ATTEMPTS = 5
-# Language-choice and global commands: usable before a language is chosen.
-_ALWAYS_ALLOWED_COMMANDS = frozenset({"start", "language", "help", "cancel", "menu"})
+# Commands that work before a language is chosen; every other one asks for it first.
+_BEFORE_LANGUAGE_COMMANDS = frozenset({"start", "language", "lang"})
 
 
 class _UserLocks:
@@ -132,7 +131,8 @@ class Engine:
         user = (await db.execute(query)).scalar_one_or_none()
         is_new = False
         if user is None:
-            insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+            dialect = db.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
             now = utcnow()
             await db.execute(
                 insert(User)
@@ -156,10 +156,8 @@ class Engine:
         router = self.router
         event = ctx.event
         if event.kind is EventKind.COMMAND:
-            handler = router.commands.get(event.command)
-            if handler is None:
-                handler = router.fallbacks["unknown_command"]
-            elif ctx.user.language is None and event.command not in _ALWAYS_ALLOWED_COMMANDS:
+            handler = router.commands.get(event.command, router.fallbacks["unknown_command"])
+            if ctx.user.language is None and event.command not in _BEFORE_LANGUAGE_COMMANDS:
                 handler = router.fallbacks["no_language"]
             await handler(ctx)
             return

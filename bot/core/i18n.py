@@ -69,7 +69,8 @@ class Translations:
         for language in LANGUAGES:
             mo_path = locales_dir / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
             if not mo_path.exists():
-                raise RuntimeError(f"missing catalog for {language!r}: {mo_path.with_suffix('.po')}")
+                po_path = mo_path.with_suffix(".po")
+                raise RuntimeError(f"missing catalog for {language!r}: {po_path}")
             with mo_path.open("rb") as source:
                 catalog = gettext.GNUTranslations(source)
             self._translators[language] = Translator(language, catalog)

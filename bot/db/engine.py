@@ -61,13 +61,13 @@ async def migrate(engine: AsyncEngine, revision: str = "head", action: str = "up
         await connection.run_sync(_run, action, revision)
 
 
-async def database_ok(engine: AsyncEngine, timeout: float = 2.0) -> bool:
+async def database_ok(engine: AsyncEngine, limit: float = 2.0) -> bool:
     async def probe() -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     try:
-        await asyncio.wait_for(probe(), timeout)
+        await asyncio.wait_for(probe(), limit)
     except Exception:
         return False
     return True

@@ -1,0 +1,169 @@
+"""Flows through the channel-neutral core: no network, real database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.core.events import EventKind
+from bot.db.models import ChatSession, User
+from tests.conftest import Chat
+
+LANGUAGE_CHOICES = ["lang:kk", "lang:ru", "lang:en"]
+MENU = ["prj", "num", "set", "help"]
+
+
+async def test_first_contact_without_hint_asks_the_language(chat: Chat) -> None:
+    await chat.text("/start")
+    assert chat.payloads() == LANGUAGE_CHOICES
+    assert "Choose your language" in chat.texts()
+
+
+async def test_language_hint_from_the_platform_skips_the_question(app) -> None:
+    chat = Chat(app, "u2", language_hint="ru-RU", name="Айгерим")
+    await chat.text("/start")
+    assert chat.payloads() == MENU
+    assert "Айгерим" in chat.texts()
+    assert "Главное меню" in chat.texts()
+
+
+async def test_unknown_hint_asks_the_language(app) -> None:
+    chat = Chat(app, "u3", language_hint="de")
+    await chat.text("/start")
+    assert chat.payloads() == LANGUAGE_CHOICES
+
+
+async def test_choosing_a_language_greets_and_stores_it(app, chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:en")
+    assert chat.payloads() == MENU
+    assert "Hello" in chat.texts()
+    async with app.engine.sessionmaker() as db:
+        user = (await db.execute(select(User).where(User.external_id == "u1"))).scalar_one()
+    assert user.language == "en"
+
+
+async def test_language_typed_instead_of_pressed(chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.text("Русский")
+    assert chat.payloads() == MENU
+    assert "Главное меню" in chat.texts()
+
+
+async def test_nonsense_while_asking_language_asks_again(chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.text("blah")
+    assert chat.payloads() == LANGUAGE_CHOICES
+
+
+async def test_language_command_changes_the_language_any_time(chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:en")
+    await chat.press("prj")
+    await chat.text("/language")
+    assert chat.payloads() == LANGUAGE_CHOICES
+    await chat.press("lang:kk")
+    assert "Басты мәзір" in chat.texts()
+    assert chat.payloads() == MENU
+
+
+async def test_every_project_opens_in_every_language(app, chat: Chat) -> None:
+    await chat.text("/start")
+    for language in ("kk", "ru", "en"):
+        await chat.press(f"lang:{language}")
+        await chat.press("prj")
+        project_buttons = [p for p in chat.payloads() if p.startswith("prj:")]
+        assert len(project_buttons) == len(app.content.projects) == 4
+        for payload in project_buttons:
+            await chat.press(payload)
+            project = app.content.project(payload.split(":")[1])
+            assert project is not None
+            assert project.text[language].title in chat.texts()
+            assert chat.payloads() == ["prj", "menu"]
+
+
+async def test_numbers_show_every_figure_with_date_and_source(app, chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:en")
+    await chat.press("num")
+    text = chat.texts()
+    assert text.count("source:") == len(app.content.figures)
+    assert "5,000,000" in text
+    assert "January 1, 2026" in text
+    assert "https://oq.gov.kz" in text
+
+
+async def test_numbers_are_formatted_for_the_language(chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:ru")
+    await chat.press("num")
+    assert "5\xa0000\xa0000" in chat.texts()
+
+
+async def test_settings_show_the_language_and_lead_back(chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:ru")
+    await chat.press("set")
+    assert "Русский" in chat.texts()
+    assert chat.payloads() == ["language", "menu"]
+    await chat.press("language")
+    assert chat.payloads() == LANGUAGE_CHOICES
+
+
+async def test_help_lists_the_commands(chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:en")
+    await chat.text("/help")
+    for command in ("/start", "/menu", "/language", "/help", "/cancel"):
+        assert command in chat.texts()
+    assert chat.payloads() == ["menu"]
+
+
+async def test_cancel_in_the_middle_of_a_step_goes_to_the_menu(app, chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:en")
+    await chat.text("/language")
+    await chat.text("/cancel")
+    assert chat.payloads() == MENU
+    assert "Cancelled" in chat.texts()
+    async with app.engine.sessionmaker() as db:
+        session = (await db.execute(select(ChatSession))).scalar_one()
+    assert session.state is None
+
+
+async def test_stale_buttons_get_a_note_and_the_menu(chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:en")
+    for payload in ("zzz", "prj:no-such-project", "lang:xx", ""):
+        await chat.press(payload)
+        assert chat.last, payload
+        assert set(MENU) <= set(chat.payloads()) or chat.payloads() == LANGUAGE_CHOICES
+
+
+async def test_unexpected_text_and_unsupported_input_get_a_hint(chat: Chat) -> None:
+    await chat.text("/start")
+    await chat.press("lang:en")
+    await chat.text("what is this?")
+    assert "did not understand" in chat.texts()
+    assert chat.payloads() == MENU
+    await chat.send(EventKind.UNSUPPORTED)
+    assert "only read text" in chat.texts()
+    assert chat.payloads() == MENU
+    await chat.text("/nosuchcommand")
+    assert "do not know that command" in chat.texts()
+
+
+async def test_before_a_language_everything_asks_for_it(chat: Chat) -> None:
+    for action in ("hello", "/help", "/menu", "/whatever"):
+        await chat.text(action)
+        assert chat.payloads() == LANGUAGE_CHOICES, action
+    await chat.send(EventKind.UNSUPPORTED)
+    assert chat.payloads() == LANGUAGE_CHOICES
+
+
+async def test_users_are_separate_per_channel(app) -> None:
+    telegram = Chat(app, "42", channel="telegram", language_hint="en")
+    console = Chat(app, "42", channel="console")
+    await telegram.text("/start")
+    await console.text("/start")
+    assert telegram.payloads() == MENU
+    assert console.payloads() == LANGUAGE_CHOICES

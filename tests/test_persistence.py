@@ -1,0 +1,91 @@
+"""Sessions live in the database: they survive a restart, and migrations go up and down."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import inspect, select
+
+from bot.app import build_app
+from bot.db.engine import create_engine, migrate
+from bot.db.models import ChatSession
+from tests.conftest import Chat, make_settings
+
+
+async def test_conversation_resumes_after_a_restart(database_url: str) -> None:
+    first = await build_app(make_settings(database_url))
+    chat = Chat(first, "restart", language_hint="en")
+    await chat.text("/start")
+    await chat.text("/language")  # now waiting for a language
+    await first.close()
+
+    second = await build_app(make_settings(database_url))
+    try:
+        chat = Chat(second, "restart")
+        await chat.text("Русский")  # typed, not pressed: only the stored state knows why
+        assert "Главное меню" in chat.texts()
+        async with second.engine.sessionmaker() as db:
+            session = (await db.execute(select(ChatSession))).scalar_one()
+        assert session.state is None
+        assert session.version == 3
+    finally:
+        await second.close()
+
+
+async def test_one_users_updates_are_handled_in_order(app) -> None:  # type: ignore[no-untyped-def]
+    chat = Chat(app, "busy", language_hint="en")
+    await chat.text("/start")
+    results = await asyncio.gather(*(chat.press("num") for _ in range(20)))
+    assert all(replies for replies in results)
+    async with app.engine.sessionmaker() as db:
+        session = (await db.execute(select(ChatSession))).scalar_one()
+    assert session.version == 21
+
+
+async def test_two_workers_on_one_user_do_not_lose_updates(database_url: str) -> None:
+    one = await build_app(make_settings(database_url))
+    two = await build_app(make_settings(database_url), apply_migrations=False)
+    try:
+        await Chat(one, "shared", language_hint="en").text("/start")
+        presses = [Chat(worker, "shared").press("num") for worker in (one, two) * 5]
+        await asyncio.gather(*presses)
+        async with one.engine.sessionmaker() as db:
+            session = (await db.execute(select(ChatSession))).scalar_one()
+        assert session.version == 11  # every update stored once, none overwritten
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_migrations_up_down_up(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert {"users", "sessions", "alembic_version"} <= tables
+        await migrate(engine, "base", action="downgrade")
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert tables <= {"alembic_version"}
+        await migrate(engine)
+        await migrate(engine)  # idempotent
+    finally:
+        await engine.dispose()
+
+
+async def test_models_match_the_migrations(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bot.db.models import Base
+
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
+        assert diff == []
+    finally:
+        await engine.dispose()
