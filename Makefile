@@ -38,7 +38,7 @@ catalogs: $(VENV)/.installed
 	$(BABEL) extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output \
 		--omit-header -o locales/bot.pot bot handlers
 	$(BABEL) update -D bot -i locales/bot.pot -d locales --no-fuzzy-matching \
-		--ignore-obsolete --no-location --width 100
+		--ignore-obsolete --width 100
 	$(PY) scripts/fill_english.py
 	$(BABEL) compile -D bot -d locales --statistics
 

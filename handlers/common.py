@@ -41,4 +41,8 @@ def ask_language(ctx: Context) -> None:
     ctx.goto(ASKING)
     ctx.data["screen"] = "language"
     # Shown before a language is known, so it speaks all three.
-    ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows())
+    if ctx.user.language is None:
+        ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows())
+    else:
+        ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows(),
+                menu_button(ctx))

@@ -60,7 +60,8 @@ async def test_language_command_changes_the_language_any_time(chat: Chat) -> Non
     await chat.press("lang:en")
     await chat.press("prj")
     await chat.text("/language")
-    assert chat.payloads() == LANGUAGE_CHOICES
+    assert chat.payloads() == [*LANGUAGE_CHOICES, "menu"]  # a way back, in English
+    assert "⬅️ Main menu" in [c.label for r in chat.last for c in r.flat_choices]
     await chat.press("lang:kk")
     assert "Басты мәзір" in chat.texts()
     assert chat.payloads() == MENU
@@ -106,7 +107,7 @@ async def test_settings_show_the_language_and_lead_back(chat: Chat) -> None:
     assert "Русский" in chat.texts()
     assert chat.payloads() == ["language", "menu"]
     await chat.press("language")
-    assert chat.payloads() == LANGUAGE_CHOICES
+    assert chat.payloads() == [*LANGUAGE_CHOICES, "menu"]
 
 
 async def test_help_lists_the_commands(chat: Chat) -> None:
@@ -136,7 +137,7 @@ async def test_stale_buttons_get_a_note_and_the_menu(chat: Chat) -> None:
     for payload in ("zzz", "prj:no-such-project", "lang:xx", ""):
         await chat.press(payload)
         assert chat.last, payload
-        assert set(MENU) <= set(chat.payloads()) or chat.payloads() == LANGUAGE_CHOICES
+        assert set(MENU) <= set(chat.payloads()) or chat.payloads()[:3] == LANGUAGE_CHOICES
 
 
 async def test_unexpected_text_and_unsupported_input_get_a_hint(chat: Chat) -> None:
@@ -167,3 +168,24 @@ async def test_users_are_separate_per_channel(app) -> None:
     await console.text("/start")
     assert telegram.payloads() == MENU
     assert console.payloads() == LANGUAGE_CHOICES
+
+
+async def test_a_failing_step_apologises_in_the_users_language_and_stores_nothing(
+    app, chat: Chat, monkeypatch
+) -> None:
+    await chat.text("/start")
+    await chat.press("lang:ru")
+
+    async def broken(ctx) -> None:  # type: ignore[no-untyped-def]
+        ctx.goto("half-done")
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(app.engine.router.buttons, "num", broken)
+    await chat.press("num")
+    assert "Извините" in chat.texts()
+    assert chat.payloads() == ["menu"]
+    async with app.engine.sessionmaker() as db:
+        session = (await db.execute(select(ChatSession))).scalar_one()
+    assert session.state is None
+    await chat.press("menu")
+    assert chat.payloads() == MENU

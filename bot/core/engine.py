@@ -19,8 +19,8 @@ from bot.content import Content
 from bot.core import metrics
 from bot.core.context import Context, UserView
 from bot.core.events import Event, EventKind, Identity
-from bot.core.i18n import Translations
-from bot.core.replies import Reply
+from bot.core.i18n import Translations, pick_language
+from bot.core.replies import Choice, Reply
 from bot.core.router import Router
 from bot.db.models import ChatSession, User, utcnow
 
@@ -82,12 +82,32 @@ class Engine:
                     if replies is not None:
                         return replies
                 log.warning("session kept changing under %s; giving up", event.identity)
-                return []
+                return await self._apology(event)
         except Exception:
             metrics.ERRORS.labels(channel, "handle").inc()
-            raise
+            log.exception("failed to handle %s from %s", event.kind, event.identity)
+            return await self._apology(event)
         finally:
             metrics.HANDLING.labels(channel).observe(time.perf_counter() - started)
+
+    async def _apology(self, event: Event) -> list[Reply]:
+        """A step failed: nothing of it was stored; say so in the user's language."""
+        language: str | None = None
+        try:
+            async with self.sessionmaker() as db:
+                language = (await db.execute(
+                    select(User.language).where(User.channel == event.identity.channel,
+                                                User.external_id == event.identity.external_id)
+                )).scalar_one_or_none()
+        except Exception:  # the database itself may be what failed
+            log.warning("could not read the language of %s", event.identity)
+        t = self.translations.get(language or pick_language(event.language_hint),
+                                  self.settings.default_locale)
+        return [Reply(
+            text=t._("Sorry, something went wrong on my side and I could not finish that. "
+                     "Please try again in a minute."),
+            choices=((Choice(t._("⬅️ Main menu"), "menu"),),),
+        )]
 
     async def _handle_once(self, event: Event) -> list[Reply] | None:
         async with self.sessionmaker() as db, db.begin():
