@@ -16,8 +16,9 @@ from bot.content import ContentError
 log = logging.getLogger("bot")
 
 NO_CHANNEL = """No channel is configured, so there is nothing to serve.
-Set BOT_TOKEN (a token from @BotFather) to serve Telegram,
-or run `python -m bot chat` to talk to the bot in this terminal.
+Set BOT_TOKEN (a token from @BotFather) to serve Telegram, or WHATSAPP_TOKEN,
+WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN to serve
+WhatsApp, or run `python -m bot chat` to talk to the bot in this terminal.
 See .env.example for every variable."""
 
 
@@ -29,6 +30,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     chat.add_argument("--user", default="local", help="who you are in the terminal")
     chat.add_argument("--lang", choices=LANGUAGES, help="skip the language question")
     commands.add_parser("migrate", help="alembic upgrade head on DATABASE_URL")
+    forums = commands.add_parser("forums", help="coordinators' forum tools")
+    forum_commands = forums.add_subparsers(dest="forum_command", required=True)
+    importing = forum_commands.add_parser("import", help="create or update forums from YAML")
+    importing.add_argument("file", help="a YAML file with a list under `forums:`")
     return parser.parse_args(argv)
 
 
@@ -48,7 +53,7 @@ async def _run(settings: Settings) -> int:
     from bot.app import build_app
     from bot.runner import serve
 
-    if not settings.telegram_enabled:
+    if not settings.telegram_enabled and not settings.whatsapp_enabled:
         if not sys.stdin.isatty():
             print(NO_CHANNEL, file=sys.stderr)
             return 2
@@ -59,6 +64,32 @@ async def _run(settings: Settings) -> int:
         await serve(app)
     finally:
         await app.close()
+    return 0
+
+
+async def _import_forums(settings: Settings, file: str) -> int:
+    from pathlib import Path
+
+    from bot.db.engine import create_engine, migrate, session_factory
+    from bot.services import clock, forum_import
+
+    try:
+        items = forum_import.read(Path(file))
+    except forum_import.ImportError_ as error:
+        print(f"import error: {error}", file=sys.stderr)
+        return 2
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        async with session_factory(engine)() as db, db.begin():
+            done = await forum_import.apply(db, items, clock.now(), settings.reminder_offsets)
+    except forum_import.ImportError_ as error:
+        print(f"import error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    for slug, outcome in done:
+        print(f"{slug}: {outcome}")
     return 0
 
 
@@ -95,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_run(settings))
         if arguments.command == "chat":
             return asyncio.run(_chat(settings, arguments.user, arguments.lang))
+        if arguments.command == "forums":
+            return asyncio.run(_import_forums(settings, arguments.file))
         return asyncio.run(_migrate(settings))
     except ContentError as error:
         print(f"content error:\n{error}", file=sys.stderr)

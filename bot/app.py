@@ -52,3 +52,4 @@ def setup_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -21,6 +22,18 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
 
+    whatsapp_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "23.0"
+    # Approved message templates for messages the bot starts outside the 24-hour window
+    # (see docs/whatsapp.md for their exact texts); one body parameter each.
+    whatsapp_template_reminder: str = "otandas_reminder"
+    whatsapp_template_broadcast: str = "otandas_broadcast"
+    whatsapp_template_notice: str = "otandas_notice"
+
     http_host: str = "127.0.0.1"
     http_port: int = 8080
 
@@ -36,6 +49,30 @@ class Settings(BaseSettings):
 
     session_idle_days: int = Field(default=30, ge=1)
 
+    # Forums: when reminders go out before the start, e.g. "7d,1d,2h"; how many days
+    # after a forum its attendees' personal data is removed; the privacy notice's link.
+    reminder_offsets: Annotated[list[timedelta], NoDecode] = Field(
+        default_factory=lambda: [timedelta(days=7), timedelta(days=1), timedelta(hours=2)])
+    forum_data_retention_days: int = Field(default=90, ge=1)
+    privacy_url: str | None = None
+    reminder_interval_seconds: int = Field(default=30, ge=1)
+
+    @field_validator("reminder_offsets", mode="before")
+    @classmethod
+    def _offsets(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        units = {"d": "days", "h": "hours", "m": "minutes"}
+        offsets = []
+        for part in value.replace(";", ",").split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            if part[-1] not in units or not part[:-1].isdigit():
+                raise ValueError(f"{part!r}: use a number with d, h or m, like 7d,1d,2h")
+            offsets.append(timedelta(**{units[part[-1]]: int(part[:-1])}))
+        return sorted(offsets, reverse=True)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -45,21 +82,33 @@ class Settings(BaseSettings):
             return [value]
         return value
 
-    @field_validator("bot_token", "telegram_webhook_secret", "telegram_webhook_url", mode="before")
+    @field_validator("bot_token", "telegram_webhook_secret", "telegram_webhook_url", "privacy_url",
+                     "whatsapp_token", "whatsapp_phone_number_id", "whatsapp_app_secret",
+                     "whatsapp_verify_token", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
-    @field_validator("telegram_api_url")
+    @field_validator("telegram_api_url", "whatsapp_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("whatsapp_api_version")
+    @classmethod
+    def _strip_v(cls, value: str) -> str:
+        return value.strip().lstrip("vV")
+
     @property
     def telegram_enabled(self) -> bool:
         return self.bot_token is not None
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return None not in (self.whatsapp_token, self.whatsapp_phone_number_id,
+                            self.whatsapp_app_secret, self.whatsapp_verify_token)
 
     def problems(self) -> list[str]:
         """Configuration mistakes that must stop the start, in plain words."""

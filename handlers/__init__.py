@@ -7,11 +7,23 @@ A new flow is one new module here with a `router`, added to `get_router()`.
 from __future__ import annotations
 
 from bot.core.router import Router
-from handlers import language, menu, numbers, projects, settings
+from handlers import (
+    eligibility,
+    forum_admin,
+    forums,
+    language,
+    menu,
+    numbers,
+    privacy,
+    projects,
+    settings,
+)
 
 
 def get_router() -> Router:
     root = Router("root")
-    root.include(language.router, menu.router, projects.router, numbers.router, settings.router)
+    root.include(language.router, menu.router, eligibility.router, projects.router,
+                 numbers.router, settings.router, privacy.router, forums.router,
+                 forum_admin.router)
     root.check_complete()
     return root

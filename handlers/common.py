@@ -15,11 +15,15 @@ def menu_button(ctx: Context) -> Choice:
 
 
 def main_menu_rows(ctx: Context) -> list[Choice]:
+    tools = [Choice(ctx._("🛠 Coordinator tools"), "ad")] if ctx.user.is_coordinator else []
     return [
+        Choice(ctx._("🧭 Can I return as a kandas?"), "el"),
+        Choice(ctx._("📅 Business forums"), "fo"),
         Choice(ctx._("🤝 Support projects"), "prj"),
         Choice(ctx._("📊 Kazakhs abroad in numbers"), "num"),
         Choice(ctx._("⚙️ Settings"), "set"),
         Choice(ctx._("❓ Help"), "help"),
+        *tools,
     ]
 
 

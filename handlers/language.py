@@ -7,6 +7,9 @@ from bot.core.context import Context
 from bot.core.i18n import pick_language
 from bot.core.router import Router
 from handlers.common import ASKING, ask_language, show_menu
+from handlers.forums import check_in
+
+CHECK_IN_PREFIX = "ci_"
 
 router = Router("language")
 
@@ -33,6 +36,13 @@ def greet(ctx: Context) -> None:
 
 @router.command("start")
 async def start(ctx: Context) -> None:
+    if ctx.event.args.startswith(CHECK_IN_PREFIX):
+        # A ticket's QR code: the deep link `start=ci_<secret>`.
+        if ctx.user.language is None:
+            ctx.set_language(pick_language(ctx.event.language_hint)
+                             or ctx.settings.default_locale)
+        await check_in(ctx, ctx.event.args.removeprefix(CHECK_IN_PREFIX))
+        return
     if ctx.user.language is None:
         hinted = pick_language(ctx.event.language_hint)
         if hinted is None:

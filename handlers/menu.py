@@ -33,6 +33,7 @@ def help_text(ctx: Context) -> str:
             ctx._("/language: change the language"),
             ctx._("/help: this help"),
             ctx._("/cancel: stop what you are doing and go back to the menu"),
+            ctx._("/mydata: everything I store about you; /forgetme: delete it"),
             "",
             ctx._("Choose an item with the buttons under my messages."),
         ]

@@ -11,7 +11,18 @@ from handlers.common import menu_button
 router = Router("numbers")
 
 
+_CACHE: dict[tuple[int, str], str] = {}
+
+
 def figures_text(ctx: Context) -> str:
+    """The figures screen; content is fixed while the bot runs, so it is built once."""
+    key = (id(ctx.content), ctx.language)
+    if key not in _CACHE:
+        _CACHE[key] = _build(ctx)
+    return _CACHE[key]
+
+
+def _build(ctx: Context) -> str:
     language = ctx.language
     numbers = ctx.content.numbers[language]
     texts = ctx.content.figure_texts[language]

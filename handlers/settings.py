@@ -18,5 +18,6 @@ async def settings(ctx: Context) -> None:
     ctx.say(
         ctx._("Settings\n\nLanguage: {language}").format(language=current),
         Choice(ctx._("🌐 Change language"), "language"),
+        Choice(ctx._("🔒 My data"), "pv"),
         menu_button(ctx),
     )

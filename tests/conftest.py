@@ -107,3 +107,7 @@ class Chat:
 @pytest.fixture
 def chat(app: App) -> Chat:
     return Chat(app)
+
+
+# The Telegram end-to-end harness's fixtures, for every test module.
+from tests.telegram_harness import api, bot, handled  # noqa: E402, F401

@@ -22,7 +22,7 @@ def run_chat(database_url: str, script: str, *args: str) -> subprocess.Completed
 
 
 def test_scripted_chat_in_a_real_process(database_url: str) -> None:
-    result = run_chat(database_url, "/start\n2\n1\n3\n", "--user", "script")
+    result = run_chat(database_url, "/start\n2\n3\n3\n", "--user", "script")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Choose your language" in out
@@ -45,10 +45,10 @@ def test_lang_option_skips_the_question_and_state_survives_between_runs(
 
 async def test_numbers_choose_buttons_and_other_lines_are_text(app: App) -> None:
     out = io.StringIO()
-    console = ConsoleChannel(app.engine, "io", stdin=io.StringIO("/start\n3\n9\n2\n\n"),
+    console = ConsoleChannel(app.engine, "io", stdin=io.StringIO("/start\n3\n9\n4\n\n"),
                              stdout=out)
     await console.run()
     text = out.getvalue()
-    assert "[1] 🤝 Support projects" in text
+    assert "[3] 🤝 Support projects" in text
     assert "did not understand" in text  # "9" is no choice: it is text
     assert "Kazakhs abroad in numbers" in text

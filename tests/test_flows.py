@@ -9,7 +9,7 @@ from bot.db.models import ChatSession, User
 from tests.conftest import Chat
 
 LANGUAGE_CHOICES = ["lang:kk", "lang:ru", "lang:en"]
-MENU = ["prj", "num", "set", "help"]
+MENU = ["el", "fo", "prj", "num", "set", "help"]
 
 
 async def test_first_contact_without_hint_asks_the_language(chat: Chat) -> None:
@@ -105,7 +105,7 @@ async def test_settings_show_the_language_and_lead_back(chat: Chat) -> None:
     await chat.press("lang:ru")
     await chat.press("set")
     assert "Русский" in chat.texts()
-    assert chat.payloads() == ["language", "menu"]
+    assert chat.payloads() == ["language", "pv", "menu"]
     await chat.press("language")
     assert chat.payloads() == [*LANGUAGE_CHOICES, "menu"]
 

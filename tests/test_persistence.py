@@ -27,34 +27,56 @@ async def test_conversation_resumes_after_a_restart(database_url: str) -> None:
         async with second.engine.sessionmaker() as db:
             session = (await db.execute(select(ChatSession))).scalar_one()
         assert session.state is None
-        assert session.version == 3
     finally:
         await second.close()
 
 
-async def test_one_users_updates_are_handled_in_order(app) -> None:  # type: ignore[no-untyped-def]
+async def count_step(ctx) -> None:  # type: ignore[no-untyped-def]
+    """A step that changes the session every time: a counter, and the order of calls."""
+    ctx.data["n"] = ctx.data.get("n", 0) + 1
+    ctx.data.setdefault("seen", []).append(ctx.event.payload)
+    ctx.say(str(ctx.data["n"]))
+
+
+async def test_one_users_updates_are_handled_in_order(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(app.engine.router.buttons, "count", count_step)
     chat = Chat(app, "busy", language_hint="en")
     await chat.text("/start")
-    results = await asyncio.gather(*(chat.press("num") for _ in range(20)))
-    assert all(replies for replies in results)
+    results = await asyncio.gather(*(chat.press(f"count:{n}") for n in range(20)))
+    assert [replies[0].text for replies in results] == [str(n) for n in range(1, 21)]
     async with app.engine.sessionmaker() as db:
         session = (await db.execute(select(ChatSession))).scalar_one()
-    assert session.version == 21
+    assert session.data["seen"] == [f"count:{n}" for n in range(20)]
 
 
 async def test_two_workers_on_one_user_do_not_lose_updates(database_url: str) -> None:
     one = await build_app(make_settings(database_url))
     two = await build_app(make_settings(database_url), apply_migrations=False)
     try:
+        for worker in (one, two):
+            worker.engine.router.buttons["count"] = count_step
         await Chat(one, "shared", language_hint="en").text("/start")
-        presses = [Chat(worker, "shared").press("num") for worker in (one, two) * 5]
+        presses = [Chat(worker, "shared").press("count") for worker in (one, two) * 5]
         await asyncio.gather(*presses)
         async with one.engine.sessionmaker() as db:
             session = (await db.execute(select(ChatSession))).scalar_one()
-        assert session.version == 11  # every update stored once, none overwritten
+        assert session.data["n"] == 10  # every update stored once, none overwritten
     finally:
+        for worker in (one, two):
+            worker.engine.router.buttons.pop("count", None)
         await one.close()
         await two.close()
+
+
+async def test_nothing_is_written_when_nothing_changed(app) -> None:  # type: ignore[no-untyped-def]
+    chat = Chat(app, "quiet", language_hint="en")
+    await chat.text("/start")
+    await chat.press("num")
+    async with app.engine.sessionmaker() as db:
+        before = (await db.execute(select(ChatSession))).scalar_one().version
+    await chat.press("num")  # the same screen again
+    async with app.engine.sessionmaker() as db:
+        assert (await db.execute(select(ChatSession))).scalar_one().version == before
 
 
 async def test_migrations_up_down_up(database_url: str) -> None:

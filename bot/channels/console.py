@@ -20,6 +20,11 @@ def render(replies: list[Reply]) -> tuple[str, list[Choice]]:
     choices: list[Choice] = []
     for reply in replies:
         lines.append(reply.text)
+        if reply.attachment is not None:
+            attachment = reply.attachment
+            lines.append(f"📎 {attachment.filename} ({len(attachment.data)} bytes)")
+            if attachment.is_text:
+                lines.append(attachment.data.decode("utf-8", errors="replace"))
         for choice in reply.flat_choices:
             choices.append(choice)
             suffix = f" ({choice.url})" if choice.url else ""

@@ -28,10 +28,14 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand,
+    BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from aiohttp import web
@@ -42,12 +46,14 @@ from bot.core import metrics
 from bot.core.engine import Engine
 from bot.core.events import Event, EventKind, Identity
 from bot.core.i18n import N_, Translations
+from bot.core.notify import PushResult
 from bot.core.replies import Reply, split_text
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -57,9 +63,18 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("language", N_("Change the language")),
     ("help", N_("What I can do")),
     ("cancel", N_("Stop the current step")),
+    ("mydata", N_("What I store about you")),
+    ("forgetme", N_("Delete your data")),
 )
 
 T = TypeVar("T")
+
+
+class Unreachable(Exception):
+    """The user blocked the bot (403); they are marked unreachable."""
+
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -93,10 +108,14 @@ class TelegramChannel:
         self.dispatcher.include_router(router)
         self._polling: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        # Chats that show the "share my phone" keyboard, to remove it afterwards.
+        self._contact_keyboard: set[int] = set()
 
     # ---- start and stop -------------------------------------------------------
 
     async def start(self) -> None:
+        me = await self.bot.get_me()
+        self.engine.bot_username = me.username
         await self.register_commands()
         if self.settings.telegram_mode == "webhook":
             assert self.settings.telegram_webhook_secret is not None
@@ -178,7 +197,9 @@ class TelegramChannel:
     async def on_callback(self, query: CallbackQuery) -> None:
         identity = Identity(CHANNEL, str(query.from_user.id))
         try:
-            await query.answer()
+            # Through _call: flood control (429) or a server error on the answer must
+            # not drop the step; only "too old" is given up on.
+            await self._call(query.answer, raise_bad_request=True)
         except TelegramBadRequest as error:  # too old to answer; the step goes on
             log.info("telegram: callback not answered: %s", error.message)
         if not query.data:
@@ -198,24 +219,73 @@ class TelegramChannel:
     # ---- sending --------------------------------------------------------------
 
     async def render(self, identity: Identity, chat_id: int, replies: list[Reply],
-                     edit: int | None = None) -> None:
+                     edit: int | None = None) -> PushResult:
         """Send the replies; with `edit`, the first one replaces that message's text."""
-        for index, reply in enumerate(replies):
-            chunks = split_text(reply.text, TEXT_LIMIT)
-            markup = keyboard(reply)
-            editable = index == 0 and edit is not None and len(chunks) == 1
-            if editable and await self._edit(identity, chat_id, edit, chunks[0], markup):
-                continue
-            for number, chunk in enumerate(chunks):
-                last = number == len(chunks) - 1
-                sent = await self._call(
-                    partial(self.bot.send_message, chat_id=chat_id, text=chunk,
-                            reply_markup=markup if last else None),
-                    identity,
-                )
-                if sent is None:
-                    return
-                metrics.REPLIES.labels(CHANNEL).inc()
+        try:
+            for index, reply in enumerate(replies):
+                chunks = split_text(reply.text, TEXT_LIMIT)
+                markup = self._markup(chat_id, reply)
+                if reply.attachment is not None:
+                    if not await self._send_file(identity, chat_id, reply, markup):
+                        return PushResult.FAILED
+                    continue
+                editable = (index == 0 and edit is not None and len(chunks) == 1
+                            and not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove))
+                if editable and await self._edit(identity, chat_id, edit, chunks[0],
+                                                 markup):  # type: ignore[arg-type]
+                    continue
+                for number, chunk in enumerate(chunks):
+                    last = number == len(chunks) - 1
+                    sent = await self._call(
+                        partial(self.bot.send_message, chat_id=chat_id, text=chunk,
+                                reply_markup=markup if last else None),
+                        identity,
+                    )
+                    if sent is None:
+                        return PushResult.FAILED
+                    metrics.REPLIES.labels(CHANNEL).inc()
+        except Unreachable:
+            return PushResult.UNREACHABLE
+        return PushResult.SENT
+
+    def _markup(self, chat_id: int, reply: Reply) -> Markup | None:
+        if reply.ask_contact:
+            self._contact_keyboard.add(chat_id)
+            return ReplyKeyboardMarkup(
+                keyboard=[[KeyboardButton(text=reply.ask_contact, request_contact=True)]],
+                resize_keyboard=True, one_time_keyboard=True)
+        if not reply.choices and chat_id in self._contact_keyboard:
+            self._contact_keyboard.discard(chat_id)
+            return ReplyKeyboardRemove()
+        return keyboard(reply)
+
+    async def push(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
+        """A message the bot starts (a reminder, a notice)."""
+        return await self.render(Identity(CHANNEL, external_id), int(external_id), replies)
+
+    async def _send_file(self, identity: Identity, chat_id: int, reply: Reply,
+                         markup: Markup | None) -> bool:
+        """A file (a picture is shown as a photo) with the reply's text as its caption, or
+        before it when the text is too long for a caption."""
+        assert reply.attachment is not None
+        caption: str | None = reply.text
+        if len(reply.text) > CAPTION_LIMIT:
+            for chunk in split_text(reply.text, TEXT_LIMIT):
+                if await self._call(partial(self.bot.send_message, chat_id=chat_id, text=chunk),
+                                    identity) is None:
+                    return False
+            caption = None
+        upload = BufferedInputFile(reply.attachment.data, filename=reply.attachment.filename)
+        if reply.attachment.mime in ("image/png", "image/jpeg"):
+            method = partial(self.bot.send_photo, chat_id=chat_id, photo=upload,
+                             caption=caption, reply_markup=markup)
+        else:
+            method = partial(self.bot.send_document, chat_id=chat_id, document=upload,
+                             caption=caption, reply_markup=markup)
+        if await self._call(method, identity) is None:
+            return False
+        metrics.REPLIES.labels(CHANNEL).inc()
+        return True
 
     async def _edit(self, identity: Identity, chat_id: int, message_id: int | None,
                     text: str, markup: InlineKeyboardMarkup | None) -> bool:
@@ -242,11 +312,12 @@ class TelegramChannel:
             except TelegramRetryAfter as error:
                 log.warning("telegram: flood control, waiting %ss", error.retry_after)
                 await asyncio.sleep(error.retry_after)
-            except TelegramForbiddenError:
-                if identity is not None:
-                    log.info("telegram: %s blocked the bot", identity.external_id)
-                    await self.engine.mark_unreachable(identity)
-                return None
+            except TelegramForbiddenError as error:
+                if identity is None:
+                    return None
+                log.info("telegram: %s blocked the bot", identity.external_id)
+                await self.engine.mark_unreachable(identity)
+                raise Unreachable(identity.external_id) from error
             except TelegramBadRequest as error:
                 if raise_bad_request:
                     raise

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
 from bot import CONTENT_DIR, LANGUAGES
+from bot.content.eligibility import EligibilityContent, load_eligibility
 
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
@@ -105,6 +106,7 @@ class Content:
     figures: list[Figure]
     numbers: dict[str, NumbersText]
     figure_texts: dict[str, dict[str, FigureText]]
+    eligibility: EligibilityContent
 
     def project(self, project_id: str) -> Project | None:
         return next((p for p in self.projects if p.id == project_id), None)
@@ -169,6 +171,7 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
         for pid in facts.projects
     ]
     return Content(
+        eligibility=load_eligibility(directory, _read_yaml, _explain),
         projects=projects,
         figures=list(facts.figures),
         numbers={language: texts[language].numbers for language in LANGUAGES},

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.core.events import Event, EventKind
-from bot.core.replies import Choice, Reply, rows
+from bot.core.replies import Attachment, Choice, Reply, rows
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.config import Settings
     from bot.content import Content
     from bot.core.i18n import Translations, Translator
@@ -24,6 +26,7 @@ class UserView:
     language: str | None
     display_name: str | None
     is_new: bool = False
+    is_coordinator: bool = False
 
 
 @dataclass
@@ -35,7 +38,11 @@ class Context:
     settings: Settings
     content: Content
     translations: Translations
+    db: AsyncSession
     replies: list[Reply] = field(default_factory=list)
+    forget_user: bool = False
+    # The Telegram bot's @username once known (for deep links in tickets).
+    bot_username: str | None = None
 
     @property
     def t(self) -> Translator:
@@ -58,8 +65,10 @@ class Context:
             return []
         return self.event.payload.split(":")[1:]
 
-    def say(self, text: str, *choice_rows: Choice | list[Choice] | tuple[Choice, ...]) -> None:
-        self.replies.append(Reply(text=text, choices=rows(*choice_rows)))
+    def say(self, text: str, *choice_rows: Choice | list[Choice] | tuple[Choice, ...],
+            attachment: Attachment | None = None, ask_contact: str | None = None) -> None:
+        self.replies.append(Reply(text=text, choices=rows(*choice_rows), attachment=attachment,
+                                  ask_contact=ask_contact))
 
     def goto(self, state: str | None, **data: Any) -> None:
         """Move to a state; keyword arguments are merged into the session data."""
@@ -72,3 +81,7 @@ class Context:
 
     def set_language(self, language: str) -> None:
         self.user.language = language
+
+    def forget(self) -> None:
+        """Delete the user and everything stored about them once this step ends."""
+        self.forget_user = True

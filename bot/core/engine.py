@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,14 +25,40 @@ from bot.core.events import Event, EventKind, Identity
 from bot.core.i18n import Translations, pick_language
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
-from bot.db.models import ChatSession, User, utcnow
+from bot.db.models import ChatSession, Coordinator, User, utcnow
 
 log = logging.getLogger(__name__)
 
+# Channels whose user ids ADMIN_IDS may name: Telegram, and the terminal, which only
+# someone with access to the server (and so to the database) can use anyway.
+ADMIN_CHANNELS = ("telegram", "console")
+# `users.last_seen_at` is written at most this often, not on every update.
+_SEEN_PRECISION = timedelta(minutes=5)
 # How often a step is re-run when another worker changed the same session meanwhile.
-_MAX_ATTEMPTS = 5
+_MAX_ATTEMPTS = 10
 # Commands that work before a language is chosen; every other one asks for it first.
 _BEFORE_LANGUAGE_COMMANDS = frozenset({"start", "language", "lang"})
+
+
+# The statements of the hot path, built once.
+_LOAD = (
+    select(User.id, User.language, User.display_name, User.last_seen_at,
+           User.unreachable_since, ChatSession.state, ChatSession.data, ChatSession.version,
+           Coordinator.user_id.label("coordinator"))
+    .outerjoin(ChatSession, ChatSession.user_id == User.id)
+    .outerjoin(Coordinator, Coordinator.user_id == User.id)
+    .where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
+)
+_INSERT_SESSION = insert(ChatSession).values(
+    user_id=bindparam("b_user"), state=bindparam("b_state"), data=bindparam("b_data"),
+    version=1, updated_at=bindparam("b_now"))
+_UPDATE_SESSION = (
+    update(ChatSession)
+    .where(ChatSession.user_id == bindparam("b_user"),
+           ChatSession.version == bindparam("b_version"))
+    .values(state=bindparam("b_state"), data=bindparam("b_data"),
+            version=ChatSession.version + 1, updated_at=bindparam("b_now"))
+)
 
 
 class _UserLocks:
@@ -70,6 +99,7 @@ class Engine:
         self.content = content
         self.translations = translations
         self._locks = _UserLocks()
+        self.bot_username: str | None = None
 
     async def handle(self, event: Event) -> list[Reply]:
         started = time.perf_counter()
@@ -77,10 +107,12 @@ class Engine:
         metrics.UPDATES.labels(channel, event.kind.value).inc()
         try:
             async with self._locks.get(event.identity):
-                for _attempt in range(_MAX_ATTEMPTS):
+                for attempt in range(_MAX_ATTEMPTS):
                     replies = await self._handle_once(event)
                     if replies is not None:
                         return replies
+                    # Another worker got there first: step aside a little, then re-run.
+                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 log.warning("session kept changing under %s; giving up", event.identity)
                 return await self._apology(event)
         except Exception:
@@ -110,67 +142,72 @@ class Engine:
         )]
 
     async def _handle_once(self, event: Event) -> list[Reply] | None:
+        """One attempt: None when another worker changed the session meanwhile.
+
+        The hot path is one joined SELECT (user, session, coordinator role) and at most
+        one write per table, as prepared Core statements on the session's connection;
+        nothing is written when nothing changed."""
+        identity = event.identity
+        key = {"channel": identity.channel, "external_id": identity.external_id}
         async with self.sessionmaker() as db, db.begin():
-            user, is_new = await self._user(db, event)
-            session = await db.get(ChatSession, user.id)
-            if session is None:
-                session = ChatSession(user_id=user.id, state=None, data={}, version=0,
-                                      updated_at=utcnow())
-                db.add(session)
-                await db.flush()
+            connection = await db.connection()
+            row = (await connection.execute(_LOAD, key)).first()
+            is_new = row is None
+            if row is None:
+                await self._insert_user(db, event)
+                row = (await connection.execute(_LOAD, key)).one()
+            now = utcnow()
+            user = UserView(row.id, identity.channel, identity.external_id, row.language,
+                            row.display_name, is_new, self._is_admin(identity) or
+                            row.coordinator is not None)
+            original_data = row.data or {}
             ctx = Context(
-                event=event,
-                user=UserView(user.id, user.channel, user.external_id, user.language,
-                              user.display_name, is_new),
-                state=session.state,
-                data=dict(session.data or {}),
-                settings=self.settings,
-                content=self.content,
-                translations=self.translations,
+                event=event, user=user, state=row.state, data=copy.deepcopy(original_data),
+                settings=self.settings, content=self.content, translations=self.translations,
+                db=db, bot_username=self.bot_username,
             )
             await self.dispatch(ctx)
-            if ctx.user.language != user.language:
-                user.language = ctx.user.language
-            result = await db.execute(
-                update(ChatSession)
-                .where(ChatSession.user_id == user.id, ChatSession.version == session.version)
-                .values(state=ctx.state, data=ctx.data, version=session.version + 1,
-                        updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                await db.rollback()
-                return None
+            if ctx.forget_user:
+                await db.execute(delete(User).where(User.id == user.id))
+                return ctx.replies
+            changes: dict[str, Any] = {}
+            if user.language != row.language:
+                changes["language"] = user.language
+            name = _clip(event.display_name)
+            if name and name != row.display_name:
+                changes["display_name"] = name
+            if row.unreachable_since is not None:
+                changes["unreachable_since"] = None
+            if is_new or now - row.last_seen_at > _SEEN_PRECISION:
+                changes["last_seen_at"] = now
+            if changes:
+                await connection.execute(update(User).where(User.id == user.id).values(**changes))
+            values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data, "b_now": now}
+            if row.version is None:
+                await connection.execute(_INSERT_SESSION, values)
+            elif ctx.state != row.state or ctx.data != original_data:
+                result = await connection.execute(_UPDATE_SESSION,
+                                                  {**values, "b_version": row.version})
+                if result.rowcount != 1:
+                    await db.rollback()
+                    return None
         return ctx.replies
 
-    async def _user(self, db: AsyncSession, event: Event) -> tuple[User, bool]:
+    async def _insert_user(self, db: AsyncSession, event: Event) -> None:
         identity = event.identity
-        query = select(User).where(
-            User.channel == identity.channel, User.external_id == identity.external_id
-        )
-        user = (await db.execute(query)).scalar_one_or_none()
-        is_new = False
-        if user is None:
-            dialect = db.get_bind().dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            now = utcnow()
-            await db.execute(
-                insert(User)
-                .values(channel=identity.channel, external_id=identity.external_id,
-                        display_name=_clip(event.display_name), created_at=now,
-                        last_seen_at=now)
-                .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            )
-            user = (await db.execute(query)).scalar_one()
-            is_new = True
-        else:
-            user.last_seen_at = utcnow()
-            name = _clip(event.display_name)
-            if name and name != user.display_name:
-                user.display_name = name
-            if user.unreachable_since is not None:
-                user.unreachable_since = None
-        return user, is_new
+        dialect = db.get_bind().dialect.name
+        statement = pg_insert(User) if dialect == "postgresql" else sqlite_insert(User)
+        now = utcnow()
+        await db.execute(
+            statement.values(channel=identity.channel, external_id=identity.external_id,
+                             display_name=_clip(event.display_name), created_at=now,
+                             last_seen_at=now)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"]))
+
+    def _is_admin(self, identity: Identity) -> bool:
+        return (identity.channel in ADMIN_CHANNELS and identity.external_id.lstrip("-").isdigit()
+                and int(identity.external_id) in self.settings.admin_ids)
+
 
     async def dispatch(self, ctx: Context) -> None:
         router = self.router
@@ -195,13 +232,18 @@ class Engine:
         if event.kind is EventKind.TEXT:
             await router.fallbacks["text"](ctx)
             return
+        if event.kind is EventKind.CONTACT:
+            await router.fallbacks["contact"](ctx)
+            return
         await router.fallbacks["unsupported"](ctx)
 
     async def set_language(self, identity: Identity, language: str) -> None:
         """Preset a user's language (the terminal's `--lang`)."""
         async with self._locks.get(identity), self.sessionmaker() as db, db.begin():
-            user, _ = await self._user(db, Event(identity, EventKind.COMMAND))
-            user.language = language
+            await self._insert_user(db, Event(identity, EventKind.COMMAND))
+            await db.execute(update(User).where(
+                User.channel == identity.channel, User.external_id == identity.external_id
+            ).values(language=language))
 
     async def mark_unreachable(self, identity: Identity) -> None:
         """The platform says the user blocked the bot: stop counting them as reachable."""

@@ -21,11 +21,28 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a reply: a data export, a ticket, a calendar entry, a list."""
+
+    filename: str
+    data: bytes
+    mime: str = "application/octet-stream"
+
+    @property
+    def is_text(self) -> bool:
+        return self.mime.startswith("text/") or self.mime == "application/json"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """One message: text and, optionally, rows of choices."""
+    """One message: text, optionally rows of choices and a file."""
 
     text: str
     choices: tuple[tuple[Choice, ...], ...] = field(default=())
+    attachment: Attachment | None = None
+    # A button that shares the user's phone number, where the platform has one
+    # (Telegram); elsewhere the text asks the user to type it.
+    ask_contact: str | None = None
 
     @property
     def flat_choices(self) -> list[Choice]:

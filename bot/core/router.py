@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Context"], Awaitable[None]]
 
-FALLBACKS = ("stale", "text", "unsupported", "unknown_command", "no_language")
+FALLBACKS = ("stale", "text", "unsupported", "unknown_command", "no_language", "contact")
 
 
 class Router:

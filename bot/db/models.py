@@ -8,18 +8,42 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored in UTC, returned aware in UTC, on SQLite (which keeps no offset) as on
+    PostgreSQL. A naive value is taken to be UTC already."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -40,11 +64,9 @@ class User(Base):
     external_id: Mapped[str] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     display_name: Mapped[str | None] = mapped_column(String(128), default=None)
-    unreachable_since: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None
-    )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChatSession(Base):
@@ -59,4 +81,200 @@ class ChatSession(Base):
     state: Mapped[str | None] = mapped_column(String(64), default=None)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EligibilityCheck(Base):
+    """One run of the kandas eligibility questionnaire: a draft while it is being
+    answered, then a result with its verdict and the user's document checklist."""
+
+    __tablename__ = "eligibility_checks"
+    __table_args__ = (
+        Index("ix_eligibility_checks_user_status", "user_id", "status"),
+        Index("ix_eligibility_checks_completed_at", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"))
+    rules_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(8))  # draft | done
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    path: Mapped[list[str]] = mapped_column(JSON, default=list)
+    verdict: Mapped[str | None] = mapped_column(String(16), default=None)
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
+    family_size: Mapped[int | None] = mapped_column(Integer, default=None)
+    checklist: Mapped[dict[str, bool]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+# ---- WhatsApp (revision 0002) -------------------------------------------------------
+# Durable webhook inbox, dedupe of Meta's redeliveries, the people behind WhatsApp users
+# (business-scoped user id, phone, last inbound time for the 24-hour window), delivery
+# records updated by status webhooks, and the pages of long lists.
+
+
+class WhatsAppInbox(Base):
+    """A signed webhook delivery, stored before Meta gets its 200; processed afterwards."""
+
+    __tablename__ = "whatsapp_inbox"
+    __table_args__ = (Index("ix_whatsapp_inbox_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new, working, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class WhatsAppProcessed(Base):
+    """One row per message id (`m:<wamid>`) or status (`s:<wamid>:<status>`) handled."""
+
+    __tablename__ = "whatsapp_processed"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(ID_TYPE)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WhatsAppContact(Base):
+    """How to reach a WhatsApp user: `external_id` is the users.external_id in use
+    (the business-scoped user id, or the phone number for users first seen without one)."""
+
+    __tablename__ = "whatsapp_contacts"
+
+    external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    wa_id: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
+    profile_name: Mapped[str | None] = mapped_column(String(128), default=None)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class WhatsAppDelivery(Base):
+    """A message the bot sent, and what Meta's status webhooks said of it."""
+
+    __tablename__ = "whatsapp_deliveries"
+    __table_args__ = (Index("ix_whatsapp_deliveries_external", "external_id"),)
+
+    wamid: Mapped[str] = mapped_column(String(255), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="reply")
+    status: Mapped[str] = mapped_column(String(16), default="accepted")
+    error_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error_title: Mapped[str | None] = mapped_column(String(255), default=None)
+    # For messages the bot starts: the text, so a 131047 can be retried as a template.
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WhatsAppMenu(Base):
+    """The choices of a user's latest paged list, so that a "more" row can page them."""
+
+    __tablename__ = "whatsapp_menus"
+
+    external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    choices: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ---- business forums: forums, registrations, reminders, coordinators -----------------
+
+
+class Coordinator(Base):
+    """A user added as a coordinator by a lead coordinator (ADMIN_IDS)."""
+
+    __tablename__ = "coordinators"
+
+    user_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Forum(Base):
+    """A business forum. Times are stored in UTC and shown in `timezone`."""
+
+    __tablename__ = "forums"
+    __table_args__ = (Index("ix_forums_status_starts", "status", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    description: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    country: Mapped[str] = mapped_column(String(2))
+    city: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    venue: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    timezone: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_language: Mapped[str] = mapped_column(String(8))
+    capacity: Mapped[int] = mapped_column(Integer)
+    confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Registration(Base):
+    """A person's place at a forum: confirmed, waiting or cancelled."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        Index("ix_registrations_forum_status", "forum_id", "status", "id"),
+        Index("ix_registrations_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    forum_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("forums.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ID_TYPE, ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    full_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
+    city: Mapped[str | None] = mapped_column(String(100), default=None)
+    organization: Mapped[str | None] = mapped_column(String(200), default=None)
+    sector: Mapped[str | None] = mapped_column(String(32), default=None)
+    phone: Mapped[str | None] = mapped_column(String(32), default=None)
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ticket_secret: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    checked_in_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Reminder(Base):
+    """A message due to a registered person: a reminder before the start, or a notice
+    (promoted from the waiting list, forum changed, forum cancelled). Claimed atomically."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("registrations.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # before, promoted, changed, cancelled
+    offset_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)

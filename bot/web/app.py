@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.telegram import TelegramChannel
+from bot.channels.whatsapp import WhatsAppChannel, unconfigured_get, unconfigured_post
 from bot.db.engine import database_ok
 
 DB_KEY = web.AppKey("db", AsyncEngine)
@@ -30,7 +31,8 @@ async def telegram_unconfigured(_request: web.Request) -> web.Response:
     return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
 
 
-def make_web_app(db: AsyncEngine, telegram: TelegramChannel | None) -> web.Application:
+def make_web_app(db: AsyncEngine, telegram: TelegramChannel | None,
+                 whatsapp: WhatsAppChannel | None = None) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[DB_KEY] = db
     app.router.add_get("/healthz", healthz)
@@ -38,4 +40,7 @@ def make_web_app(db: AsyncEngine, telegram: TelegramChannel | None) -> web.Appli
     app.router.add_post(
         "/telegram/webhook", telegram.webhook if telegram else telegram_unconfigured
     )
+    app.router.add_get("/whatsapp/webhook", whatsapp.verify if whatsapp else unconfigured_get)
+    app.router.add_post("/whatsapp/webhook",
+                        whatsapp.webhook if whatsapp else unconfigured_post)
     return app

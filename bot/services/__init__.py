@@ -1,0 +1,1 @@
+"""Domain services: the rules; flows call them, they never format chat messages."""

@@ -1,0 +1,262 @@
+"""Kandas eligibility: the questionnaire's logic, the verdict, the plan's figures, the
+document checklist, and the stored results. No chat formatting here."""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from babel import Locale
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import LANGUAGES
+from bot.content.eligibility import Question, Rules
+from bot.db.models import EligibilityCheck, utcnow
+
+Answers = dict[str, Any]
+
+
+# ---- the questionnaire ----------------------------------------------------------
+
+
+def _holds(when: dict[str, list[str]], answers: Answers) -> bool:
+    return all(str(answers.get(qid)) in values for qid, values in when.items())
+
+
+def applicable(question: Question, answers: Answers) -> bool:
+    if not _holds(question.when, answers):
+        return False
+    for qid, least in question.when_min.items():
+        value = answers.get(qid)
+        if not isinstance(value, int) or value < least:
+            return False
+    return True
+
+
+def effective_answers(path: list[str], answers: Answers) -> Answers:
+    """Only the answers on the path count: a changed answer can make others moot."""
+    return {qid: answers[qid] for qid in path if qid in answers}
+
+
+def next_question(rules: Rules, path: list[str], answers: Answers) -> Question | None:
+    """The first question not yet on the path that the answers so far make worth asking."""
+    current = effective_answers(path, answers)
+    for question in rules.questions:
+        if question.id not in path and applicable(question, current):
+            return question
+    return None
+
+
+def valid_answer(question: Question, value: Any) -> bool:
+    if question.kind == "choice":
+        return value in question.answers
+    if question.kind == "number":
+        return isinstance(value, int) and question.min <= value <= question.max
+    return isinstance(value, str) and value in Locale("en").territories
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: str
+    reasons: list[str]
+    routes: list[str]
+    notes: list[str]
+
+
+def evaluate(rules: Rules, answers: Answers) -> Outcome:
+    for rule in rules.verdicts:
+        if _holds(rule.when, answers):
+            break
+    notes = [note.note for note in rules.notes if _holds(note.when, answers)]
+    return Outcome(rule.verdict, list(rule.reasons), list(rule.routes), notes)
+
+
+def family_members(answers: Answers) -> int:
+    value = answers.get("family_size", 0)
+    return value if isinstance(value, int) else 0
+
+
+def checklist_items(rules: Rules, answers: Answers) -> list[str]:
+    """Document ids for this user: the applicant's, then each family member's
+    (`member_id_copy:2` is the second member's)."""
+    documents = rules.documents
+    items = list(documents.applicant)
+    items.append(documents.commission_instead if answers.get("nationality_document") == "no"
+                 else documents.nationality_document)
+    for number in range(1, family_members(answers) + 1):
+        items += [f"{item}:{number}" for item in documents.each_member]
+    return items
+
+
+@dataclass(frozen=True)
+class Support:
+    people: int
+    per_member_mrp: float
+    relocation: float
+    rent_min: float
+    rent_max: float
+    months: int
+
+
+def support(rules: Rules, people: int) -> Support:
+    """One-time relocation subsidy per person, monthly rent range per family."""
+    figures = rules.figures
+    mrp = figures.mrp.value
+    return Support(
+        people=people,
+        per_member_mrp=figures.relocation_mrp_per_member.value,
+        relocation=figures.relocation_mrp_per_member.value * mrp * people,
+        rent_min=figures.rent_mrp_min.value * mrp,
+        rent_max=figures.rent_mrp_max.value * mrp,
+        months=int(figures.rent_months.value),
+    )
+
+
+# ---- countries typed by name ------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().strip()
+    return "".join(ch for ch in text if ch.isalnum() or ch == " ").strip()
+
+
+@lru_cache(maxsize=4)
+def _country_names(aliases: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for language in LANGUAGES:
+        for code, name in Locale.parse(language).territories.items():
+            if len(code) == 2 and code.isalpha():
+                names.setdefault(_normal(name), code)
+    for code, spellings in aliases:
+        for spelling in spellings:
+            names[_normal(spelling)] = code
+    return names
+
+
+def match_country(rules: Rules, text: str) -> str | None:
+    """A country's ISO code from a name typed in kk, ru or en, forgiving small typos."""
+    typed = _normal(text)
+    if not typed:
+        return None
+    aliases = tuple((code, tuple(spellings)) for code, spellings in
+                    sorted(rules.country_aliases.items()))
+    names = _country_names(aliases)
+    if typed in names:
+        return names[typed]
+    if len(typed) == 2 and typed.upper() in Locale("en").territories:
+        return typed.upper()
+    cutoff = 0.75 if len(typed) > 5 else 0.8
+    close = difflib.get_close_matches(typed, list(names), n=1, cutoff=cutoff)
+    return names[close[0]] if close else None
+
+
+def country_name(code: str, language: str) -> str:
+    return str(Locale.parse(language).territories.get(code, code))
+
+
+# ---- stored checks -------------------------------------------------------------------
+
+
+async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
+    return (await db.execute(
+        select(EligibilityCheck)
+        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == "draft")
+        .order_by(EligibilityCheck.id.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def last_result(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
+    return (await db.execute(
+        select(EligibilityCheck)
+        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == "done")
+        .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def start(db: AsyncSession, user_id: int, rules: Rules) -> EligibilityCheck:
+    """A fresh questionnaire; an unfinished one is dropped."""
+    old = await draft(db, user_id)
+    if old is not None:
+        await db.delete(old)
+    check = EligibilityCheck(user_id=user_id, rules_version=rules.version, status="draft",
+                             answers={}, path=[], checklist={}, started_at=utcnow(),
+                             updated_at=utcnow())
+    db.add(check)
+    await db.flush()
+    return check
+
+
+def answer(check: EligibilityCheck, question: Question, value: Any) -> None:
+    check.answers = {**check.answers, question.id: value}
+    check.path = [*check.path, question.id]
+    check.updated_at = utcnow()
+
+
+def back(check: EligibilityCheck) -> str | None:
+    """Step back to the last answered question; its answer is kept as a suggestion."""
+    if not check.path:
+        return None
+    *rest, last = check.path
+    check.path = rest
+    check.updated_at = utcnow()
+    return last
+
+
+def finish(check: EligibilityCheck, rules: Rules) -> Outcome:
+    answers = effective_answers(check.path, check.answers)
+    outcome = evaluate(rules, answers)
+    check.answers = answers
+    check.status = "done"
+    check.verdict = outcome.verdict
+    check.country = answers.get("country")
+    check.family_size = family_members(answers)
+    check.rules_version = rules.version
+    check.checklist = {item: False for item in checklist_items(rules, answers)}
+    check.completed_at = check.updated_at = utcnow()
+    return outcome
+
+
+def toggle(check: EligibilityCheck, item: str) -> bool:
+    """Tick or untick a document; False when the item is not on this checklist."""
+    if item not in check.checklist:
+        return False
+    check.checklist = {**check.checklist, item: not check.checklist[item]}
+    check.updated_at = utcnow()
+    return True
+
+
+def progress(check: EligibilityCheck) -> tuple[int, int]:
+    return sum(1 for ready in check.checklist.values() if ready), len(check.checklist)
+
+
+@dataclass(frozen=True)
+class OutcomeCount:
+    country: str | None
+    month: str
+    verdict: str
+    count: int
+
+
+async def outcome_stats(db: AsyncSession, since: datetime | None = None) -> list[OutcomeCount]:
+    """Anonymous statistics: finished checks per country, month and verdict."""
+    if db.get_bind().dialect.name == "postgresql":
+        month = func.to_char(EligibilityCheck.completed_at, "YYYY-MM")
+    else:
+        month = func.strftime("%Y-%m", EligibilityCheck.completed_at)
+    query = (
+        select(EligibilityCheck.country, month.label("month"), EligibilityCheck.verdict,
+               func.count())
+        .where(EligibilityCheck.status == "done")
+        .group_by(EligibilityCheck.country, month, EligibilityCheck.verdict)
+        .order_by(month, EligibilityCheck.country, EligibilityCheck.verdict)
+    )
+    if since is not None:
+        query = query.where(EligibilityCheck.completed_at >= since)
+    rows = (await db.execute(query)).all()
+    return [OutcomeCount(country, str(m), str(verdict), int(count))
+            for country, m, verdict, count in rows]

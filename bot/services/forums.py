@@ -1,0 +1,496 @@
+"""Business forums: the catalogue, seats and the waiting list, tickets, check-in,
+changes and cancellations, exports, and the purge of personal data after the event.
+
+Seats are claimed with one conditional UPDATE (`confirmed_count < capacity`), so
+exactly the capacity is confirmed however many people register at the same moment,
+on SQLite and on PostgreSQL. Service functions take the open transaction (`db`) and
+raise `ForumError` with a code the flows turn into words.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Forum, Registration, Reminder
+from bot.services.clock import as_utc
+
+ACTIVE = ("confirmed", "waiting")
+DETAIL_FIELDS = ("full_name", "country", "city", "organization", "sector", "phone", "email")
+# Fields whose change is announced to the people registered.
+ANNOUNCED_FIELDS = {"starts_at", "ends_at", "venue", "city", "timezone"}
+
+
+class ForumError(Exception):
+    """A rule stops the action; `code` says which (the flows have the words)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def new_secret() -> str:
+    """A ticket secret: 32 random URL-safe characters, never derived from an id."""
+    return secrets.token_urlsafe(24)
+
+
+def local(forum: Forum, moment: datetime) -> datetime:
+    return as_utc(moment).astimezone(ZoneInfo(forum.timezone))
+
+
+def registration_open(forum: Forum, now: datetime) -> bool:
+    return (forum.status == "published" and now < as_utc(forum.deadline)
+            and now < as_utc(forum.starts_at))
+
+
+def seats_left(forum: Forum) -> int:
+    return max(0, forum.capacity - forum.confirmed_count)
+
+
+# ---- the catalogue ---------------------------------------------------------------------
+
+
+async def upcoming(db: AsyncSession, now: datetime, country: str | None = None) -> list[Forum]:
+    query = (select(Forum).where(Forum.status.in_(("published", "closed")),
+                                 Forum.ends_at > now)
+             .order_by(Forum.starts_at, Forum.id))
+    if country:
+        query = query.where(Forum.country == country)
+    return list((await db.execute(query)).scalars())
+
+
+async def upcoming_countries(db: AsyncSession, now: datetime) -> list[str]:
+    rows = await db.execute(
+        select(Forum.country).where(Forum.status.in_(("published", "closed")),
+                                    Forum.ends_at > now)
+        .group_by(Forum.country).order_by(func.min(Forum.starts_at)))
+    return [country for (country,) in rows]
+
+
+async def get(db: AsyncSession, forum_id: int) -> Forum | None:
+    return await db.get(Forum, forum_id)
+
+
+async def all_forums(db: AsyncSession) -> list[Forum]:
+    return list((await db.execute(
+        select(Forum).order_by(Forum.starts_at.desc(), Forum.id.desc()))).scalars())
+
+
+# ---- registration, seats, the waiting list -----------------------------------------------
+
+
+async def active_registration(db: AsyncSession, forum_id: int, user_id: int
+                              ) -> Registration | None:
+    return (await db.execute(
+        select(Registration).where(Registration.forum_id == forum_id,
+                                   Registration.user_id == user_id,
+                                   Registration.status.in_(ACTIVE))
+    )).scalar_one_or_none()
+
+
+async def user_registrations(db: AsyncSession, user_id: int) -> list[tuple[Registration, Forum]]:
+    rows = await db.execute(
+        select(Registration, Forum).join(Forum, Forum.id == Registration.forum_id)
+        .where(Registration.user_id == user_id, Registration.status.in_(ACTIVE))
+        .order_by(Forum.starts_at))
+    return [(registration, forum) for registration, forum in rows]
+
+
+async def latest_details(db: AsyncSession, user_id: int) -> dict[str, Any] | None:
+    """What the user gave at their last registration, to offer it again."""
+    registration = (await db.execute(
+        select(Registration).where(Registration.user_id == user_id,
+                                   Registration.full_name.is_not(None))
+        .order_by(Registration.id.desc()).limit(1))).scalar_one_or_none()
+    if registration is None:
+        return None
+    return {field: getattr(registration, field) for field in DETAIL_FIELDS}
+
+
+async def _claim_seat(db: AsyncSession, forum_id: int) -> bool:
+    result = await db.execute(
+        update(Forum)
+        .where(Forum.id == forum_id, Forum.confirmed_count < Forum.capacity)
+        .values(confirmed_count=Forum.confirmed_count + 1)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def _free_seat(db: AsyncSession, forum_id: int) -> None:
+    await db.execute(
+        update(Forum).where(Forum.id == forum_id, Forum.confirmed_count > 0)
+        .values(confirmed_count=Forum.confirmed_count - 1)
+        .execution_options(synchronize_session=False))
+
+
+async def register(db: AsyncSession, forum_id: int, user_id: int, details: dict[str, Any],
+                   now: datetime, offsets: list[timedelta]) -> Registration:
+    forum = await db.get(Forum, forum_id)
+    if forum is None or forum.status in ("draft",):
+        raise ForumError("not_found")
+    if forum.status == "cancelled":
+        raise ForumError("cancelled")
+    if not registration_open(forum, now):
+        raise ForumError("closed")
+    if await active_registration(db, forum_id, user_id) is not None:
+        raise ForumError("already_registered")
+    confirmed = await _claim_seat(db, forum_id)
+    registration = Registration(
+        forum_id=forum_id, user_id=user_id, status="confirmed" if confirmed else "waiting",
+        ticket_secret=new_secret(), consent_at=now, created_at=now, updated_at=now,
+        **{field: details.get(field) for field in DETAIL_FIELDS},
+    )
+    db.add(registration)
+    await db.flush()
+    if confirmed:
+        await db.refresh(forum)
+        schedule_before(db, registration, forum, now, offsets)
+    return registration
+
+
+async def waiting_position(db: AsyncSession, registration: Registration) -> int:
+    return int((await db.execute(
+        select(func.count()).select_from(Registration)
+        .where(Registration.forum_id == registration.forum_id,
+               Registration.status == "waiting", Registration.id <= registration.id)
+    )).scalar_one())
+
+
+async def promote(db: AsyncSession, forum_id: int, now: datetime,
+                  offsets: list[timedelta]) -> list[Registration]:
+    """Fill free seats from the waiting list, first come first served."""
+    promoted: list[Registration] = []
+    forum = await db.get(Forum, forum_id)
+    if forum is None or forum.status == "cancelled" or now >= as_utc(forum.starts_at):
+        return promoted
+    while True:
+        query = (select(Registration)
+                 .where(Registration.forum_id == forum_id, Registration.status == "waiting")
+                 .order_by(Registration.id).limit(1))
+        if db.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        candidate = (await db.execute(query)).scalar_one_or_none()
+        if candidate is None or not await _claim_seat(db, forum_id):
+            return promoted
+        candidate.status = "confirmed"
+        candidate.promoted_at = candidate.updated_at = now
+        await db.refresh(forum)
+        schedule_before(db, candidate, forum, now, offsets)
+        db.add(Reminder(registration_id=candidate.id, kind="promoted", due_at=now))
+        promoted.append(candidate)
+
+
+async def cancel(db: AsyncSession, registration: Registration, now: datetime,
+                 offsets: list[timedelta]) -> list[Registration]:
+    """Cancel a registration; a freed seat goes to the first in line. Returns them."""
+    if registration.status not in ACTIVE:
+        return []
+    was_confirmed = registration.status == "confirmed"
+    registration.status = "cancelled"
+    registration.cancelled_at = registration.updated_at = now
+    await _cancel_pending(db, [registration.id])
+    await db.flush()
+    if not was_confirmed:
+        return []
+    await _free_seat(db, registration.forum_id)
+    return await promote(db, registration.forum_id, now, offsets)
+
+
+# ---- reminders' rows ---------------------------------------------------------------------
+
+
+def schedule_before(db: AsyncSession, registration: Registration, forum: Forum,
+                    now: datetime, offsets: list[timedelta]) -> None:
+    starts = as_utc(forum.starts_at)
+    for offset in offsets:
+        due = starts - offset
+        if due > now:
+            db.add(Reminder(registration_id=registration.id, kind="before",
+                            offset_minutes=int(offset.total_seconds() // 60), due_at=due))
+
+
+async def _cancel_pending(db: AsyncSession, registration_ids: list[int],
+                          kinds: tuple[str, ...] | None = None) -> None:
+    if not registration_ids:
+        return
+    query = (update(Reminder)
+             .where(Reminder.registration_id.in_(registration_ids),
+                    Reminder.status == "pending")
+             .values(status="cancelled")
+             .execution_options(synchronize_session=False))
+    if kinds:
+        query = query.where(Reminder.kind.in_(kinds))
+    await db.execute(query)
+
+
+async def _active_of(db: AsyncSession, forum_id: int) -> list[Registration]:
+    return list((await db.execute(
+        select(Registration).where(Registration.forum_id == forum_id,
+                                   Registration.status.in_(ACTIVE)))).scalars())
+
+
+# ---- coordinators' actions ---------------------------------------------------------------
+
+
+@dataclass
+class ForumDraft:
+    slug: str
+    title: dict[str, str]
+    description: dict[str, str]
+    country: str
+    city: dict[str, str]
+    venue: dict[str, str]
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime
+    event_language: str
+    capacity: int
+    deadline: datetime
+
+
+def check_draft(draft: ForumDraft) -> None:
+    if as_utc(draft.ends_at) <= as_utc(draft.starts_at):
+        raise ForumError("ends_before_start")
+    if as_utc(draft.deadline) > as_utc(draft.starts_at):
+        raise ForumError("deadline_after_start")
+    if draft.capacity < 1:
+        raise ForumError("bad_capacity")
+    ZoneInfo(draft.timezone)
+
+
+async def create(db: AsyncSession, draft: ForumDraft, by: int | None, now: datetime) -> Forum:
+    check_draft(draft)
+    if (await db.execute(select(Forum.id).where(Forum.slug == draft.slug))).first():
+        raise ForumError("slug_taken")
+    forum = Forum(**vars(draft), status="draft", confirmed_count=0, created_by=by,
+                  created_at=now, updated_at=now)
+    db.add(forum)
+    await db.flush()
+    return forum
+
+
+async def update_forum(db: AsyncSession, forum: Forum, changes: dict[str, Any], now: datetime,
+                       offsets: list[timedelta]) -> set[str]:
+    """Apply changes; people registered hear about a new time or place, reminders move,
+    and a larger capacity lets people in from the waiting list."""
+    changed = {key for key, value in changes.items() if not _same(getattr(forum, key), value)}
+    if not changed:
+        return changed
+    merged = ForumDraft(**{key: changes.get(key, getattr(forum, key))
+                           for key in ForumDraft.__dataclass_fields__})
+    check_draft(merged)
+    if "capacity" in changed and changes["capacity"] < forum.confirmed_count:
+        raise ForumError("capacity_below_confirmed")
+    for key in changed:
+        setattr(forum, key, changes[key])
+    forum.updated_at = now
+    await db.flush()
+    if forum.status in ("published", "closed"):
+        registrations = await _active_of(db, forum.id)
+        if changed & {"starts_at", "timezone"}:
+            confirmed = [r for r in registrations if r.status == "confirmed"]
+            await _cancel_pending(db, [r.id for r in confirmed], kinds=("before",))
+            for registration in confirmed:
+                schedule_before(db, registration, forum, now, offsets)
+        if changed & ANNOUNCED_FIELDS:
+            for registration in registrations:
+                db.add(Reminder(registration_id=registration.id, kind="changed", due_at=now))
+        if "capacity" in changed:
+            await promote(db, forum.id, now, offsets)
+    return changed
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, datetime) and isinstance(new, datetime):
+        return as_utc(old) == as_utc(new)
+    return bool(old == new)
+
+
+async def set_status(db: AsyncSession, forum: Forum, status: str, now: datetime) -> None:
+    allowed = {"published": ("draft", "closed"), "closed": ("published",),
+               "cancelled": ("draft", "published", "closed")}
+    if forum.status not in allowed[status]:
+        raise ForumError("bad_status")
+    previous = forum.status
+    forum.status = status
+    forum.updated_at = now
+    if status == "cancelled" and previous != "draft":
+        registrations = await _active_of(db, forum.id)
+        await _cancel_pending(db, [r.id for r in registrations])
+        for registration in registrations:
+            db.add(Reminder(registration_id=registration.id, kind="cancelled", due_at=now))
+    await db.flush()
+
+
+# ---- check-in ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    outcome: str  # checked_in, already, cancelled, waiting, unknown
+    registration: Registration | None = None
+    forum: Forum | None = None
+
+
+async def check_in(db: AsyncSession, secret: str, by: int, now: datetime) -> CheckIn:
+    row = (await db.execute(
+        select(Registration, Forum).join(Forum, Forum.id == Registration.forum_id)
+        .where(Registration.ticket_secret == secret))).first()
+    if row is None:
+        return CheckIn("unknown")
+    registration, forum = row
+    if registration.status == "cancelled" or forum.status == "cancelled":
+        return CheckIn("cancelled", registration, forum)
+    if registration.status == "waiting":
+        return CheckIn("waiting", registration, forum)
+    if registration.checked_in_at is not None:
+        return CheckIn("already", registration, forum)
+    registration.checked_in_at = registration.updated_at = now
+    registration.checked_in_by = by
+    return CheckIn("checked_in", registration, forum)
+
+
+# ---- lists and counts --------------------------------------------------------------------
+
+
+async def counts(db: AsyncSession, forum: Forum) -> dict[str, int]:
+    rows = await db.execute(
+        select(Registration.status, Registration.checked_in_at.is_not(None), func.count())
+        .where(Registration.forum_id == forum.id)
+        .group_by(Registration.status, Registration.checked_in_at.is_not(None)))
+    tally: Counter[str] = Counter()
+    for status, checked, count in rows:
+        tally[status] += count
+        if checked:
+            tally["checked_in"] += count
+    return {key: tally.get(key, 0) for key in ("confirmed", "waiting", "cancelled", "checked_in")}
+
+
+EXPORT_COLUMNS = ("number", "status", "full_name", "country", "city", "organization", "sector",
+                  "phone", "email", "registered_at", "checked_in_at", "waiting_position")
+
+
+async def attendee_rows(db: AsyncSession, forum: Forum) -> list[dict[str, Any]]:
+    registrations = list((await db.execute(
+        select(Registration).where(Registration.forum_id == forum.id)
+        .order_by(Registration.status, Registration.id))).scalars())
+    rows: list[dict[str, Any]] = []
+    waiting = 0
+    zone = ZoneInfo(forum.timezone)
+    for number, r in enumerate(registrations, 1):
+        if r.status == "waiting":
+            waiting += 1
+
+        def stamp(moment: datetime | None) -> str:
+            return as_utc(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+        rows.append({
+            "number": number, "status": r.status, "full_name": r.full_name or "",
+            "country": r.country or "", "city": r.city or "",
+            "organization": r.organization or "", "sector": r.sector or "",
+            "phone": r.phone or "", "email": r.email or "",
+            "registered_at": stamp(r.created_at), "checked_in_at": stamp(r.checked_in_at),
+            "waiting_position": waiting if r.status == "waiting" else "",
+        })
+    return rows
+
+
+def to_csv(rows: list[dict[str, Any]], header: dict[str, str]) -> bytes:
+    """UTF-8 with a BOM, so that Excel opens Kazakh and Russian names correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([header[column] for column in EXPORT_COLUMNS])
+    for row in rows:
+        writer.writerow([_safe_cell(row[column]) for column in EXPORT_COLUMNS])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(rows: list[dict[str, Any]], header: dict[str, str], title: str) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title[:31] or "Attendees"
+    sheet.append([header[column] for column in EXPORT_COLUMNS])
+    for row in rows:
+        sheet.append([_safe_cell(row[column]) for column in EXPORT_COLUMNS])
+    for column in sheet.columns:
+        width = max(len(str(cell.value or "")) for cell in column)
+        sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 50)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _safe_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula is written as plain text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
+        return "'" + value
+    return value
+
+
+# ---- privacy -----------------------------------------------------------------------------
+
+
+async def forget_user(db: AsyncSession, user_id: int, now: datetime,
+                      offsets: list[timedelta]) -> None:
+    """Cancel the user's registrations (freeing seats) and strip their personal data."""
+    registrations = list((await db.execute(
+        select(Registration).where(Registration.user_id == user_id))).scalars())
+    for registration in registrations:
+        await cancel(db, registration, now, offsets)
+    for registration in registrations:
+        _anonymize(registration)
+    await db.flush()
+
+
+def _anonymize(registration: Registration) -> None:
+    for field in DETAIL_FIELDS:
+        setattr(registration, field, None)
+    registration.user_id = None
+    registration.ticket_secret = None
+
+
+async def purge(db: AsyncSession, now: datetime, after_days: int) -> int:
+    """Personal data of forums that ended more than `after_days` ago; counts remain."""
+    forums = list((await db.execute(
+        select(Forum).where(Forum.ends_at < now - timedelta(days=after_days),
+                            Forum.purged_at.is_(None)))).scalars())
+    for forum in forums:
+        registrations = (await db.execute(
+            select(Registration).where(Registration.forum_id == forum.id))).scalars()
+        for registration in registrations:
+            _anonymize(registration)
+        await _cancel_pending(db, [r.id for r in await _active_of(db, forum.id)])
+        forum.purged_at = now
+    await db.flush()
+    return len(forums)
+
+
+def exported(registration: Registration, forum: Forum) -> dict[str, Any]:
+    return {
+        "forum": forum.slug, "status": registration.status,
+        **{field: getattr(registration, field) for field in DETAIL_FIELDS},
+        "registered_at": as_utc(registration.created_at).isoformat(),
+        "checked_in_at": as_utc(registration.checked_in_at).isoformat()
+        if registration.checked_in_at else None,
+    }
+
+
+async def export_for(db: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    rows = await db.execute(
+        select(Registration, Forum).join(Forum, Forum.id == Registration.forum_id)
+        .where(Registration.user_id == user_id).order_by(Registration.id))
+    return [exported(registration, forum) for registration, forum in rows]
+
+

@@ -1,0 +1,78 @@
+"""What is stored about a user, for `/mydata`; deletion is one DELETE of the user row,
+which cascades to everything that belongs to them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import ChatSession, EligibilityCheck, User
+from bot.services import clock, forums
+
+Exporter = Callable[[AsyncSession, int], Awaitable[Any]]
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+async def _profile(db: AsyncSession, user_id: int) -> dict[str, Any]:
+    user = await db.get(User, user_id)
+    assert user is not None
+    return {
+        "channel": user.channel, "id_on_channel": user.external_id,
+        "language": user.language, "name": user.display_name,
+        "first_seen": _iso(user.created_at), "last_seen": _iso(user.last_seen_at),
+        "unreachable_since": _iso(user.unreachable_since),
+    }
+
+
+async def _session(db: AsyncSession, user_id: int) -> dict[str, Any] | None:
+    session = await db.get(ChatSession, user_id)
+    if session is None:
+        return None
+    return {"step": session.state, "data": session.data, "updated": _iso(session.updated_at)}
+
+
+async def _eligibility(db: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    checks = (await db.execute(
+        select(EligibilityCheck).where(EligibilityCheck.user_id == user_id)
+        .order_by(EligibilityCheck.id)
+    )).scalars()
+    return [
+        {"status": c.status, "rules_version": c.rules_version, "answers": c.answers,
+         "verdict": c.verdict, "country": c.country, "family_members": c.family_size,
+         "documents_ready": c.checklist, "started": _iso(c.started_at),
+         "completed": _iso(c.completed_at)}
+        for c in checks
+    ]
+
+
+EXPORTERS: dict[str, Exporter] = {
+    "profile": _profile,
+    "conversation": _session,
+    "eligibility_checks": _eligibility,
+    "forum_registrations": forums.export_for,
+}
+
+
+async def export(db: AsyncSession, user_id: int) -> dict[str, Any]:
+    return {name: await exporter(db, user_id) for name, exporter in EXPORTERS.items()}
+
+
+async def forget(db: AsyncSession, user_id: int, offsets: list[timedelta]) -> None:
+    """What must happen before the user row goes: seats freed for the next in line,
+    personal data stripped from registrations (the anonymous rows keep the counts).
+    Deleting the user row then cascades to sessions, checks and coordinator rights."""
+    await forums.forget_user(db, user_id, clock.now(), offsets)
+
+
+def export_json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False).encode("utf-8")

@@ -1,0 +1,323 @@
+"""The repatriation guide: can I come back as a kandas, and what do I do?
+
+A short questionnaire (rules and order from bot/content/eligibility.yaml), a verdict
+with its reasons, a personal plan with figures, and a document checklist. Answers
+are stored as the user goes, so leaving and coming back (or a restart) continues
+where they stopped.
+
+Payloads: `el` (entry), `el:a:<question>:<answer>`, `el:back`, `el:new`, `el:res`,
+`el:plan`, `el:cl`, `el:t:<item>`.
+"""
+
+from __future__ import annotations
+
+from babel.dates import format_date
+
+from bot.content.eligibility import EligibilityContent, Question, Words
+from bot.core.context import Context
+from bot.core.replies import Choice
+from bot.core.router import Router
+from bot.db.models import EligibilityCheck
+from bot.services import eligibility as service
+from handlers.common import menu_button, show_menu
+
+router = Router("eligibility")
+
+ANSWERING = "eligibility"
+
+# Typed answers that mean "yes" / "no" in any of the three languages.
+_YES = {"yes", "y", "да", "иә", "ия", "иа", "ok", "ok.", "әрине", "конечно"}
+_NO = {"no", "n", "нет", "жоқ", "жок"}
+
+
+def _content(ctx: Context) -> EligibilityContent:
+    return ctx.content.eligibility
+
+
+def _words(ctx: Context) -> Words:
+    return _content(ctx).words[ctx.language]
+
+
+def _label(ctx: Context, question: Question, answer: str) -> str:
+    return _words(ctx).questions[question.id].answers[answer]
+
+
+# ---- asking -------------------------------------------------------------------------
+
+
+def _ask(ctx: Context, check: EligibilityCheck, lead: str | None = None) -> None:
+    rules = _content(ctx).rules
+    question = service.next_question(rules, check.path, check.answers)
+    if question is None:  # pragma: no cover - finishing happens right after an answer
+        _finish(ctx, check)
+        return
+    words = _words(ctx)
+    ctx.goto(ANSWERING)
+    ctx.data["screen"] = "el"
+    ctx.data["question"] = question.id
+    number = len(check.path) + 1
+    lines = [ctx._("Question {number}").format(number=number), words.questions[question.id].text]
+    if lead:
+        lines.insert(0, lead + "\n")
+    previous = check.answers.get(question.id)
+    if previous is not None:
+        lines.append(ctx._("Your earlier answer: {answer}").format(
+            answer=_answer_text(ctx, question, previous)))
+    choices: list[Choice | list[Choice]] = []
+    if question.kind == "choice":
+        choices += [Choice(_label(ctx, question, a), f"el:a:{question.id}:{a}")
+                    for a in question.answers]
+    elif question.kind == "number":
+        buttons = [Choice(str(n), f"el:a:{question.id}:{n}") for n in question.buttons]
+        choices += [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+    else:
+        buttons = [Choice(service.country_name(code, ctx.language), f"el:a:{question.id}:{code}")
+                   for code in rules.country_buttons]
+        choices += [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+    navigation = [Choice(ctx._("↩️ Back"), "el:back")] if check.path else []
+    navigation.append(Choice(ctx._("🔄 Start over"), "el:new"))
+    choices.append(navigation)
+    choices.append(menu_button(ctx))
+    ctx.say("\n".join(lines), *choices)
+
+
+def _answer_text(ctx: Context, question: Question, value: object) -> str:
+    if question.kind == "choice":
+        return _label(ctx, question, str(value))
+    if question.kind == "country":
+        return service.country_name(str(value), ctx.language)
+    return str(value)
+
+
+async def _take(ctx: Context, check: EligibilityCheck, question: Question, value: object,
+                lead: str | None = None) -> None:
+    service.answer(check, question, value)
+    if service.next_question(_content(ctx).rules, check.path, check.answers) is None:
+        _finish(ctx, check)
+        return
+    _ask(ctx, check, lead=lead)
+
+
+def _finish(ctx: Context, check: EligibilityCheck) -> None:
+    service.finish(check, _content(ctx).rules)
+    _show_result(ctx, check)
+
+
+# ---- the result, the plan, the checklist ----------------------------------------------
+
+
+def _result_buttons(ctx: Context, check: EligibilityCheck) -> list[Choice]:
+    buttons: list[Choice] = []
+    if check.verdict != "not_eligible":
+        done, total = service.progress(check)
+        buttons.append(Choice(ctx._("📝 My plan"), "el:plan"))
+        buttons.append(Choice(ctx._("📋 Documents: {done} of {total}").format(
+            done=done, total=total), "el:cl"))
+    buttons.append(Choice(ctx._("🔄 Check again"), "el:new"))
+    buttons.append(menu_button(ctx))
+    return buttons
+
+
+def _show_result(ctx: Context, check: EligibilityCheck) -> None:
+    rules = _content(ctx).rules
+    words = _words(ctx)
+    outcome = service.evaluate(rules, check.answers)
+    ctx.reset()
+    ctx.data["screen"] = "el:res"
+    checked = format_date(check.completed_at or check.updated_at, format="long",
+                          locale=ctx.language)
+    lines = [words.verdicts[outcome.verdict], ""]
+    lines += [f"• {words.reasons[reason]}" for reason in outcome.reasons]
+    if outcome.routes:
+        lines += ["", ctx._("What you can do:")]
+        lines += [f"• {words.routes[route]}" for route in outcome.routes]
+    if outcome.notes:
+        lines.append("")
+        lines += [f"ℹ️ {words.notes[note]}" for note in outcome.notes]
+    lines += ["", ctx._("Checked on {date} under the rules of {version}.").format(
+        date=checked, version=check.rules_version)]
+    ctx.say("\n".join(lines), *_result_buttons(ctx, check))
+
+
+def _figure_note(ctx: Context, as_of: object, url: object) -> str:
+    return _words(ctx).plan.figures_note.format(
+        date=format_date(as_of, format="long", locale=ctx.language), url=url)  # type: ignore[arg-type]
+
+
+def plan_text(ctx: Context, check: EligibilityCheck) -> str:
+    rules = _content(ctx).rules
+    words = _words(ctx)
+    plan = words.plan
+    figures = rules.figures
+    money = ctx.t.number
+    lines = [f"📝 {plan.title}", "", f"📍 {plan.where}"]
+    lines.append("• " + plan.portal.format(url=rules.links.portal))
+    if check.country in rules.one_window_countries:
+        lines.append("• " + plan.one_window)
+    elif check.country != "KZ":
+        lines.append("• " + plan.embassy)
+    lines.append("• " + plan.service_center)
+    lines.append("• " + plan.egov.format(url=rules.links.egov))
+
+    lines += ["", "📋 " + plan.documents.format(count=len(check.checklist))]
+    lines += [f"{n}. {_document_name(ctx, item)}" for n, item in enumerate(check.checklist, 1)]
+
+    processing = figures.processing_working_days
+    lines += ["", "⏳ " + plan.processing.format(days=money(processing.value)), plan.validity,
+              _figure_note(ctx, processing.as_of, processing.source_url)]
+
+    if check.answers.get("quota") in ("yes", "unsure"):
+        quota = rules.quota
+        amounts = service.support(rules, 1 + (check.family_size or 0))
+        lines += ["", "🏡 " + plan.support.format(year=quota.year,
+                                                  total=money(sum(quota.regions.values())))]
+        lines += [f"• {words.regions[region]}: {money(seats)}"
+                  for region, seats in quota.regions.items()]
+        lines.append(_figure_note(ctx, quota.as_of, quota.source_url))
+        lines += ["", plan.support_amounts.format(
+            people=amounts.people, relocation=money(amounts.relocation),
+            per_member=money(amounts.per_member_mrp), rent_min=money(amounts.rent_min),
+            rent_max=money(amounts.rent_max), months=amounts.months)]
+        lines.append(plan.mrp.format(value=money(figures.mrp.value), year=figures.mrp.year))
+        lines.append(_figure_note(ctx, figures.relocation_mrp_per_member.as_of,
+                                  figures.relocation_mrp_per_member.source_url))
+        lines += ["", plan.support_more]
+    lines += ["", "🪪 " + plan.citizenship]
+    return "\n".join(lines)
+
+
+def _document_name(ctx: Context, item: str) -> str:
+    key, _, number = item.partition(":")
+    name = _words(ctx).documents[key]
+    return name.format(n=number) if number else name
+
+
+def _show_checklist(ctx: Context, check: EligibilityCheck) -> None:
+    ctx.reset()
+    ctx.data["screen"] = "el:cl"
+    done, total = service.progress(check)
+    lines = [ctx._("📋 Your documents: {done} of {total} ready").format(done=done, total=total),
+             ctx._("Press a number to mark a document as ready, or to unmark it."), ""]
+    buttons: list[Choice] = []
+    for number, (item, ready) in enumerate(check.checklist.items(), 1):
+        mark = "✅" if ready else "⬜"
+        lines.append(f"{mark} {number}. {_document_name(ctx, item)}")
+        buttons.append(Choice(f"{mark} {number}", f"el:t:{item}"))
+    rows: list[Choice | list[Choice]] = [buttons[i:i + 4] for i in range(0, len(buttons), 4)]
+    rows.append([Choice(ctx._("📝 My plan"), "el:plan"), Choice(ctx._("⬅️ Result"), "el:res")])
+    rows.append(menu_button(ctx))
+    ctx.say("\n".join(lines), *rows)
+
+
+# ---- entry points ---------------------------------------------------------------------
+
+
+async def _begin(ctx: Context) -> None:
+    check = await service.start(ctx.db, ctx.user.id, _content(ctx).rules)
+    _ask(ctx, check, lead=_words(ctx).intro.strip())
+
+
+@router.button("el")
+async def eligibility(ctx: Context) -> None:
+    args = ctx.payload_args
+    action = args[0] if args else ""
+    if action == "new":
+        await _begin(ctx)
+        return
+    if action in ("a", "back", ""):
+        current = await service.draft(ctx.db, ctx.user.id)
+        if current is not None:
+            await _continue(ctx, current, action, args[1:])
+            return
+    result = await service.last_result(ctx.db, ctx.user.id)
+    if result is None:
+        await _begin(ctx)
+        return
+    if action == "plan" and result.verdict != "not_eligible":
+        ctx.reset()
+        ctx.data["screen"] = "el:plan"
+        ctx.say(plan_text(ctx, result), Choice(ctx._("📋 Documents: {done} of {total}").format(
+            done=service.progress(result)[0], total=service.progress(result)[1]), "el:cl"),
+                Choice(ctx._("⬅️ Result"), "el:res"), menu_button(ctx))
+    elif action == "cl" and result.verdict != "not_eligible":
+        _show_checklist(ctx, result)
+    elif action == "t" and len(args) > 1 and result.verdict != "not_eligible":
+        service.toggle(result, ":".join(args[1:]))
+        _show_checklist(ctx, result)
+    else:
+        # "res", the entry, or a button from an older questionnaire that has ended.
+        _show_result(ctx, result)
+
+
+async def _continue(ctx: Context, check: EligibilityCheck, action: str, args: list[str]) -> None:
+    rules = _content(ctx).rules
+    if action == "back":
+        service.back(check)
+        _ask(ctx, check)
+        return
+    if action == "a":
+        question = service.next_question(rules, check.path, check.answers)
+        qid, raw = (args[0], ":".join(args[1:])) if len(args) >= 2 else ("", "")
+        if question is not None and question.id == qid:
+            value: object = int(raw) if question.kind == "number" and raw.isdigit() else raw
+            if service.valid_answer(question, value):
+                await _take(ctx, check, question, value)
+                return
+        # A button from an earlier question: show the question that is open now.
+        _ask(ctx, check, lead=ctx._("That button belongs to an earlier question. "
+                                    "Here is where we are:"))
+        return
+    _ask(ctx, check, lead=ctx._("Welcome back! Let's continue where you stopped."))
+
+
+@router.state(ANSWERING)
+async def typed(ctx: Context) -> None:
+    """An answer typed where a button was expected."""
+    rules = _content(ctx).rules
+    check = await service.draft(ctx.db, ctx.user.id)
+    if check is None:
+        show_menu(ctx)
+        return
+    question = service.next_question(rules, check.path, check.answers)
+    if question is None:  # pragma: no cover - a finished draft is never left open
+        _finish(ctx, check)
+        return
+    text = ctx.event.text.strip()
+    value: object | None = None
+    if question.kind == "country":
+        value = service.match_country(rules, text)
+        if value is None:
+            _ask(ctx, check, lead=ctx._("I could not find a country called \"{text}\". "
+                                        "Please check the spelling or choose a button.")
+                 .format(text=text[:60]))
+            return
+    elif question.kind == "number":
+        value = int(text) if text.isdigit() else None
+        if value is None or not service.valid_answer(question, value):
+            _ask(ctx, check, lead=ctx._("Please type a number from {low} to {high}.").format(
+                low=question.min, high=question.max))
+            return
+    else:
+        value = _typed_choice(ctx, question, text)
+        if value is None:
+            _ask(ctx, check, lead=ctx._("Please choose one of the buttons below."))
+            return
+    lead = None
+    if question.kind == "country":
+        lead = ctx._("Country: {country}").format(
+            country=service.country_name(str(value), ctx.language))
+    await _take(ctx, check, question, value, lead=lead)
+
+
+def _typed_choice(ctx: Context, question: Question, text: str) -> str | None:
+    typed = text.casefold().strip(" .!")
+    if typed.isdigit() and 1 <= int(typed) <= len(question.answers):
+        return question.answers[int(typed) - 1]
+    for answer in question.answers:
+        if typed == _label(ctx, question, answer).casefold():
+            return answer
+    if typed in _YES and "yes" in question.answers:
+        return "yes"
+    if typed in _NO and "no" in question.answers:
+        return "no"
+    return None

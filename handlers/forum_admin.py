@@ -1,0 +1,454 @@
+"""Coordinators' forum tools: create a forum in a guided dialog, edit it, publish, close
+registration, cancel; counts per status; the attendee list as CSV and XLSX.
+
+Every action checks the role and is logged. Payloads `ad…`; the dialog's states
+`ad:new:<step>` and `ad:edit`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.core import get_global
+from babel.dates import format_datetime
+
+from bot import LANGUAGES
+from bot.core.context import Context
+from bot.core.replies import Attachment, Choice
+from bot.core.router import Router
+from bot.db.models import Forum
+from bot.services import forums
+from bot.services.clock import now
+from bot.services.eligibility import country_name, match_country
+from handlers import forum_text as text
+from handlers.common import LANGUAGE_NAMES, menu_button, show_menu
+
+log = logging.getLogger(__name__)
+router = Router("forum_admin")
+
+# The dialog's steps in order; each is also an editable field.
+STEPS = ("title_kk", "title_ru", "title_en", "description_kk", "description_ru",
+         "description_en", "country", "city_kk", "city_ru", "city_en", "venue_kk", "venue_ru",
+         "venue_en", "timezone", "starts_at", "ends_at", "event_language", "capacity",
+         "deadline")
+# Fields written in each language: `<field>_<language>` steps.
+LOCALIZED = ("title_", "description_", "city_", "venue_")
+TIME_FORMATS = ("%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M")
+
+
+def _refuse(ctx: Context) -> bool:
+    if ctx.user.is_coordinator:
+        return False
+    log.warning("user %s (%s) tried a coordinator action: %s", ctx.user.id, ctx.user.channel,
+                ctx.event.payload or ctx.event.text[:40])
+    show_menu(ctx, ctx._("This is for the Fund's coordinators only."))
+    return True
+
+
+def _audit(ctx: Context, action: str, forum: Forum | None = None) -> None:
+    log.info("coordinator %s: %s%s", ctx.user.id, action, f" forum {forum.slug}" if forum else "")
+
+
+def _prompt(ctx: Context, step: str) -> str:
+    prompts = {
+        "title_kk": ctx._("Title in Kazakh:"),
+        "title_ru": ctx._("Title in Russian:"),
+        "title_en": ctx._("Title in English:"),
+        "description_kk": ctx._("Short description in Kazakh:"),
+        "description_ru": ctx._("Short description in Russian:"),
+        "description_en": ctx._("Short description in English:"),
+        "country": ctx._("Country where it takes place (type its name):"),
+        "city_kk": ctx._("City, in Kazakh:"),
+        "city_ru": ctx._("City, in Russian:"),
+        "city_en": ctx._("City, in English:"),
+        "venue_kk": ctx._("Venue (name and address), in Kazakh:"),
+        "venue_ru": ctx._("Venue (name and address), in Russian:"),
+        "venue_en": ctx._("Venue (name and address), in English:"),
+        "timezone": ctx._("Time zone: choose one or type it, e.g. Europe/Berlin:"),
+        "starts_at": ctx._("Start, local time (YYYY-MM-DD HH:MM):"),
+        "ends_at": ctx._("End, local time (YYYY-MM-DD HH:MM):"),
+        "event_language": ctx._("Main language of the forum:"),
+        "capacity": ctx._("Number of seats:"),
+        "deadline": ctx._("Registration deadline, local time (YYYY-MM-DD HH:MM):"),
+    }
+    return prompts[step]
+
+
+# ---- the list and one forum --------------------------------------------------------------
+
+
+async def show_list(ctx: Context) -> None:
+    ctx.reset()
+    ctx.data["screen"] = "ad"
+    items = await forums.all_forums(ctx.db)
+    lines = [ctx._("🛠 Forums (all statuses):")]
+    buttons: list[Choice | list[Choice]] = []
+    for forum in items[:20]:
+        lines.append(f"• {text.title(forum, ctx.language)} · {text.city(forum, ctx.language)} · "
+                     f"{_status(ctx, forum.status)} · {forum.confirmed_count}/{forum.capacity}")
+        buttons.append(Choice(text.short_label(forum, ctx.t), f"ad:f:{forum.id}"))
+    if not items:
+        lines.append(ctx._("No forums yet."))
+    buttons.append(Choice(ctx._("➕ New forum"), "ad:new"))
+    buttons.append(menu_button(ctx))
+    ctx.say("\n".join(lines), *buttons)
+
+
+def _status(ctx: Context, status: str) -> str:
+    return {"draft": ctx._("draft"), "published": ctx._("open"),
+            "closed": ctx._("registration closed"), "cancelled": ctx._("cancelled")}[status]
+
+
+async def show_forum(ctx: Context, forum: Forum, lead: str | None = None) -> None:
+    ctx.reset()
+    ctx.data["screen"] = f"ad:f:{forum.id}"
+    counts = await forums.counts(ctx.db, forum)
+    lines = [lead + "\n" if lead else "", text.card(forum, ctx.t, now(), full=True), "",
+             ctx._("Status: {status}").format(status=_status(ctx, forum.status)),
+             ctx._("Confirmed {confirmed} of {capacity} · waiting {waiting} · cancelled "
+                   "{cancelled} · checked in {checked_in}").format(capacity=forum.capacity,
+                                                                   **counts)]
+    buttons: list[Choice | list[Choice]] = []
+    if forum.status in ("draft", "closed"):
+        buttons.append(Choice(ctx._("📢 Publish / open registration"), f"ad:pub:{forum.id}"))
+    if forum.status == "published":
+        buttons.append(Choice(ctx._("🔒 Close registration"), f"ad:close:{forum.id}"))
+    if forum.status != "cancelled":
+        buttons.append([Choice(ctx._("✏️ Edit"), f"ad:ed:{forum.id}"),
+                        Choice(ctx._("❌ Cancel forum"), f"ad:cx:{forum.id}")])
+    buttons.append([Choice(ctx._("⬇️ CSV"), f"ad:csv:{forum.id}"),
+                    Choice(ctx._("⬇️ XLSX"), f"ad:xlsx:{forum.id}")])
+    buttons += [Choice(ctx._("⬅️ All forums"), "ad"), menu_button(ctx)]
+    ctx.say("\n".join(line for line in lines if line is not None).strip(), *buttons)
+
+
+def _header(ctx: Context) -> dict[str, str]:
+    return {
+        "number": ctx._("No."), "status": ctx._("Status"), "full_name": ctx._("Full name"),
+        "country": ctx._("Country"), "city": ctx._("City"),
+        "organization": ctx._("Organization"), "sector": ctx._("Sector"),
+        "phone": ctx._("Phone"), "email": ctx._("E-mail"),
+        "registered_at": ctx._("Registered"), "checked_in_at": ctx._("Checked in"),
+        "waiting_position": ctx._("Waiting list position"),
+    }
+
+
+async def _export(ctx: Context, forum: Forum, kind: str) -> None:
+    rows = await forums.attendee_rows(ctx.db, forum)
+    header = _header(ctx)
+    if kind == "csv":
+        data = forums.to_csv(rows, header)
+        attachment = Attachment(f"{forum.slug}-attendees.csv", data, "text/csv")
+    else:
+        data = forums.to_xlsx(rows, header, text.city(forum, "en"))
+        attachment = Attachment(
+            f"{forum.slug}-attendees.xlsx", data,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    counts = await forums.counts(ctx.db, forum)
+    _audit(ctx, f"export {kind}", forum)
+    ctx.say(ctx._("Attendees of \"{title}\": confirmed {confirmed}, waiting {waiting}, "
+                  "cancelled {cancelled}, checked in {checked_in}.").format(
+                      title=text.title(forum, ctx.language), **counts),
+            Choice(ctx._("⬅️ Back to the forum"), f"ad:f:{forum.id}"), attachment=attachment)
+
+
+# ---- the guided dialog --------------------------------------------------------------------
+
+
+def _ask(ctx: Context, step: str, lead: str | None = None, editing: bool = False) -> None:
+    ctx.goto("ad:edit" if editing else f"ad:new:{step}")
+    prefix = f"{lead}\n\n" if lead else ""
+    buttons: list[Choice | list[Choice]] = []
+    wizard = ctx.data.get("fw", {})
+    if step == "timezone":
+        country = wizard.get("country")
+        zones = get_global("territory_zones").get(country, []) if country else []
+        buttons += [Choice(zone, f"ad:tz:{zone}") for zone in zones[:6]]
+    elif step == "event_language":
+        buttons.append([Choice(name, f"ad:lang:{code}") for code, name in LANGUAGE_NAMES.items()])
+    buttons.append(Choice(ctx._("✖️ Stop"), "ad:stop"))
+    ctx.say(prefix + _prompt(ctx, step), *buttons)
+
+
+def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[Any, str | None]:
+    """A typed value for a step, or the reason it is refused."""
+    raw = raw.strip()
+    if step.startswith(LOCALIZED):
+        limit = {"title": 120, "city": 100, "venue": 300}.get(step.split("_")[0], 1500)
+        if not raw or len(raw) > limit:
+            return None, ctx._("Please type it in up to {limit} characters.").format(limit=limit)
+        return raw, None
+    if step == "country":
+        code = match_country(ctx.content.eligibility.rules, raw)
+        return (code, None) if code else (None, ctx._("I could not find a country called "
+                                                      "\"{text}\". Please check the spelling.")
+                                          .format(text=raw[:60]))
+    if step == "timezone":
+        try:
+            ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None, ctx._("Unknown time zone. Type it like Europe/Berlin or Asia/Almaty.")
+        return raw, None
+    if step in ("starts_at", "ends_at", "deadline"):
+        zone = wizard.get("timezone") or "UTC"
+        moment = None
+        for pattern in TIME_FORMATS:
+            try:
+                moment = datetime.strptime(raw, pattern).replace(tzinfo=ZoneInfo(zone))
+                break
+            except ValueError:
+                continue
+        if moment is None:
+            return None, ctx._("Please type the date and time like 2027-03-12 10:00.")
+        starts = wizard.get("starts_at")
+        if step == "ends_at" and starts and moment <= datetime.fromisoformat(starts):
+            return None, _error(ctx, "ends_before_start")
+        if step == "deadline" and starts and moment > datetime.fromisoformat(starts):
+            return None, _error(ctx, "deadline_after_start")
+        return moment.isoformat(), None
+    if step == "capacity":
+        if raw.isdigit() and 1 <= int(raw) <= 100_000:
+            return int(raw), None
+        return None, ctx._("Please type a whole number of seats, e.g. 150.")
+    return None, ctx._("Please use the buttons below.")
+
+
+def _wizard_draft(wizard: dict[str, Any]) -> forums.ForumDraft:
+    return forums.ForumDraft(
+        slug=wizard["slug"],
+        title={language: wizard[f"title_{language}"] for language in LANGUAGES},
+        description={language: wizard[f"description_{language}"] for language in LANGUAGES},
+        country=wizard["country"],
+        city={language: wizard[f"city_{language}"] for language in LANGUAGES},
+        venue={language: wizard[f"venue_{language}"] for language in LANGUAGES},
+        timezone=wizard["timezone"], starts_at=datetime.fromisoformat(wizard["starts_at"]),
+        ends_at=datetime.fromisoformat(wizard["ends_at"]),
+        event_language=wizard["event_language"], capacity=int(wizard["capacity"]),
+        deadline=datetime.fromisoformat(wizard["deadline"]),
+    )
+
+
+def _slug(wizard: dict[str, Any]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", wizard.get("title_en", "forum").lower()).strip("-")[:40]
+    return f"{base or 'forum'}-{secrets.token_hex(3)}"
+
+
+def _error(ctx: Context, code: str) -> str:
+    words = {
+        "ends_before_start": ctx._("The end must be after the start."),
+        "deadline_after_start": ctx._("The registration deadline must be before the start."),
+        "bad_capacity": ctx._("The number of seats must be at least 1."),
+        "capacity_below_confirmed": ctx._("There are more confirmed people than that number "
+                                          "of seats."),
+        "slug_taken": ctx._("A forum with this name already exists."),
+        "bad_status": ctx._("That is not possible in the forum's current status."),
+    }
+    return words.get(code, code)
+
+
+async def _next(ctx: Context, wizard: dict[str, Any]) -> None:
+    for step in STEPS:
+        if step not in wizard:
+            _ask(ctx, step)
+            return
+    wizard.setdefault("slug", _slug(wizard))
+    try:
+        draft = _wizard_draft(wizard)
+        forums.check_draft(draft)
+    except forums.ForumError as error:
+        for step in ("ends_at", "deadline", "capacity"):
+            wizard.pop(step, None)
+        await _next_with_error(ctx, wizard, _error(ctx, error.code))
+        return
+    forum = await forums.create(ctx.db, draft, by=ctx.user.id, now=now())
+    _audit(ctx, "create", forum)
+    await show_forum(ctx, forum, lead=ctx._("Saved as a draft. Check it and publish it when "
+                                            "ready."))
+
+
+async def _next_with_error(ctx: Context, wizard: dict[str, Any], message: str) -> None:
+    step = next(step for step in STEPS if step not in wizard)
+    _ask(ctx, step, lead=message)
+
+
+@router.state(*(f"ad:new:{step}" for step in STEPS))
+async def wizard_text(ctx: Context) -> None:
+    if _refuse(ctx):
+        return
+    step = (ctx.state or "").removeprefix("ad:new:")
+    wizard = ctx.data.setdefault("fw", {})
+    value, problem = _parse(ctx, step, ctx.event.text, wizard)
+    if problem:
+        _ask(ctx, step, lead=problem)
+        return
+    wizard[step] = value
+    await _next(ctx, wizard)
+
+
+@router.state("ad:edit")
+async def edit_text(ctx: Context) -> None:
+    if _refuse(ctx):
+        return
+    editing = ctx.data.get("ed") or {}
+    forum = await forums.get(ctx.db, int(editing.get("forum", 0)))
+    step = editing.get("field")
+    if forum is None or step not in STEPS:
+        await show_list(ctx)
+        return
+    value, problem = _parse(ctx, step, ctx.event.text, {
+        "timezone": forum.timezone, "starts_at": forums.local(forum, forum.starts_at).isoformat()
+        if step != "starts_at" else None})
+    if problem:
+        _ask(ctx, step, lead=problem, editing=True)
+        return
+    await _apply_edit(ctx, forum, step, value)
+
+
+async def _apply_edit(ctx: Context, forum: Forum, step: str, value: Any) -> None:
+    changes: dict[str, Any] = {}
+    if step.startswith(LOCALIZED):
+        field, language = step.rsplit("_", 1)
+        changes[field] = {**getattr(forum, field), language: value}
+    elif step in ("starts_at", "ends_at", "deadline"):
+        changes[step] = datetime.fromisoformat(value)
+    else:
+        changes[step] = value
+    try:
+        changed = await forums.update_forum(ctx.db, forum, changes, now(),
+                                            ctx.settings.reminder_offsets)
+    except forums.ForumError as error:
+        _ask(ctx, step, lead=_error(ctx, error.code), editing=True)
+        return
+    _audit(ctx, f"edit {','.join(sorted(changed)) or 'nothing'}", forum)
+    lead = ctx._("Saved.")
+    if changed & forums.ANNOUNCED_FIELDS and forum.status in ("published", "closed"):
+        lead = ctx._("Saved. Everyone registered will be told about the change.")
+    await show_forum(ctx, forum, lead=lead)
+
+
+# ---- buttons -------------------------------------------------------------------------------
+
+
+@router.button("ad")
+@router.command("forums")
+async def admin(ctx: Context) -> None:
+    if _refuse(ctx):
+        return
+    args = ctx.payload_args
+    action = args[0] if args else ""
+    if action == "new":
+        ctx.reset()
+        ctx.data["fw"] = {}
+        _audit(ctx, "start a new forum")
+        ctx.say(ctx._("A new forum: {count} short steps. /cancel stops at any time.").format(
+            count=len(STEPS)))
+        _ask(ctx, STEPS[0])
+        return
+    if action == "stop":
+        ctx.reset()
+        await show_list(ctx)
+        return
+    if action == "tz" and len(args) > 1:
+        zone = ":".join(args[1:])
+        await _button_value(ctx, "timezone", zone)
+        return
+    if action == "lang" and len(args) > 1 and args[1] in LANGUAGES:
+        await _button_value(ctx, "event_language", args[1])
+        return
+    forum = await forums.get(ctx.db, int(args[1])) if len(args) > 1 and args[1].isdigit() \
+        else None
+    if forum is None:
+        await show_list(ctx)
+        return
+    if action == "f":
+        await show_forum(ctx, forum)
+    elif action in ("pub", "close", "cx!"):
+        await _status_change(ctx, forum, {"pub": "published", "close": "closed",
+                                          "cx!": "cancelled"}[action])
+    elif action == "cx":
+        ctx.say(ctx._("Cancel \"{title}\"? Everyone registered will be told.").format(
+            title=text.title(forum, ctx.language)),
+            Choice(ctx._("❌ Yes, cancel the forum"), f"ad:cx!:{forum.id}"),
+            Choice(ctx._("No"), f"ad:f:{forum.id}"))
+    elif action in ("csv", "xlsx"):
+        await _export(ctx, forum, action)
+    elif action == "ed":
+        ctx.reset()
+        ctx.data["screen"] = f"ad:ed:{forum.id}"
+        fields = [Choice(_field_label(ctx, step), f"ad:ef:{forum.id}:{step}") for step in STEPS]
+        ctx.say(ctx._("What do you want to change?"),
+                *[fields[i:i + 3] for i in range(0, len(fields), 3)],
+                Choice(ctx._("⬅️ Back to the forum"), f"ad:f:{forum.id}"))
+    elif action == "ef" and len(args) > 2 and args[2] in STEPS:
+        ctx.reset()
+        ctx.data["ed"] = {"forum": forum.id, "field": args[2]}
+        _ask(ctx, args[2], lead=ctx._("Now: {value}").format(
+            value=_current(ctx, forum, args[2])), editing=True)
+    else:
+        await show_forum(ctx, forum)
+
+
+async def _button_value(ctx: Context, step: str, value: str) -> None:
+    if ctx.state == f"ad:new:{step}":
+        wizard = ctx.data.setdefault("fw", {})
+        if step == "timezone":
+            _, problem = _parse(ctx, step, value, wizard)
+            if problem:
+                _ask(ctx, step, lead=problem)
+                return
+        wizard[step] = value
+        await _next(ctx, wizard)
+        return
+    editing = ctx.data.get("ed") or {}
+    if ctx.state == "ad:edit" and editing.get("field") == step:
+        forum = await forums.get(ctx.db, int(editing["forum"]))
+        if forum is not None:
+            await _apply_edit(ctx, forum, step, value)
+            return
+    await show_list(ctx)
+
+
+async def _status_change(ctx: Context, forum: Forum, status: str) -> None:
+    try:
+        await forums.set_status(ctx.db, forum, status, now())
+    except forums.ForumError as error:
+        await show_forum(ctx, forum, lead=_error(ctx, error.code))
+        return
+    _audit(ctx, f"status {status}", forum)
+    leads = {"published": ctx._("Published: registration is open."),
+             "closed": ctx._("Registration is closed."),
+             "cancelled": ctx._("The forum is cancelled; everyone registered will be told.")}
+    await show_forum(ctx, forum, lead=leads[status])
+
+
+def _field_label(ctx: Context, step: str) -> str:
+    labels = {
+        "title_kk": ctx._("Title (kk)"), "title_ru": ctx._("Title (ru)"),
+        "title_en": ctx._("Title (en)"), "description_kk": ctx._("Description (kk)"),
+        "description_ru": ctx._("Description (ru)"), "description_en": ctx._("Description (en)"),
+        "country": ctx._("Country"), "city_kk": ctx._("City (kk)"),
+        "city_ru": ctx._("City (ru)"), "city_en": ctx._("City (en)"),
+        "venue_kk": ctx._("Venue (kk)"), "venue_ru": ctx._("Venue (ru)"),
+        "venue_en": ctx._("Venue (en)"),
+        "timezone": ctx._("Time zone"), "starts_at": ctx._("Start"), "ends_at": ctx._("End"),
+        "event_language": ctx._("Language"), "capacity": ctx._("Seats"),
+        "deadline": ctx._("Deadline"),
+    }
+    return labels[step]
+
+
+def _current(ctx: Context, forum: Forum, step: str) -> str:
+    if step.startswith(LOCALIZED):
+        field, language = step.rsplit("_", 1)
+        return str(getattr(forum, field).get(language, ""))
+    if step in ("starts_at", "ends_at", "deadline"):
+        return format_datetime(forums.local(forum, getattr(forum, step)), "yyyy-MM-dd HH:mm",
+                               locale="en")
+    if step == "country":
+        return country_name(forum.country, ctx.language)
+    return str(getattr(forum, step))

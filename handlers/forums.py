@@ -1,0 +1,522 @@
+"""Business forums for attendees: the catalogue, registration as a short conversation,
+tickets, "My registrations", cancellation, and check-in by a ticket's QR code.
+
+Payloads: `fo` (list), `fo:c:<country>` (filter), `fo:v:<id>` (details), `fo:r:<id>`
+(register), `fo:my`, `fo:m:<reg>`, `fo:t:<reg>` (ticket), `fo:x:<reg>` / `fo:xx:<reg>`
+(cancel, confirmed); registration steps `rg:…`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import phonenumbers
+from babel.dates import format_datetime
+from email_validator import EmailNotValidError, validate_email
+
+from bot.core.context import Context
+from bot.core.replies import Choice
+from bot.core.router import Router
+from bot.db.models import Registration
+from bot.services import forums
+from bot.services.clock import now
+from bot.services.eligibility import country_name, match_country
+from handlers import forum_text as text
+from handlers.common import menu_button, show_menu
+
+log = logging.getLogger(__name__)
+router = Router("forums")
+
+STEPS = ("full_name", "country", "city", "organization", "sector", "phone", "email", "consent")
+LIMITS = {"full_name": 200, "city": 100, "organization": 200}
+
+
+def _int(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+# ---- the catalogue ------------------------------------------------------------------------
+
+
+async def show_list(ctx: Context, country: str | None = None) -> None:
+    moment = now()
+    ctx.reset()
+    ctx.data["screen"] = "fo"
+    items = await forums.upcoming(ctx.db, moment, country)
+    countries = await forums.upcoming_countries(ctx.db, moment)
+    mine = await forums.user_registrations(ctx.db, ctx.user.id)
+    buttons: list[Choice | list[Choice]] = []
+    if not items:
+        lines = [ctx._("There are no upcoming forums yet. Please look again later.")]
+    else:
+        lines = [ctx._("Upcoming business forums with compatriots:")]
+        if country:
+            lines[0] = ctx._("Upcoming forums in {country}:").format(
+                country=country_name(country, ctx.language))
+        for forum in items:
+            lines += ["", text.card(forum, ctx.t, moment)]
+            buttons.append(Choice(text.short_label(forum, ctx.t), f"fo:v:{forum.id}"))
+    if len(countries) > 1:
+        filters = [Choice(country_name(code, ctx.language)[:24], f"fo:c:{code}")
+                   for code in countries if code != country][:6]
+        if country:
+            filters.insert(0, Choice(ctx._("🌍 All countries"), "fo:c"))
+        buttons += [filters[i:i + 3] for i in range(0, len(filters), 3)]
+    if mine:
+        buttons.append(Choice(ctx._("🎟 My registrations"), "fo:my"))
+    buttons.append(menu_button(ctx))
+    ctx.say("\n".join(lines), *buttons)
+
+
+async def show_forum(ctx: Context, forum_id: int) -> None:
+    forum = await forums.get(ctx.db, forum_id)
+    moment = now()
+    if forum is None or forum.status == "draft":
+        await show_list(ctx)
+        return
+    ctx.reset()
+    ctx.data["screen"] = f"fo:v:{forum_id}"
+    buttons: list[Choice] = []
+    registration = await forums.active_registration(ctx.db, forum.id, ctx.user.id)
+    if registration is not None:
+        buttons.append(Choice(ctx._("🎟 My registration"), f"fo:m:{registration.id}"))
+    elif forums.registration_open(forum, moment):
+        label = ctx._("✍️ Register") if forums.seats_left(forum) else \
+            ctx._("✍️ Join the waiting list")
+        buttons.append(Choice(label, f"fo:r:{forum.id}"))
+    buttons += [Choice(ctx._("⬅️ All forums"), "fo"), menu_button(ctx)]
+    ctx.say(text.card(forum, ctx.t, moment, full=True), *buttons)
+
+
+# ---- registration ---------------------------------------------------------------------------
+
+
+def _draft(ctx: Context) -> dict[str, Any]:
+    draft: dict[str, Any] = ctx.data.setdefault("rg", {"fields": {}})
+    return draft
+
+
+def _next_step(fields: dict[str, Any]) -> str:
+    for step in STEPS:
+        if step not in fields:
+            return step
+    return "summary"
+
+
+async def start_registration(ctx: Context, forum_id: int) -> None:
+    forum = await forums.get(ctx.db, forum_id)
+    moment = now()
+    if forum is None or not forums.registration_open(forum, moment):
+        await show_forum(ctx, forum_id)
+        return
+    existing = await forums.active_registration(ctx.db, forum_id, ctx.user.id)
+    if existing is not None:
+        await show_registration(ctx, existing.id)
+        return
+    ctx.reset()
+    ctx.data["rg"] = {"forum": forum_id, "fields": {}}
+    known = await forums.latest_details(ctx.db, ctx.user.id)
+    if known:
+        ctx.data["rg"]["known"] = known
+        ctx.goto("rg:known")
+        summary = _summary_lines(ctx, known)
+        ctx.say("\n".join([ctx._("Registration for \"{title}\".").format(
+            title=text.title(forum, ctx.language)), "",
+            ctx._("Use your details from last time?"), "", *summary]),
+            Choice(ctx._("✅ Yes, use them"), "rg:use"),
+            Choice(ctx._("✏️ Enter new details"), "rg:fresh"),
+            Choice(ctx._("✖️ Cancel registration"), "rg:stop"))
+        return
+    ctx.say(ctx._("Registration for \"{title}\". It takes 8 short steps; /cancel stops it at "
+                  "any time.").format(title=text.title(forum, ctx.language)))
+    _ask(ctx)
+
+
+def _ask(ctx: Context, lead: str | None = None) -> None:
+    draft = _draft(ctx)
+    step = draft.get("editing") or _next_step(draft["fields"])
+    ctx.goto(f"rg:{step}")
+    stop = Choice(ctx._("✖️ Cancel registration"), "rg:stop")
+    prefix = f"{lead}\n\n" if lead else ""
+    if step == "full_name":
+        ctx.say(prefix + ctx._("Your full name, as in your passport:"), stop)
+    elif step == "country":
+        ctx.say(prefix + ctx._("Which country do you live in? Type its name."), stop)
+    elif step == "city":
+        ctx.say(prefix + ctx._("Your city:"), stop)
+    elif step == "organization":
+        ctx.say(prefix + ctx._("Your organization or company (or \"-\" if none):"), stop)
+    elif step == "sector":
+        choices = [Choice(ctx._(label), f"rg:sector:{code}")
+                   for code, label in text.SECTORS.items()]
+        ctx.say(prefix + ctx._("Your business sector:"),
+                *[choices[i:i + 2] for i in range(0, len(choices), 2)], stop)
+    elif step == "phone":
+        ctx.say(prefix + ctx._("Your phone number with the country code, e.g. +49 151 23456789. "
+                               "On Telegram you can also press \"Share my phone\"."),
+                ask_contact=ctx._("📱 Share my phone"))
+    elif step == "email":
+        ctx.say(prefix + ctx._("Your e-mail, for the ticket and changes (optional):"),
+                Choice(ctx._("Skip"), "rg:skip"), stop)
+    elif step == "consent":
+        privacy = ctx._("We use your details only to organise this forum: the attendee "
+                        "list, your ticket and reminders. They are deleted {days} days after "
+                        "the forum; /mydata shows them and /forgetme deletes them at any "
+                        "time.").format(days=ctx.settings.forum_data_retention_days)
+        if ctx.settings.privacy_url:
+            privacy += "\n" + ctx._("Privacy notice: {url}").format(url=ctx.settings.privacy_url)
+        ctx.say(prefix + privacy + "\n\n" + ctx._("Do you agree to the processing of your "
+                                                  "personal data for this forum?"),
+                Choice(ctx._("✅ I agree"), "rg:agree"), stop)
+    else:
+        _show_summary(ctx, prefix)
+
+
+def _summary_lines(ctx: Context, fields: dict[str, Any]) -> list[str]:
+    sector = fields.get("sector")
+    return [
+        ctx._("Name: {value}").format(value=fields.get("full_name") or "—"),
+        ctx._("Country: {value}").format(
+            value=country_name(fields["country"], ctx.language) if fields.get("country")
+            else "—"),
+        ctx._("City: {value}").format(value=fields.get("city") or "—"),
+        ctx._("Organization: {value}").format(value=fields.get("organization") or "—"),
+        ctx._("Sector: {value}").format(
+            value=ctx._(text.SECTORS[sector]) if sector in text.SECTORS else "—"),
+        ctx._("Phone: {value}").format(value=fields.get("phone") or "—"),
+        ctx._("E-mail: {value}").format(value=fields.get("email") or "—"),
+    ]
+
+
+def _show_summary(ctx: Context, prefix: str = "") -> None:
+    draft = _draft(ctx)
+    ctx.goto("rg:summary")
+    edit = [Choice(label, f"rg:e:{field}") for field, label in (
+        ("full_name", ctx._("✏️ Name")), ("country", ctx._("✏️ Country")),
+        ("city", ctx._("✏️ City")), ("organization", ctx._("✏️ Organization")),
+        ("sector", ctx._("✏️ Sector")), ("phone", ctx._("✏️ Phone")),
+        ("email", ctx._("✏️ E-mail")))]
+    ctx.say(prefix + "\n".join([ctx._("Please check your details:"), "",
+                                *_summary_lines(ctx, draft["fields"])]),
+            Choice(ctx._("✅ Confirm registration"), "rg:go"),
+            *[edit[i:i + 3] for i in range(0, len(edit), 3)],
+            Choice(ctx._("✖️ Cancel registration"), "rg:stop"))
+
+
+def _accept(ctx: Context, step: str, value: Any) -> None:
+    draft = _draft(ctx)
+    draft["fields"][step] = value
+    draft.pop("editing", None)
+
+
+async def _typed(ctx: Context, step: str) -> None:
+    raw = ctx.event.text.strip()
+    if step in LIMITS:
+        if not raw or len(raw) > LIMITS[step]:
+            _ask(ctx, ctx._("Please type it in one line of up to {limit} characters.").format(
+                limit=LIMITS[step]))
+            return
+        if step == "full_name" and len(raw) < 3:
+            _ask(ctx, ctx._("Please type your full name."))
+            return
+        _accept(ctx, step, None if step == "organization" and raw == "-" else raw)
+    elif step == "country":
+        code = match_country(ctx.content.eligibility.rules, raw)
+        if code is None:
+            _ask(ctx, ctx._("I could not find a country called \"{text}\". Please check the "
+                            "spelling.").format(text=raw[:60]))
+            return
+        _accept(ctx, step, code)
+    elif step == "phone":
+        phone = _phone(raw, _draft(ctx)["fields"].get("country"))
+        if phone is None:
+            _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
+                            "country code, e.g. +7 701 234 5678."))
+            return
+        _accept(ctx, step, phone)
+        ctx.say(ctx._("Phone: {value}").format(value=phone))
+    elif step == "email":
+        try:
+            email = validate_email(raw, check_deliverability=False).normalized
+        except EmailNotValidError:
+            _ask(ctx, ctx._("That e-mail address does not look right. Please check it, or "
+                            "press \"Skip\"."))
+            return
+        _accept(ctx, step, email)
+    else:
+        _ask(ctx, ctx._("Please use the buttons below."))
+        return
+    _ask(ctx)
+
+
+def _phone(raw: str, country: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, country or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@router.state(*(f"rg:{step}" for step in (*STEPS, "summary", "known")))
+async def registration_text(ctx: Context) -> None:
+    """Text typed during registration: the answer to the current step."""
+    step = (ctx.state or "").removeprefix("rg:")
+    if step in ("sector", "consent", "summary", "known") or "rg" not in ctx.data:
+        _ask(ctx, ctx._("Please use the buttons below."))
+        return
+    await _typed(ctx, step)
+
+
+@router.fallback("contact")
+async def shared_contact(ctx: Context) -> None:
+    """A phone number shared with Telegram's button."""
+    if ctx.state != "rg:phone" or not ctx.event.phone:
+        await _unexpected_contact(ctx)
+        return
+    phone = _phone(ctx.event.phone if ctx.event.phone.startswith("+") else
+                   f"+{ctx.event.phone}", None)
+    if phone is None:
+        _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
+                        "country code, e.g. +7 701 234 5678."))
+        return
+    _accept(ctx, "phone", phone)
+    ctx.say(ctx._("Phone: {value}").format(value=phone))
+    _ask(ctx)
+
+
+async def _unexpected_contact(ctx: Context) -> None:
+    show_menu(ctx, ctx._("I can only read text and buttons for now. Please choose an item "
+                         "from the menu."))
+
+
+@router.button("rg")
+async def registration_button(ctx: Context) -> None:
+    args = ctx.payload_args
+    draft = ctx.data.get("rg")
+    if not ctx.state or not ctx.state.startswith("rg:") or not draft:
+        show_menu(ctx, ctx._("That registration is no longer open. Here is the menu."))
+        return
+    action = args[0] if args else ""
+    step = ctx.state.removeprefix("rg:")
+    if action == "stop":
+        forum_id = draft.get("forum")
+        ctx.reset()
+        ctx.say(ctx._("Registration cancelled; nothing was saved."))
+        if forum_id:
+            await show_forum(ctx, int(forum_id))
+        return
+    if action == "use" and step == "known":
+        draft["fields"] = dict(draft.pop("known"))
+        _ask(ctx)
+        return
+    if action == "fresh" and step == "known":
+        draft.pop("known", None)
+        _ask(ctx)
+        return
+    if action == "sector" and step == "sector" and len(args) > 1 and args[1] in text.SECTORS:
+        _accept(ctx, "sector", args[1])
+        _ask(ctx)
+        return
+    if action == "skip" and step == "email":
+        _accept(ctx, "email", None)
+        _ask(ctx)
+        return
+    if action == "agree" and step == "consent":
+        _accept(ctx, "consent", True)
+        _ask(ctx)
+        return
+    if action == "e" and step == "summary" and len(args) > 1 and args[1] in STEPS:
+        draft["editing"] = args[1]
+        _ask(ctx)
+        return
+    if action == "go" and step == "summary":
+        await _submit(ctx, draft)
+        return
+    # A button from an earlier step: ask the current one again.
+    _ask(ctx, ctx._("That button belongs to an earlier step. Here is where we are:"))
+
+
+async def _submit(ctx: Context, draft: dict[str, Any]) -> None:
+    forum_id = int(draft["forum"])
+    fields = {key: value for key, value in draft["fields"].items() if key != "consent"}
+    moment = now()
+    try:
+        registration = await forums.register(ctx.db, forum_id, ctx.user.id, fields, moment,
+                                             ctx.settings.reminder_offsets)
+    except forums.ForumError as error:
+        ctx.reset()
+        messages = {
+            "closed": ctx._("Sorry, registration for this forum has just closed."),
+            "cancelled": ctx._("Sorry, this forum has been cancelled."),
+            "already_registered": ctx._("You are already registered for this forum."),
+        }
+        ctx.say(messages.get(error.code, ctx._("Sorry, this forum is not available.")))
+        await show_forum(ctx, forum_id)
+        return
+    ctx.reset()
+    forum = await forums.get(ctx.db, forum_id)
+    assert forum is not None
+    if registration.status == "confirmed":
+        ctx.say(ctx._("🎉 You are registered for \"{title}\"! Here is your ticket: show the QR "
+                      "code at the entrance. I will remind you before the start.").format(
+                          title=text.title(forum, ctx.language)))
+        _send_ticket(ctx, forum, registration)
+    else:
+        position = await forums.waiting_position(ctx.db, registration)
+        ctx.say(ctx._("All seats are taken, so you are on the waiting list: number {position}. "
+                      "If a seat frees up, you get it automatically and I will tell you.")
+                .format(position=position))
+    ctx.say(ctx._("What next?"), Choice(ctx._("🎟 My registrations"), "fo:my"),
+            menu_button(ctx))
+
+
+def _send_ticket(ctx: Context, forum: Any, registration: Registration) -> None:
+    image, ics = text.ticket_attachments(forum, registration, ctx.t, ctx.bot_username)
+    ctx.say(ctx._("🎟 Ticket: {title}\n{name}").format(
+        title=text.title(forum, ctx.language), name=registration.full_name or ""),
+        attachment=image)
+    ctx.say(ctx._("📅 Add it to your calendar."), attachment=ics)
+
+
+# ---- my registrations -------------------------------------------------------------------------
+
+
+async def show_mine(ctx: Context) -> None:
+    ctx.reset()
+    ctx.data["screen"] = "fo:my"
+    items = await forums.user_registrations(ctx.db, ctx.user.id)
+    if not items:
+        ctx.say(ctx._("You have no registrations yet."), Choice(ctx._("📅 Forums"), "fo"),
+                menu_button(ctx))
+        return
+    lines = [ctx._("Your registrations:")]
+    buttons = []
+    for registration, forum in items:
+        status = ctx._("✅ confirmed") if registration.status == "confirmed" else \
+            ctx._("⏳ waiting list")
+        lines += ["", f"📅 {text.title(forum, ctx.language)}", f"🕙 {text.when(forum, ctx.t)}",
+                  status]
+        buttons.append(Choice(text.short_label(forum, ctx.t), f"fo:m:{registration.id}"))
+    ctx.say("\n".join(lines), *buttons, Choice(ctx._("⬅️ All forums"), "fo"), menu_button(ctx))
+
+
+async def _own(ctx: Context, registration_id: int | None) -> tuple[Registration, Any] | None:
+    if registration_id is None:
+        return None
+    registration = await ctx.db.get(Registration, registration_id)
+    if registration is None or registration.user_id != ctx.user.id:
+        return None
+    forum = await forums.get(ctx.db, registration.forum_id)
+    return (registration, forum) if forum else None
+
+
+async def show_registration(ctx: Context, registration_id: int | None) -> None:
+    found = await _own(ctx, registration_id)
+    if found is None or found[0].status not in forums.ACTIVE:
+        await show_mine(ctx)
+        return
+    registration, forum = found
+    ctx.reset()
+    ctx.data["screen"] = f"fo:m:{registration.id}"
+    lines = [text.card(forum, ctx.t, now(), full=False), ""]
+    if registration.status == "confirmed":
+        lines.append(ctx._("✅ Your seat is confirmed."))
+        if registration.checked_in_at:
+            lines.append(ctx._("You have checked in. Welcome!"))
+    else:
+        position = await forums.waiting_position(ctx.db, registration)
+        lines.append(ctx._("⏳ You are on the waiting list: number {position}.").format(
+            position=position))
+    lines += ["", *_summary_lines(ctx, {field: getattr(registration, field)
+                                        for field in forums.DETAIL_FIELDS})]
+    buttons = []
+    if registration.status == "confirmed":
+        buttons.append(Choice(ctx._("🎟 Ticket"), f"fo:t:{registration.id}"))
+    buttons.append(Choice(ctx._("✖️ Cancel my registration"), f"fo:x:{registration.id}"))
+    ctx.say("\n".join(lines), *buttons, Choice(ctx._("⬅️ My registrations"), "fo:my"),
+            menu_button(ctx))
+
+
+@router.button("fo")
+async def forum_button(ctx: Context) -> None:
+    args = ctx.payload_args
+    action = args[0] if args else ""
+    number = _int(args[1]) if len(args) > 1 else None
+    if action == "c":
+        await show_list(ctx, args[1] if len(args) > 1 and len(args[1]) == 2 else None)
+    elif action == "v" and number is not None:
+        await show_forum(ctx, number)
+    elif action == "r" and number is not None:
+        await start_registration(ctx, number)
+    elif action == "my":
+        await show_mine(ctx)
+    elif action == "m":
+        await show_registration(ctx, number)
+    elif action == "t":
+        found = await _own(ctx, number)
+        if found is None or found[0].status != "confirmed":
+            await show_mine(ctx)
+            return
+        _send_ticket(ctx, found[1], found[0])
+        ctx.say(ctx._("What next?"), Choice(ctx._("🎟 My registrations"), "fo:my"),
+                menu_button(ctx))
+    elif action in ("x", "xx"):
+        await _cancel(ctx, number, confirmed=action == "xx")
+    else:
+        await show_list(ctx)
+
+
+async def _cancel(ctx: Context, registration_id: int | None, confirmed: bool) -> None:
+    found = await _own(ctx, registration_id)
+    if found is None or found[0].status not in forums.ACTIVE:
+        await show_mine(ctx)
+        return
+    registration, forum = found
+    if not confirmed:
+        ctx.say(ctx._("Cancel your registration for \"{title}\"? Your seat goes to the next "
+                      "person in line.").format(title=text.title(forum, ctx.language)),
+                Choice(ctx._("✖️ Yes, cancel it"), f"fo:xx:{registration.id}"),
+                Choice(ctx._("No, keep it"), f"fo:m:{registration.id}"))
+        return
+    await forums.cancel(ctx.db, registration, now(), ctx.settings.reminder_offsets)
+    ctx.say(ctx._("Your registration is cancelled. Reminders are off."))
+    await show_mine(ctx)
+
+
+# ---- check-in -----------------------------------------------------------------------------
+
+
+async def check_in(ctx: Context, secret: str) -> None:
+    """A ticket's QR code opened the bot: coordinators check the attendee in."""
+    if not ctx.user.is_coordinator:
+        show_menu(ctx, ctx._("This is a ticket code. Only the forum's coordinators can check "
+                             "tickets."))
+        return
+    result = await forums.check_in(ctx.db, secret, ctx.user.id, now())
+    log.info("check-in by user %s: %s", ctx.user.id, result.outcome)
+    ctx.reset()
+    ctx.data["screen"] = "checkin"
+    registration, forum = result.registration, result.forum
+    if registration is None or forum is None:
+        ctx.say(ctx._("❌ Unknown ticket. Ask for the name and check the list."), menu_button(ctx))
+        return
+    who = "\n".join([f"👤 {registration.full_name or '—'}",
+                     f"🏢 {registration.organization or '—'}",
+                     f"📅 {text.title(forum, ctx.language)}"])
+    if result.outcome == "checked_in":
+        head = ctx._("✅ Checked in. Welcome!")
+    elif result.outcome == "already":
+        assert registration.checked_in_at is not None
+        head = ctx._("⚠️ Already checked in at {time}.").format(
+            time=format_datetime(forums.local(forum, registration.checked_in_at),
+                                 "d MMM y, HH:mm", locale=ctx.language))
+    elif result.outcome == "waiting":
+        head = ctx._("⏳ This person is on the waiting list, not confirmed.")
+    else:
+        head = ctx._("❌ This registration is cancelled.")
+    ctx.say(f"{head}\n\n{who}", menu_button(ctx))
+
+

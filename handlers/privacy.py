@@ -1,0 +1,49 @@
+"""Privacy: `/mydata` sends everything stored about the user, `/forgetme` deletes it
+after a confirmation."""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.replies import Attachment, Choice
+from bot.core.router import Router
+from bot.services import privacy
+from handlers.common import menu_button
+
+router = Router("privacy")
+
+
+@router.command("mydata")
+@router.button("pv")
+async def privacy_screen(ctx: Context) -> None:
+    args = ctx.payload_args
+    if args == ["forget"]:
+        await forget_ask(ctx)
+        return
+    if args == ["forget", "yes"]:
+        await privacy.forget(ctx.db, ctx.user.id, ctx.settings.reminder_offsets)
+        ctx.forget()
+        ctx.say(ctx._("Done: everything I stored about you is deleted. If you write to me "
+                      "again, we will start from the beginning."))
+        return
+    data = await privacy.export(ctx.db, ctx.user.id)
+    ctx.data["screen"] = "pv"
+    ctx.say(
+        ctx._("Here is everything I store about you, as a file. I use it only to answer you "
+              "and to keep your progress."),
+        Choice(ctx._("🗑 Delete my data"), "pv:forget"),
+        menu_button(ctx),
+        attachment=Attachment("my-data.json", privacy.export_json(data), "application/json"),
+    )
+
+
+@router.command("forgetme")
+async def forget_ask(ctx: Context) -> None:
+    ctx.reset()
+    ctx.data["screen"] = "pv:forget"
+    ctx.say(
+        ctx._("Delete everything I store about you: your language, your answers and "
+              "results, your forum registrations (their seats go to the next in line)? "
+              "This cannot be undone."),
+        Choice(ctx._("🗑 Yes, delete everything"), "pv:forget:yes"),
+        Choice(ctx._("No, keep it"), "menu"),
+    )

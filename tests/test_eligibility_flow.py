@@ -1,0 +1,221 @@
+"""The repatriation guide as a conversation: answers, back, restart, resume, typed
+answers, stale buttons, the plan, the checklist, statistics and privacy."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from bot.app import App, build_app
+from bot.db.models import ChatSession, EligibilityCheck, User
+from bot.services import eligibility as service
+from tests.conftest import Chat, make_settings
+
+ELIGIBLE = [
+    "el:a:nationality:yes", "el:a:nationality_document:yes", "el:a:ever_citizen:no",
+    "el:a:permanent:yes", "el:a:country:CN", "el:a:family_size:2",
+    "el:a:family_kazakh:all", "el:a:quota:yes",
+]
+
+
+async def english(app: App, user: str = "el") -> Chat:
+    chat = Chat(app, user, language_hint="en")
+    await chat.text("/start")
+    return chat
+
+
+async def test_a_whole_eligible_walk_gives_verdict_plan_and_checklist(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    assert "Question 1" in chat.texts()
+    assert "Are you an ethnic Kazakh" in chat.texts()
+    for payload in ELIGIBLE:
+        assert payload in chat.payloads(), (payload, chat.payloads())
+        await chat.press(payload)
+    assert "You can apply for kandas status" in chat.texts()
+    assert "rules of 2026.2" in chat.texts()
+    assert "el:plan" in chat.payloads() and "el:cl" in chat.payloads()
+
+    await chat.press("el:plan")
+    plan = chat.texts()
+    assert "one window" in plan  # China takes part in the embassy pilot
+    assert "908,250 ₸" in plan  # 70 MRP × 4,325 ₸ × 3 people
+    assert "64,875–129,750 ₸" in plan
+    assert "Pavlodar region: 977" in plan
+    assert plan.count("Figures as of") == 3
+    assert "https://migration.enbek.kz" in plan
+    assert "Family member 2: notarized translation" in plan
+
+    await chat.press("el:cl")
+    assert "0 of 9 ready" in chat.texts()
+    toggles = [p for p in chat.payloads() if p.startswith("el:t:")]
+    assert len(toggles) == 9
+    for payload in toggles[:4]:
+        await chat.press(payload)
+    assert "4 of 9 ready" in chat.texts()
+    await chat.press(toggles[0])  # untick
+    assert "3 of 9 ready" in chat.texts()
+
+    # Coming back later: the last result with the progress, no new questions.
+    await chat.text("/menu")
+    await chat.press("el")
+    assert "You can apply" in chat.texts()
+    assert "📋 Documents: 3 of 9" in [c.label for r in chat.last for c in r.flat_choices]
+
+
+async def test_not_eligible_shows_the_other_routes_without_a_plan(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    await chat.press("el:a:nationality:yes")
+    await chat.press("el:a:nationality_document:yes")
+    await chat.press("el:a:ever_citizen:no")
+    await chat.press("el:a:permanent:no")
+    assert "not for your case" in chat.texts()
+    assert "Ata Zholy" in chat.texts()
+    assert "el:plan" not in chat.payloads()
+    await chat.press("el:plan")  # an old button: the result again, no plan
+    assert "not for your case" in chat.texts()
+
+
+async def test_back_keeps_answers_and_restart_clears_them(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    await chat.press("el:a:nationality:yes")
+    await chat.press("el:a:nationality_document:no")
+    await chat.press("el:back")
+    assert "Question 2" in chat.texts()
+    assert "Your earlier answer: No such document" in chat.texts()
+    await chat.press("el:back")
+    assert "Question 1" in chat.texts()
+    assert "el:back" not in chat.payloads()
+    await chat.press("el:a:nationality:yes")
+    assert "Question 2" in chat.texts()
+    await chat.press("el:new")
+    assert "Question 1" in chat.texts()
+    assert "Your earlier answer" not in chat.texts()
+
+
+async def test_leaving_and_coming_back_continues_where_the_user_stopped(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    await chat.press("el:a:nationality:yes")
+    await chat.press("el:a:nationality_document:yes")
+    await chat.text("/menu")
+    await chat.press("num")
+    await chat.press("el")
+    assert "continue where you stopped" in chat.texts()
+    assert "Question 3" in chat.texts()
+
+
+async def test_resume_after_a_process_restart(database_url: str) -> None:
+    first = await build_app(make_settings(database_url))
+    chat = await english(first, "restart")
+    await chat.press("el")
+    for payload in ELIGIBLE[:4]:
+        await chat.press(payload)
+    await first.close()
+
+    second = await build_app(make_settings(database_url))
+    try:
+        chat = Chat(second, "restart")
+        await chat.text("Uzbekstan")  # typed, with a typo, after the restart
+        assert "Country: Uzbekistan" in chat.texts()
+        assert "Question 6" in chat.texts()
+    finally:
+        await second.close()
+
+
+async def test_typed_answers_where_buttons_were_expected(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    await chat.text("yes")
+    assert "Question 2" in chat.texts()
+    await chat.text("1")  # the first answer's number
+    assert "Question 3" in chat.texts()
+    await chat.text("No, never")  # the label itself
+    assert "Question 4" in chat.texts()
+    await chat.text("maybe")
+    assert "choose one of the buttons" in chat.texts()
+    assert "Question 4" in chat.texts()
+    await chat.text("да")
+    await chat.text("Atlantis")
+    assert "could not find a country" in chat.texts()
+    await chat.text("Germany")
+    await chat.text("twenty")
+    assert "number from 0 to 15" in chat.texts()
+    await chat.text("99")
+    assert "number from 0 to 15" in chat.texts()
+    await chat.text("0")
+    assert "Question 7" in chat.texts()  # family_kazakh is skipped for one person
+    await chat.text("no")
+    assert "You can apply" in chat.texts()
+
+
+async def test_buttons_from_earlier_questions_show_the_open_one(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    await chat.press("el:a:nationality:yes")
+    await chat.press("el:a:nationality:no")  # pressed again on the old message
+    assert "belongs to an earlier question" in chat.texts()
+    assert "Question 2" in chat.texts()
+    await chat.press("el:a:nationality_document:bogus")
+    assert "Question 2" in chat.texts()
+    await chat.press("el:a:x")
+    assert "Question 2" in chat.texts()
+
+
+async def test_redo_keeps_the_history_and_stats_count_outcomes(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    for payload in ELIGIBLE:
+        await chat.press(payload)
+    await chat.press("el:new")
+    await chat.press("el:a:nationality:no")
+    assert "not for your case" in chat.texts()
+    other = await english(app, "other")
+    await other.press("el")
+    for payload in ELIGIBLE:
+        await other.press(payload)
+    async with app.engine.sessionmaker() as db:
+        stats = await service.outcome_stats(db)
+        count = (await db.execute(select(func.count()).select_from(EligibilityCheck))).scalar()
+    assert count == 3
+    by_key = {(s.country, s.verdict): s.count for s in stats}
+    assert by_key == {("CN", "eligible"): 2, (None, "not_eligible"): 1}
+    assert all(len(s.month) == 7 and s.month[4] == "-" for s in stats)
+    # The newest result is the one shown.
+    await chat.press("el")
+    assert "not for your case" in chat.texts()
+
+
+async def test_my_data_includes_the_results_and_forget_me_deletes_them(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    for payload in ELIGIBLE[:3]:
+        await chat.press(payload)
+    await chat.text("/mydata")
+    attachment = chat.last[0].attachment
+    assert attachment is not None and attachment.filename == "my-data.json"
+    exported = json.loads(attachment.data)
+    assert exported["profile"]["language"] == "en"
+    assert exported["eligibility_checks"][0]["answers"]["ever_citizen"] == "no"
+
+    await chat.text("/forgetme")
+    assert chat.payloads() == ["pv:forget:yes", "menu"]
+    await chat.press("pv:forget:yes")
+    assert "deleted" in chat.texts()
+    async with app.engine.sessionmaker() as db:
+        for table in (User, ChatSession, EligibilityCheck):
+            count = (await db.execute(select(func.count()).select_from(table))).scalar()
+            assert count == 0, table
+    await chat.text("/start")  # a new beginning
+    assert "Hello" in chat.texts()
+
+
+async def test_forget_me_can_be_declined(app: App) -> None:
+    chat = await english(app)
+    await chat.text("/forgetme")
+    await chat.press("menu")
+    async with app.engine.sessionmaker() as db:
+        assert (await db.execute(select(func.count()).select_from(User))).scalar() == 1

@@ -1,0 +1,152 @@
+"""End to end on Telegram, in all three languages: the repatriation guide (back,
+restart, resume after a process restart, typed answers with typos) and a forum
+registration (shared phone, ticket photo and calendar file, check-in by deep link)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import LANGUAGES
+from bot.db.models import Forum, Registration
+from bot.services import clock, forum_import
+from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
+from tests.telegram_harness import RunningBot, assert_clean, check, running_bot
+
+LEAD = 7001
+PERSON = {
+    "kk": ("Айгерім Сейітова", "Берлин", "«Қазақ Сауда» ЖШС"),
+    "ru": ("Айгерим Сеитова", "Берлин", "ООО «Казах Трейд»"),
+    "en": ("Aigerim Seitova", "Berlin", "Qazaq Trade GmbH"),
+}
+TYPED = {
+    "kk": {"yes": "иә", "country": "Германя", "one": "1"},
+    "ru": {"yes": "да", "country": "Гермния", "one": "1"},
+    "en": {"yes": "yes", "country": "Germny", "one": "1"},
+}
+
+
+def texts(replies: list[ApiCall], language: str) -> str:
+    for reply in replies:
+        check(reply, language)
+    return "\n".join(reply.text for reply in replies)
+
+
+def question(bot: RunningBot, language: str, number: int) -> str:
+    return bot._(language, "Question {number}").format(number=number)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_eligibility_walk_with_back_restart_and_typed_answers(
+    bot: RunningBot, language: str
+) -> None:
+    user = 500 + LANGUAGES.index(language)
+    words = TYPED[language]
+    await bot.say(user, "/start", language_code=language)
+    text = texts(await bot.press(user, "el"), language)
+    assert question(bot, language, 1) in text
+    texts(await bot.press(user, "el:a:nationality:yes"), language)
+    texts(await bot.press(user, "el:a:nationality_document:no"), language)
+    text = texts(await bot.press(user, "el:back"), language)
+    assert question(bot, language, 2) in text
+    texts(await bot.press(user, "el:a:nationality_document:yes"), language)
+    text = texts(await bot.say(user, words["one"]), language)  # "1": the first answer
+    assert question(bot, language, 4) in text
+    texts(await bot.say(user, words["yes"]), language)  # permanently: yes
+    text = texts(await bot.say(user, words["country"]), language)  # a typo
+    assert question(bot, language, 6) in text
+    texts(await bot.say(user, "2"), language)
+    texts(await bot.press(user, "el:a:family_kazakh:all"), language)
+    result = texts(await bot.press(user, "el:a:quota:yes"), language)
+    words_file = bot.app.content.eligibility.words[language]
+    assert words_file.verdicts["eligible"] in result
+    plan = texts(await bot.press(user, "el:plan"), language)
+    assert "908" in plan and "250" in plan  # 70 MRP × 4,325 ₸ × 3 people
+    checklist = texts(await bot.press(user, "el:cl"), language)
+    assert "0" in checklist and "9" in checklist
+    texts(await bot.press(user, "el:t:application"), language)
+    # Restart: a fresh questionnaire, the old result kept until the new one ends.
+    text = texts(await bot.press(user, "el:new"), language)
+    assert question(bot, language, 1) in text
+    assert_clean(bot.api)
+
+
+async def test_eligibility_resumes_after_a_process_restart(
+    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]]
+) -> None:
+    user = 600
+    async with running_bot(database_url, api, handled) as first:
+        await first.say(user, "/start", language_code="kk")
+        await first.press(user, "el")
+        await first.press(user, "el:a:nationality:yes")
+        await first.press(user, "el:a:nationality_document:yes")
+    handled.clear()
+    async with running_bot(database_url, api, handled) as second:
+        text = texts(await second.say(user, "жоқ"), "kk")  # typed, after the restart
+        assert question(second, "kk", 4) in text
+        text = texts(await second.say(user, "/menu"), "kk")
+        text = texts(await second.press(user, "el"), "kk")
+        assert second._("kk", "Welcome back! Let's continue where you stopped.") in text
+        assert question(second, "kk", 4) in text
+        assert_clean(api)
+
+
+async def make_forum(bot: RunningBot, capacity: int = 5) -> int:
+    start = clock.now() + timedelta(days=30)
+    item = forum_import.ForumFile.model_validate({
+        "slug": "berlin-e2e", "country": "DE",
+        "city": {"kk": "Берлин", "ru": "Берлин", "en": "Berlin"},
+        "venue": {"kk": "«Адлон» қонақүйі", "ru": "Отель «Адлон»", "en": "Hotel Adlon"},
+        "title": {"kk": "Берлин форумы", "ru": "Форум в Берлине", "en": "Berlin forum"},
+        "description": {"kk": "Кездесу.", "ru": "Встреча.", "en": "A meeting."},
+        "timezone": "Europe/Berlin", "starts": start, "ends": start + timedelta(hours=8),
+        "deadline": start - timedelta(days=2), "language": "ru", "capacity": capacity,
+        "status": "published"})
+    async with bot.app.engine.sessionmaker() as db, db.begin():
+        await forum_import.apply(db, [item], clock.now(), bot.app.settings.reminder_offsets)
+        forum_id = (await db.execute(select(Forum.id))).scalar_one()
+    return int(forum_id)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_forum_registration_ticket_and_check_in(
+    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], language: str
+) -> None:
+    user = 700 + LANGUAGES.index(language)
+    async with running_bot(database_url, api, handled, admin_ids=[LEAD]) as bot:
+        forum_id = await make_forum(bot)
+        await bot.say(user, "/start", language_code=language, first_name="Aigerim")
+        texts(await bot.press(user, "fo"), language)
+        texts(await bot.press(user, f"fo:v:{forum_id}"), language)
+        texts(await bot.press(user, f"fo:r:{forum_id}"), language)
+        name, city, organization = PERSON[language]
+        for answer in (name, "Германия", city, organization):
+            texts(await bot.say(user, answer), language)
+        replies = await bot.press(user, "rg:sector:trade")
+        texts(replies, language)
+        asking = replies[-1].params["reply_markup"]
+        assert asking["keyboard"][0][0]["request_contact"] is True
+        replies = await bot.after(user, api.send_contact(user, "4915112345678"))
+        text = texts(replies, language)
+        assert "+4915112345678" in text
+        assert replies[0].params["reply_markup"] == {"remove_keyboard": True}
+        texts(await bot.press(user, "rg:skip"), language)
+        texts(await bot.press(user, "rg:agree"), language)
+        replies = await bot.press(user, "rg:go")
+        texts(replies, language)
+        methods = [reply.method for reply in replies]
+        assert methods[:3] == ["editMessageText", "sendPhoto", "sendDocument"], methods
+        assert replies[2].params["document"]  # the .ics file
+        async with bot.app.engine.sessionmaker() as db:
+            secret = (await db.execute(select(Registration.ticket_secret))).scalar_one()
+        # The QR code holds the deep link; the coordinator's scan opens it.
+        await bot.say(LEAD, "/start", language_code="en")
+        replies = await bot.say(LEAD, f"/start ci_{secret}", language_code="en")
+        assert "Checked in" in replies[0].text and name in replies[0].text
+        # Someone else scanning it learns nothing.
+        replies = await bot.say(user + 50, f"/start ci_{secret}", language_code=language)
+        assert name not in texts(replies, language)
+        assert_clean(api)
