@@ -29,8 +29,10 @@ def greet(ctx: Context) -> None:
                       "abroad.").format(name=name)
     else:
         hello = ctx._("Hello! I am the assistant of the Otandastar Fund for Kazakhs abroad.")
-    about = ctx._("I will tell you about the Fund's support projects and about Kazakhs "
-                  "abroad in numbers. Type /help at any time to see what I can do.")
+    about = ctx._("I can check whether you can return to Kazakhstan as a kandas and make "
+                  "your plan, register you for business forums with compatriots, and tell "
+                  "you about the Fund's support projects. Type /help at any time to see what "
+                  "I can do.")
     show_menu(ctx, f"{hello}\n{about}")
 
 

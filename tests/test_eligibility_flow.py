@@ -200,6 +200,7 @@ async def test_my_data_includes_the_results_and_forget_me_deletes_them(app: App)
     exported = json.loads(attachment.data)
     assert exported["profile"]["language"] == "en"
     assert exported["eligibility_checks"][0]["answers"]["ever_citizen"] == "no"
+    assert exported["whatsapp"] is None and exported["forum_registrations"] == []
 
     await chat.text("/forgetme")
     assert chat.payloads() == ["pv:forget:yes", "menu"]

@@ -11,8 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from bot import LANGUAGES
+from bot.channels.telegram import TelegramChannel
+from bot.core.notify import Notifier
 from bot.db.models import Forum, Registration
-from bot.services import clock, forum_import
+from bot.runner import make_compose
+from bot.services import clock, forum_import, reminders
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
 from tests.telegram_harness import RunningBot, assert_clean, check, running_bot
 
@@ -111,37 +114,61 @@ async def make_forum(bot: RunningBot, capacity: int = 5) -> int:
     return int(forum_id)
 
 
+async def register(bot: RunningBot, api: FakeTelegramAPI, user: int, language: str,
+                   forum_id: int) -> list[ApiCall]:
+    """A whole registration through Telegram; returns the replies to the confirmation."""
+    await bot.say(user, "/start", language_code=language, first_name="Aigerim")
+    texts(await bot.press(user, "fo"), language)
+    texts(await bot.press(user, f"fo:v:{forum_id}"), language)
+    texts(await bot.press(user, f"fo:r:{forum_id}"), language)
+    name, city, organization = PERSON[language]
+    for answer in (name, "Германия", city, organization):
+        texts(await bot.say(user, answer), language)
+    replies = await bot.press(user, "rg:sector:trade")
+    texts(replies, language)
+    asking = replies[-1].params["reply_markup"]
+    assert asking["keyboard"][0][0]["request_contact"] is True
+    replies = await bot.after(user, api.send_contact(user, "4915112345678"))
+    assert "+4915112345678" in texts(replies, language)
+    assert replies[0].params["reply_markup"] == {"remove_keyboard": True}
+    texts(await bot.press(user, "rg:skip"), language)
+    texts(await bot.press(user, "rg:agree"), language)
+    replies = await bot.press(user, "rg:go")
+    texts(replies, language)
+    return replies
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
-async def test_forum_registration_ticket_and_check_in(
+async def test_forum_registration_ticket_reminder_and_check_in(
     database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], language: str
 ) -> None:
     user = 700 + LANGUAGES.index(language)
+    name = PERSON[language][0]
     async with running_bot(database_url, api, handled, admin_ids=[LEAD]) as bot:
         forum_id = await make_forum(bot)
-        await bot.say(user, "/start", language_code=language, first_name="Aigerim")
-        texts(await bot.press(user, "fo"), language)
-        texts(await bot.press(user, f"fo:v:{forum_id}"), language)
-        texts(await bot.press(user, f"fo:r:{forum_id}"), language)
-        name, city, organization = PERSON[language]
-        for answer in (name, "Германия", city, organization):
-            texts(await bot.say(user, answer), language)
-        replies = await bot.press(user, "rg:sector:trade")
-        texts(replies, language)
-        asking = replies[-1].params["reply_markup"]
-        assert asking["keyboard"][0][0]["request_contact"] is True
-        replies = await bot.after(user, api.send_contact(user, "4915112345678"))
-        text = texts(replies, language)
-        assert "+4915112345678" in text
-        assert replies[0].params["reply_markup"] == {"remove_keyboard": True}
-        texts(await bot.press(user, "rg:skip"), language)
-        texts(await bot.press(user, "rg:agree"), language)
-        replies = await bot.press(user, "rg:go")
-        texts(replies, language)
+        replies = await register(bot, api, user, language, forum_id)
         methods = [reply.method for reply in replies]
         assert methods[:3] == ["editMessageText", "sendPhoto", "sendDocument"], methods
         assert replies[2].params["document"]  # the .ics file
         async with bot.app.engine.sessionmaker() as db:
             secret = (await db.execute(select(Registration.ticket_secret))).scalar_one()
+            forum = (await db.execute(select(Forum))).scalar_one()
+
+        # The reminder a day before arrives in the user's language.
+        channel = TelegramChannel(bot.app.engine, bot.app.settings, bot.app.translations)
+        notifier = Notifier()
+        notifier.register("telegram", channel.push)
+        mark = api.mark()
+        tally = await reminders.run_due(bot.app.engine.sessionmaker, notifier,
+                                        make_compose(bot.app), "test",
+                                        forum.starts_at - timedelta(hours=20))
+        await channel.bot.session.close()
+        assert tally == {"sent": 1, "skipped": 1}  # the 7-day one is superseded
+        reminder = api.replies(user, mark)
+        assert len(reminder) == 1
+        tomorrow = bot._(language, "tomorrow")
+        assert tomorrow in texts(reminder, language)
+
         # The QR code holds the deep link; the coordinator's scan opens it.
         await bot.say(LEAD, "/start", language_code="en")
         replies = await bot.say(LEAD, f"/start ci_{secret}", language_code="en")
@@ -149,4 +176,33 @@ async def test_forum_registration_ticket_and_check_in(
         # Someone else scanning it learns nothing.
         replies = await bot.say(user + 50, f"/start ci_{secret}", language_code=language)
         assert name not in texts(replies, language)
+        assert_clean(api)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_forum_cancellation_moves_the_waiting_list(
+    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], language: str
+) -> None:
+    first, second = 800 + 2 * LANGUAGES.index(language), 801 + 2 * LANGUAGES.index(language)
+    async with running_bot(database_url, api, handled) as bot:
+        forum_id = await make_forum(bot, capacity=1)
+        await register(bot, api, first, language, forum_id)
+        replies = await register(bot, api, second, language, forum_id)
+        assert bot._(language, "All seats are taken, so you are on the waiting list: number "
+                     "{position}. If a seat frees up, you get it automatically and I will "
+                     "tell you.").format(position=1) in texts(replies, language)
+        texts(await bot.press(first, "fo:my"), language)
+        async with bot.app.engine.sessionmaker() as db:
+            mine = (await db.execute(select(Registration.id).order_by(Registration.id))
+                    ).scalars().first()
+        texts(await bot.press(first, f"fo:m:{mine}"), language)
+        texts(await bot.press(first, f"fo:x:{mine}"), language)
+        text = texts(await bot.press(first, f"fo:xx:{mine}"), language)
+        assert bot._(language, "Your registration is cancelled. Reminders are off.") in text
+        async with bot.app.engine.sessionmaker() as db:
+            statuses = (await db.execute(
+                select(Registration.status).order_by(Registration.id))).scalars().all()
+        assert statuses == ["cancelled", "confirmed"]
+        text = texts(await bot.press(second, "fo:my"), language)
+        assert bot._(language, "✅ confirmed") in text
         assert_clean(api)

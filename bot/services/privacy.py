@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import ChatSession, EligibilityCheck, User
+from bot.channels.whatsapp import export_for as whatsapp_export
 from bot.services import clock, forums
 
 Exporter = Callable[[AsyncSession, int], Awaitable[Any]]
@@ -60,6 +61,7 @@ EXPORTERS: dict[str, Exporter] = {
     "conversation": _session,
     "eligibility_checks": _eligibility,
     "forum_registrations": forums.export_for,
+    "whatsapp": whatsapp_export,
 }
 
 
