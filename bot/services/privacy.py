@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import ChatSession, EligibilityCheck, User
 from bot.channels.whatsapp import export_for as whatsapp_export
+from bot.db.models import ChatSession, EligibilityCheck, User
 from bot.services import clock, forums
 
 Exporter = Callable[[AsyncSession, int], Awaitable[Any]]
