@@ -49,8 +49,7 @@ def _ask(ctx: Context, check: EligibilityCheck, lead: str | None = None) -> None
     rules = _content(ctx).rules
     question = service.next_question(rules, check.path, check.answers)
     if question is None:  # pragma: no cover - finishing happens right after an answer
-        _finish(ctx, check)
-        return
+        raise RuntimeError("a finished questionnaire was asked again")
     words = _words(ctx)
     ctx.goto(ANSWERING)
     ctx.data["screen"] = "el"
@@ -93,13 +92,14 @@ async def _take(ctx: Context, check: EligibilityCheck, question: Question, value
                 lead: str | None = None) -> None:
     service.answer(check, question, value)
     if service.next_question(_content(ctx).rules, check.path, check.answers) is None:
-        _finish(ctx, check)
+        await _finish(ctx, check)
         return
     _ask(ctx, check, lead=lead)
 
 
-def _finish(ctx: Context, check: EligibilityCheck) -> None:
+async def _finish(ctx: Context, check: EligibilityCheck) -> None:
     service.finish(check, _content(ctx).rules)
+    await service.remember_country(ctx.db, ctx.user.id, check.country)
     _show_result(ctx, check)
 
 
@@ -280,7 +280,7 @@ async def typed(ctx: Context) -> None:
         return
     question = service.next_question(rules, check.path, check.answers)
     if question is None:  # pragma: no cover - a finished draft is never left open
-        _finish(ctx, check)
+        await _finish(ctx, check)
         return
     text = ctx.event.text.strip()
     value: object | None = None

@@ -21,7 +21,7 @@ from bot.core.router import Router
 from bot.db.models import Registration
 from bot.services import forums
 from bot.services.clock import now
-from bot.services.eligibility import country_name, match_country
+from bot.services.eligibility import country_name, match_country, remember_country
 from handlers import forum_text as text
 from handlers.common import menu_button, show_menu
 
@@ -357,6 +357,7 @@ async def _submit(ctx: Context, draft: dict[str, Any]) -> None:
         await show_forum(ctx, forum_id)
         return
     ctx.reset()
+    await remember_country(ctx.db, ctx.user.id, registration.country)
     forum = await forums.get(ctx.db, forum_id)
     assert forum is not None
     if registration.status == "confirmed":

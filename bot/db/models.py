@@ -13,10 +13,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,6 +69,10 @@ class User(Base):
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Announcements (broadcasts) are sent only while this is on; the user can turn it off.
+    announcements: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The country the user lives in, as last given (eligibility check or registration).
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
 
 
 class ChatSession(Base):
@@ -278,3 +284,104 @@ class Reminder(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+# ---- announcements (broadcasts) ----------------------------------------------------------
+
+
+class Broadcast(Base):
+    """An announcement: texts per language (or `*` for all), an optional file and link
+    button, the audience's filters, and when it goes out."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_status_scheduled", "status", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    created_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+    # draft, scheduled, sending, done, cancelled
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    attachment_kind: Mapped[str | None] = mapped_column(String(16), default=None)  # photo, document
+    attachment_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    attachment_mime: Mapped[str | None] = mapped_column(String(100), default=None)
+    attachment_data: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    button_labels: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    button_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BroadcastDelivery(Base):
+    """One recipient of a broadcast; claimed atomically, sent once."""
+
+    __tablename__ = "broadcast_deliveries"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id", name="uq_broadcast_deliveries_user"),
+        Index("ix_broadcast_deliveries_work", "status", "next_attempt_at"),
+        Index("ix_broadcast_deliveries_broadcast", "broadcast_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ID_TYPE, ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    language: Mapped[str] = mapped_column(String(8))
+    # pending, sending, sent, delivered, read, failed, blocked, skipped
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    error: Mapped[str | None] = mapped_column(String(300), default=None)
+    # The platform's id of the sent message (a wamid), for delivery and read statuses.
+    message_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+
+
+# ---- questions to a human (handover) -----------------------------------------------------
+
+
+class HandoverThread(Base):
+    """A user's conversation with the coordinators, open until a coordinator closes it."""
+
+    __tablename__ = "handover_threads"
+    __table_args__ = (Index("ix_handover_threads_user_status", "user_id", "status"),)
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, closed
+    coordinator_id: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    closed_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+
+
+class HandoverMessage(Base):
+    """A message of a thread and its copy in the coordinators' chat: a coordinator's
+    reply to that copy finds the thread (and so the user) here, after restarts too."""
+
+    __tablename__ = "handover_messages"
+    __table_args__ = (
+        UniqueConstraint("group_chat_id", "group_message_id", name="uq_handover_group_message"),
+    )
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("handover_threads.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(8))  # in (from the user), out (an answer)
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    attachment_kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    group_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    author_id: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,12 +11,12 @@ from functools import lru_cache
 from typing import Any
 
 from babel import Locale
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import LANGUAGES
 from bot.content.eligibility import Question, Rules
-from bot.db.models import EligibilityCheck, utcnow
+from bot.db.models import EligibilityCheck, User, utcnow
 
 Answers = dict[str, Any]
 
@@ -205,6 +205,12 @@ def back(check: EligibilityCheck) -> str | None:
     check.path = rest
     check.updated_at = utcnow()
     return last
+
+
+async def remember_country(db: AsyncSession, user_id: int, country: str | None) -> None:
+    """The user's country of residence, for announcements to chosen countries."""
+    if country:
+        await db.execute(update(User).where(User.id == user_id).values(country=country))
 
 
 def finish(check: EligibilityCheck, rules: Rules) -> Outcome:
