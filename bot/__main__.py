@@ -59,9 +59,18 @@ async def _run(settings: Settings) -> int:
             return 2
         print(NO_CHANNEL.splitlines()[0] + " Starting the terminal chat.\n", file=sys.stderr)
         return await _chat(settings, "local", None)
+    from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+
     app = await build_app(settings)
     try:
         await serve(app)
+    except (TelegramAPIError, TelegramNetworkError) as error:
+        # A wrong token, or no way to reach the Bot API: say so instead of a traceback.
+        print(f"telegram: could not start: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"could not start: {error}", file=sys.stderr)
+        return 1
     finally:
         await app.close()
     return 0

@@ -102,20 +102,22 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     if whatsapp is not None:
         notifier.register("whatsapp", whatsapp.push)
     scheduler = make_scheduler(app, notifier)
-    scheduler.start()
-    await refresh_user_gauge(app)
     try:
         if telegram is not None:
             await telegram.start()
         if whatsapp is not None:
             await whatsapp.start()
+        # The channels are up (a wrong token has stopped us by now): start the clock.
+        scheduler.start()
+        await refresh_user_gauge(app)
         await stop.wait()
     finally:
         log.info("stopping")
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         if telegram is not None:
             await telegram.stop()
         await runner.cleanup()

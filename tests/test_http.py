@@ -95,3 +95,13 @@ def test_migrate_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
                             text=True, cwd=PROJECT_DIR, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m.db").exists()
+
+
+def test_run_with_an_unreachable_bot_api_says_so_and_exits_1(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "BOT_TOKEN": "123:wrong", "TELEGRAM_API_URL": "http://127.0.0.1:9",
+           "HTTP_PORT": "0", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 1
+    assert "telegram: could not start" in result.stderr
+    assert "Traceback" not in result.stderr
