@@ -61,6 +61,11 @@ async def unexpected_text(ctx: Context) -> None:
 
 @router.fallback("unsupported")
 async def unsupported(ctx: Context) -> None:
+    if ctx.state is not None:
+        # In the middle of a step (a registration, a question): keep what was given.
+        ctx.say(ctx._("I can only read text and buttons here. Please answer the question "
+                      "above, or type /cancel to stop."))
+        return
     show_menu(ctx, ctx._("I can only read text and buttons for now. Please choose an item "
                          "from the menu."))
 

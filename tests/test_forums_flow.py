@@ -13,6 +13,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from bot.app import App, build_app
+from bot.core.events import EventKind
 from bot.db.models import Registration, Reminder
 from handlers.forum_text import ticket_link
 from tests.conftest import Chat, make_settings
@@ -73,6 +74,8 @@ async def register(app: App, user: str, forum_id: int) -> Chat:
     await chat.press(f"fo:v:{forum_id}")
     await chat.press(f"fo:r:{forum_id}")
     await chat.text("Aigerim Seitova")
+    await chat.send(EventKind.UNSUPPORTED)  # a sticker in the middle: nothing is lost
+    assert "answer the question above" in chat.texts()
     await chat.text("Germany")
     await chat.text("Berlin")
     await chat.text("-")
