@@ -14,14 +14,18 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
+from bot.channels.broadcast_senders import TelegramBroadcaster, WhatsAppBroadcaster
 from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_desk import CoordinatorDesk
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.core import metrics
 from bot.core.notify import Notifier
 from bot.core.replies import Reply
-from bot.services import clock, forums, reminders
+from bot.db.models import Broadcast, User
+from bot.services import broadcasts, clock, forums, reminders
 from bot.web.app import make_web_app
 from handlers import forum_text
+from handlers.broadcast_admin import report_text
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,48 @@ async def purge_forum_data(app: App) -> None:
         purged = await forums.purge(db, clock.now(), app.settings.forum_data_retention_days)
     if purged:
         log.info("removed attendees' personal data of %d past forums", purged)
+
+
+def make_broadcast_sender(app: App, telegram: TelegramChannel | None,
+                          whatsapp: WhatsAppChannel | None, worker: str) -> broadcasts.Sender:
+    """Announcements: Telegram through the channel's shared limiter (replies first),
+    WhatsApp through its Graph client's limiter."""
+    platforms: dict[str, broadcasts.Platform] = {}
+    fetch_file = None
+    if telegram is not None:
+        platforms["telegram"] = TelegramBroadcaster(telegram.bot, telegram.limiter)
+
+        async def fetch_file(ref: str) -> bytes:
+            assert telegram is not None
+            data = await telegram.bot.download(ref)
+            return data.read() if data is not None else b""
+    if whatsapp is not None:
+        platforms["whatsapp"] = WhatsAppBroadcaster(whatsapp)
+    return broadcasts.Sender(app.engine.sessionmaker, platforms, worker,
+                             default_language=app.settings.default_locale,
+                             batch=max(20, int(2 * app.settings.broadcast_rate)),
+                             fetch_file=fetch_file)
+
+
+async def send_broadcasts(app: App, sender: broadcasts.Sender, notifier: Notifier) -> None:
+    """Start the broadcasts whose time has come, send what is due, report the finished
+    ones to the coordinator who wrote them. The rows are the record."""
+    await sender.start_due()
+    tally = await sender.run_once()
+    if tally:
+        log.info("broadcasts: %s", tally)
+    finished, sender.finished = sender.finished, []
+    for broadcast_id in finished:
+        async with app.engine.sessionmaker() as db:
+            broadcast = await db.get(Broadcast, broadcast_id)
+            author = await db.get(User, broadcast.created_by) \
+                if broadcast is not None and broadcast.created_by is not None else None
+            if broadcast is None or author is None:
+                continue
+            report = await broadcasts.report(db, broadcast, clock.now())
+        t = app.translations.get(author.language, app.settings.default_locale)
+        text = t._("The announcement has been sent.") + "\n\n" + report_text(t, report)
+        await notifier.push(author.channel, author.external_id, [Reply(text)], "notice")
 
 
 def make_scheduler(app: App, notifier: Notifier) -> AsyncIOScheduler:
@@ -101,7 +147,28 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         notifier.register("telegram", telegram.push)
     if whatsapp is not None:
         notifier.register("whatsapp", whatsapp.push)
+    if telegram is not None and settings.coordinator_chat_id is not None:
+        telegram.desk = CoordinatorDesk(telegram, notifier)  # questions to coordinators
+        if whatsapp is not None:
+            telegram.desk.fetchers["whatsapp"] = whatsapp.client.download_media
     scheduler = make_scheduler(app, notifier)
+    if telegram is not None and telegram.desk is not None:
+        scheduler.add_job(telegram.desk.resend_pending, "interval", minutes=1,
+                          id="handover_resend", next_run_time=datetime.now(UTC),
+                          coalesce=True, max_instances=1)
+    broadcast_sender = make_broadcast_sender(app, telegram, whatsapp,
+                                             f"{socket.gethostname()}:{os.getpid()}")
+    broadcast_job = scheduler.add_job(
+        send_broadcasts, "interval", seconds=5, id="broadcasts",
+        args=[app, broadcast_sender, notifier], next_run_time=datetime.now(UTC),
+        coalesce=True, max_instances=1)
+
+    async def wake_broadcasts(_signal: broadcasts.Scheduled) -> None:
+        # "Send now" starts at once (a running sender picks it up by itself).
+        with contextlib.suppress(Exception):
+            broadcast_job.modify(next_run_time=datetime.now(UTC))
+
+    app.engine.subscribe(broadcasts.Scheduled, wake_broadcasts)
     try:
         if telegram is not None:
             await telegram.start()
@@ -118,6 +185,7 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
                 loop.remove_signal_handler(sig)
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await broadcast_sender.stop()  # unsent claimed rows go back to pending
         if telegram is not None:
             await telegram.stop()
         await runner.cleanup()

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from bot.core.router import Router
 from handlers import (
+    broadcast_admin,
+    coordinators,
     eligibility,
     forum_admin,
     forums,
+    handover,
     language,
     menu,
     numbers,
@@ -24,6 +27,7 @@ def get_router() -> Router:
     root = Router("root")
     root.include(language.router, menu.router, eligibility.router, projects.router,
                  numbers.router, settings.router, privacy.router, forums.router,
-                 forum_admin.router)
+                 forum_admin.router, handover.router, coordinators.router,
+                 broadcast_admin.router)
     root.check_complete()
     return root

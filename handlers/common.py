@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.context import Context
 from bot.core.replies import Choice
+from bot.services import handover
 
 ASKING = "language"
 
@@ -16,12 +17,16 @@ def menu_button(ctx: Context) -> Choice:
 
 def main_menu_rows(ctx: Context) -> list[Choice]:
     tools = [Choice(ctx._("🛠 Coordinator tools"), "ad")] if ctx.user.is_coordinator else []
+    # Questions to a human, only where the coordinators' chat is configured.
+    ask = [Choice(ctx._("💬 Ask a coordinator"), "ho")] if handover.available(ctx.settings) \
+        else []
     return [
         Choice(ctx._("🧭 Can I return as a kandas?"), "el"),
         Choice(ctx._("📅 Business forums"), "fo"),
         Choice(ctx._("🤝 Support projects"), "prj"),
         Choice(ctx._("📊 Kazakhs abroad in numbers"), "num"),
         Choice(ctx._("⚙️ Settings"), "set"),
+        *ask,
         Choice(ctx._("❓ Help"), "help"),
         *tools,
     ]

@@ -25,6 +25,7 @@ from bot.db.models import Forum
 from bot.services import forums
 from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country
+from bot.services.roles import is_lead
 from handlers import forum_text as text
 from handlers.common import LANGUAGE_NAMES, menu_button, show_menu
 
@@ -95,6 +96,9 @@ async def show_list(ctx: Context) -> None:
     if not items:
         lines.append(ctx._("No forums yet."))
     buttons.append(Choice(ctx._("➕ New forum"), "ad:new"))
+    buttons.append(Choice(ctx._("📣 Announcements"), "bc"))  # handlers/broadcast_admin.py
+    if is_lead(ctx.user, ctx.settings):  # handlers/coordinators.py
+        buttons.append(Choice(ctx._("👥 Coordinators"), "co"))
     buttons.append(menu_button(ctx))
     ctx.say("\n".join(lines), *buttons)
 

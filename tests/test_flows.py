@@ -105,7 +105,7 @@ async def test_settings_show_the_language_and_lead_back(chat: Chat) -> None:
     await chat.press("lang:ru")
     await chat.press("set")
     assert "Русский" in chat.texts()
-    assert chat.payloads() == ["language", "pv", "menu"]
+    assert chat.payloads() == ["language", "set:ann", "pv", "menu"]
     await chat.press("language")
     assert chat.payloads() == [*LANGUAGE_CHOICES, "menu"]
 

@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -44,10 +44,14 @@ from bot import LANGUAGES
 from bot.config import Settings
 from bot.core import metrics
 from bot.core.engine import Engine
-from bot.core.events import Event, EventKind, Identity
+from bot.core.events import Event, EventKind, Identity, InboundFile
 from bot.core.i18n import N_, Translations
 from bot.core.notify import PushResult
+from bot.core.ratelimit import INTERACTIVE, PriorityLimiter
 from bot.core.replies import Reply, split_text
+
+if TYPE_CHECKING:
+    from bot.channels.telegram_desk import CoordinatorDesk
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,11 @@ class TelegramChannel:
         self.translations = translations
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         self.bot = Bot(settings.bot_token.get_secret_value(), session=session)
+        # BROADCAST_RATE for every send: replies and pushes go ahead of broadcast
+        # messages (bot/channels/broadcast_senders.py), which share this limiter. A
+        # small burst (a fifth of a second's worth) keeps any second near the rate.
+        self.limiter = PriorityLimiter(settings.broadcast_rate,
+                                       burst=settings.broadcast_rate / 5)
         self.dispatcher = Dispatcher()
         router = Router(name="channel")
         router.message.register(self.on_message)
@@ -110,6 +119,8 @@ class TelegramChannel:
         self._background: set[asyncio.Task[Any]] = set()
         # Chats that show the "share my phone" keyboard, to remove it afterwards.
         self._contact_keyboard: set[int] = set()
+        # The coordinators' chat (bot/channels/telegram_desk.py), set by the runner.
+        self.desk: CoordinatorDesk | None = None
 
     # ---- start and stop -------------------------------------------------------
 
@@ -177,7 +188,11 @@ class TelegramChannel:
 
     async def on_message(self, message: Message) -> None:
         sender = message.from_user
-        if sender is None or message.chat.type != "private":
+        if sender is None:
+            return
+        if message.chat.type != "private":
+            if self.desk is not None and self.desk.owns(message.chat.id):
+                await self.desk.on_message(message)
             return
         identity = Identity(CHANNEL, str(sender.id))
         extra: dict[str, Any] = {
@@ -189,12 +204,23 @@ class TelegramChannel:
         elif message.contact is not None and message.contact.user_id == sender.id:
             event = Event(identity, EventKind.CONTACT, phone=message.contact.phone_number,
                           **extra)
+        elif message.photo or message.document is not None:
+            # Passed on by file id (questions to coordinators); elsewhere "unsupported".
+            file = InboundFile("photo", message.photo[-1].file_id) if message.photo else \
+                InboundFile("document", message.document.file_id,  # type: ignore[union-attr]
+                            message.document.file_name)  # type: ignore[union-attr]
+            event = Event(identity, EventKind.FILE, text=message.caption or "", file=file,
+                          **extra)
         else:
             event = Event(identity, EventKind.UNSUPPORTED, **extra)
         replies = await self.engine.handle(event)
         await self.render(identity, message.chat.id, replies)
 
     async def on_callback(self, query: CallbackQuery) -> None:
+        if (self.desk is not None and query.message is not None
+                and self.desk.owns(query.message.chat.id)):
+            await self.desk.on_callback(query)  # answers the query itself
+            return
         identity = Identity(CHANNEL, str(query.from_user.id))
         try:
             # Through _call: flood control (429) or a server error on the answer must
@@ -307,11 +333,12 @@ class TelegramChannel:
     async def _call(self, make: Callable[[], Awaitable[T]], identity: Identity | None = None,
                     *, raise_bad_request: bool = False, attempts: int = 4) -> T | None:
         for attempt in range(attempts):
+            await self.limiter.acquire(INTERACTIVE)
             try:
                 return await make()
             except TelegramRetryAfter as error:
                 log.warning("telegram: flood control, waiting %ss", error.retry_after)
-                await asyncio.sleep(error.retry_after)
+                self.limiter.pause(error.retry_after)  # every sender waits, broadcasts too
             except TelegramForbiddenError as error:
                 if identity is None:
                     return None

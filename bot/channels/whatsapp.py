@@ -51,7 +51,7 @@ from bot.channels.whatsapp_updates import ApiError, Incoming, Status, parse_deli
 from bot.config import Settings
 from bot.core import metrics
 from bot.core.engine import Engine
-from bot.core.events import Event, EventKind, Identity
+from bot.core.events import Event, EventKind, Identity, InboundFile
 from bot.core.i18n import Translations, Translator
 from bot.core.notify import PushResult
 from bot.core.replies import Attachment, Choice, Reply
@@ -64,6 +64,7 @@ from bot.db.models import (
     WhatsAppProcessed,
     utcnow,
 )
+from bot.services import broadcasts
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,9 @@ COMMAND_WORDS: dict[str, str] = {
     "help": "help", "көмек": "help", "комек": "help", "помощь": "help",
     "language": "language", "lang": "language", "тіл": "language", "тил": "language",
     "язык": "language",
-    "cancel": "cancel", "болдырмау": "cancel", "тоқтату": "cancel", "отмена": "cancel",
+    "cancel": "cancel", "болдырмау": "cancel", "отмена": "cancel",
+    # Announcements off (handlers/settings.py); `start` turns them back on (see _message).
+    "stop": "stop", "стоп": "stop", "тоқтату": "stop",
 }
 
 # Country calling codes that pre-select a language for `start` (the language is still
@@ -528,6 +531,8 @@ class WhatsAppChannel:
                 return finish_inbox
             message = replace(message, payload="wa:more")
         event = self._event(identity, message)
+        if event.command == "start":  # the word `start` also turns announcements back on
+            await broadcasts.resume_announcements(self.sessionmaker, identity)
         replies = await self.engine.handle(event)
         await self.send_replies(identity, address, replies, done_key=key, done_inbox=done_inbox,
                                 forgotten_check=True)
@@ -549,6 +554,11 @@ class WhatsAppChannel:
                          payload=message.payload, **extra)
         if message.type == "contact" and message.phone:
             return Event(identity, EventKind.CONTACT, phone=message.phone, **extra)
+        if message.type in ("image", "document") and message.media_id:
+            # Passed on by media id (questions to coordinators); elsewhere "unsupported".
+            kind = "photo" if message.type == "image" else "document"
+            return Event(identity, EventKind.FILE, text=message.text.strip(),
+                         file=InboundFile(kind, message.media_id, message.filename), **extra)
         # image, audio, video, document, sticker, reaction, location, unsupported, ...
         return Event(identity, EventKind.UNSUPPORTED, **extra)
 
@@ -590,6 +600,9 @@ class WhatsAppChannel:
                     record.error_title = error.title[:255]
             await db.execute(update(WhatsAppProcessed).where(WhatsAppProcessed.key == key)
                              .values(done=True))
+            # Announcements count their deliveries and reads by the same wamid.
+            await broadcasts.on_whatsapp_status(db, status.wamid, status.status,
+                                                error.title if error is not None else None)
             external_id = record.external_id if record is not None else \
                 await self._external_id(db, status.user_id, status.wa_id)
             if (record is not None and status.status == "failed" and error is not None
@@ -762,21 +775,26 @@ class WhatsAppChannel:
         """A message the bot starts (the `Notifier` sender): normal messages inside the
         24-hour window; outside it, or when the API answers 131047, the approved
         template of its kind (`template_kind`) with the replies' text."""
+        return (await self.push_with_id(external_id, replies, kind))[0]
+
+    async def push_with_id(self, external_id: str, replies: list[Reply],
+                           kind: str) -> tuple[PushResult, str | None]:
+        """`push`, also returning the first message's wamid (broadcasts keep it)."""
         template = template_kind(kind)
         identity = Identity(CHANNEL, external_id)
         text = "\n\n".join(reply.text for reply in replies if reply.text.strip())
         address, last = await self._recipient(external_id)
         if last is None or utcnow() - last >= WINDOW - WINDOW_MARGIN:
-            return await self._push_template(identity, template, text)
+            return await self._push_template_id(identity, template, text)
         sent, error = await self._send_all(identity, address, replies)
         await self._record(external_id, sent, kind=template, text=text)
         if error is None:
-            return PushResult.SENT
+            return PushResult.SENT, sent[0] if sent else None
         if error == REENGAGEMENT and not sent:
-            return await self._push_template(identity, template, text)
+            return await self._push_template_id(identity, template, text)
         if error == UNDELIVERABLE:
-            return PushResult.UNREACHABLE
-        return PushResult.FAILED
+            return PushResult.UNREACHABLE, None
+        return PushResult.FAILED, None
 
     async def notify(self, external_id: str, text: str, *, kind: str = "notice",
                      choices: tuple[Choice, ...] = ()) -> PushResult:
@@ -785,12 +803,16 @@ class WhatsAppChannel:
                                kind)
 
     async def _push_template(self, identity: Identity, kind: str, text: str) -> PushResult:
+        return (await self._push_template_id(identity, kind, text))[0]
+
+    async def _push_template_id(self, identity: Identity, kind: str,
+                                text: str) -> tuple[PushResult, str | None]:
         if not text:
-            return PushResult.FAILED
+            return PushResult.FAILED, None
         wamid, error = await self._send_template(identity, kind, text)
         if wamid is not None:
-            return PushResult.SENT
-        return PushResult.UNREACHABLE if error == UNDELIVERABLE else PushResult.FAILED
+            return PushResult.SENT, wamid
+        return (PushResult.UNREACHABLE if error == UNDELIVERABLE else PushResult.FAILED), None
 
     def template_payload(self, kind: str, language: str, text: str) -> dict[str, Any]:
         name = {

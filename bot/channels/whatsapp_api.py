@@ -77,7 +77,8 @@ class GraphClient:
     def __init__(self, base_url: str, version: str, phone_number_id: str, token: str,
                  rate: float, *, attempts: int = 5, backoff: float = 0.5,
                  timeout: float = 20.0) -> None:
-        self.root = f"{base_url.rstrip('/')}/v{version}/{phone_number_id}"
+        self.api_root = f"{base_url.rstrip('/')}/v{version}"
+        self.root = f"{self.api_root}/{phone_number_id}"
         self._headers = {"Authorization": f"Bearer {token}"}
         self.limiter = RateLimiter(rate)
         self.attempts = attempts
@@ -119,6 +120,23 @@ class GraphClient:
 
         answer = await self._request("media", make_data=form)
         return str(answer["id"])
+
+    async def download_media(self, media_id: str) -> tuple[bytes, str]:
+        """A file a user sent (its media id): GET /{media id} gives a short-lived URL,
+        fetched with the same token. Returns the bytes and the MIME type."""
+        await self.limiter.wait()
+        try:
+            async with self.session.get(f"{self.api_root}/{media_id}") as response:
+                answer = await _json(response)
+                if response.status >= 400:
+                    raise _error(response.status, answer)
+            async with self.session.get(str(answer["url"])) as response:
+                if response.status >= 400:
+                    raise GraphError(response.status, None, "media download failed")
+                data = await response.read()
+        except (aiohttp.ClientError, TimeoutError, KeyError) as problem:
+            raise GraphError(0, None, "media download failed", str(problem)) from problem
+        return data, str(answer.get("mime_type") or "application/octet-stream")
 
     async def _request(self, path: str, *, json: dict[str, Any] | None = None,
                        make_data: Any = None) -> dict[str, Any]:

@@ -47,6 +47,9 @@ class Incoming:
     payload: str = ""
     phone: str | None = None
     errors: tuple[ApiError, ...] = ()
+    # An image or a document: its media id (downloaded through the Graph API) and name.
+    media_id: str | None = None
+    filename: str | None = None
 
     @property
     def external_id(self) -> str:
@@ -160,4 +163,9 @@ def _message(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Incomin
         return Incoming(type="contact", phone=phone, **common)
     if kind == "system":
         return Incoming(type="system", **common)
+    if kind in ("image", "document"):
+        media = message.get(kind) or {}
+        return Incoming(type=kind, text=str(media.get("caption") or ""),
+                        media_id=_str(media.get("id")), filename=_str(media.get("filename")),
+                        **common)
     return Incoming(type=kind, **common)

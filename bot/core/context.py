@@ -43,6 +43,9 @@ class Context:
     forget_user: bool = False
     # The Telegram bot's @username once known (for deep links in tickets).
     bot_username: str | None = None
+    # Signals for other parts of the bot, handed to their subscribers once the step's
+    # transaction is committed (never for a step that is rolled back or re-run).
+    signals: list[object] = field(default_factory=list)
 
     @property
     def t(self) -> Translator:
@@ -81,6 +84,10 @@ class Context:
 
     def set_language(self, language: str) -> None:
         self.user.language = language
+
+    def emit(self, signal: object) -> None:
+        """Tell a subscriber (`Engine.subscribe`) something after this step is stored."""
+        self.signals.append(signal)
 
     def forget(self) -> None:
         """Delete the user and everything stored about them once this step ends."""

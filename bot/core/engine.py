@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -100,6 +100,24 @@ class Engine:
         self.translations = translations
         self._locks = _UserLocks()
         self.bot_username: str | None = None
+        self._subscribers: dict[type, list[Callable[[Any], Awaitable[None]]]] = {}
+
+    def subscribe(self, kind: type, handler: Callable[[Any], Awaitable[None]]) -> None:
+        """Run `handler(signal)` for every signal of this type a step emits (`ctx.emit`),
+        after the step's transaction is committed."""
+        self._subscribers.setdefault(kind, []).append(handler)
+
+    async def _publish(self, signals: list[object]) -> None:
+        for signal in signals:
+            handlers = self._subscribers.get(type(signal), [])
+            if not handlers:
+                log.warning("no subscriber for %s", type(signal).__name__)
+            for handler in handlers:
+                try:
+                    await handler(signal)
+                except Exception:
+                    metrics.ERRORS.labels("engine", "signal").inc()
+                    log.exception("subscriber of %s failed", type(signal).__name__)
 
     async def handle(self, event: Event) -> list[Reply]:
         started = time.perf_counter()
@@ -191,6 +209,8 @@ class Engine:
                 if result.rowcount != 1:
                     await db.rollback()
                     return None
+        if ctx.signals:
+            await self._publish(ctx.signals)
         return ctx.replies
 
     async def _insert_user(self, db: AsyncSession, event: Event) -> None:
@@ -225,6 +245,9 @@ class Engine:
             return
         if event.kind is EventKind.TEXT and ctx.state in router.states:
             await router.states[ctx.state](ctx)
+            return
+        if event.kind is EventKind.FILE and ctx.state in router.file_states:
+            await router.file_states[ctx.state](ctx)
             return
         if ctx.user.language is None:
             await router.fallbacks["no_language"](ctx)

@@ -11,6 +11,7 @@ class EventKind(StrEnum):
     BUTTON = "button"
     COMMAND = "command"
     CONTACT = "contact"
+    FILE = "file"  # a photo or a document (its caption in `text`), see `InboundFile`
     UNSUPPORTED = "unsupported"
 
 
@@ -20,6 +21,16 @@ class Identity:
 
     channel: str
     external_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFile:
+    """A photo or document a user sent: the channel's own reference to it (a Telegram
+    file_id, a WhatsApp media id), so a flow can pass it on without downloading it."""
+
+    kind: str  # photo, document
+    ref: str
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +44,7 @@ class Event:
     language_hint: str | None = None
     display_name: str | None = None
     phone: str | None = None
+    file: InboundFile | None = None
 
     @classmethod
     def from_text(cls, identity: Identity, text: str, **extra: str | None) -> Event:

@@ -18,7 +18,8 @@ class Router:
 
     - commands: `/start`, `/menu`, ... (also words on channels without commands)
     - buttons: by payload prefix, the part before the first `:`
-    - states: free text while the session is in that state
+    - states: free text while the session is in that state; `files=True` also takes
+      photos and documents (EventKind.FILE) there, which go to "unsupported" elsewhere
     - fallbacks: stale buttons, unexpected text, unsupported input, unknown
       commands, and a user who has not chosen a language yet
     """
@@ -28,6 +29,7 @@ class Router:
         self.commands: dict[str, Handler] = {}
         self.buttons: dict[str, Handler] = {}
         self.states: dict[str, Handler] = {}
+        self.file_states: dict[str, Handler] = {}
         self.fallbacks: dict[str, Handler] = {}
 
     @staticmethod
@@ -54,10 +56,12 @@ class Router:
 
         return register
 
-    def state(self, *names: str) -> Callable[[Handler], Handler]:
+    def state(self, *names: str, files: bool = False) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for name in names:
                 self._add(self.states, name, handler, "state")
+                if files:
+                    self._add(self.file_states, name, handler, "file state")
             return handler
 
         return register
@@ -78,6 +82,7 @@ class Router:
                 (self.commands, other.commands, "command"),
                 (self.buttons, other.buttons, "button"),
                 (self.states, other.states, "state"),
+                (self.file_states, other.file_states, "file state"),
                 (self.fallbacks, other.fallbacks, "fallback"),
             ):
                 for key, handler in theirs.items():

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.whatsapp import export_for as whatsapp_export
 from bot.db.models import ChatSession, EligibilityCheck, User
-from bot.services import clock, forums
+from bot.services import clock, forums, handover
 
 Exporter = Callable[[AsyncSession, int], Awaitable[Any]]
 
@@ -62,6 +62,7 @@ EXPORTERS: dict[str, Exporter] = {
     "eligibility_checks": _eligibility,
     "forum_registrations": forums.export_for,
     "whatsapp": whatsapp_export,
+    "questions_to_coordinators": handover.export_for,
 }
 
 

@@ -176,6 +176,8 @@ class FakeGraphAPI:
         self.media: list[dict[str, Any]] = []
         self.violations: list[str] = []
         self.closed_window: set[str] = set()
+        # Files users sent (media id -> content, MIME type), for GET /{media id}.
+        self.user_media: dict[str, tuple[bytes, str]] = {}
         self._failures: deque[tuple[int, int]] = deque()
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -187,6 +189,8 @@ class FakeGraphAPI:
         prefix = f"/v{self.version}/{self.phone_number_id}"
         app.router.add_post(f"{prefix}/messages", self._messages)
         app.router.add_post(f"{prefix}/media", self._media)
+        app.router.add_get(f"/v{self.version}/{{media_id}}", self._media_url)
+        app.router.add_get("/download/{media_id}", self._media_download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -281,6 +285,27 @@ class FakeGraphAPI:
         return web.json_response({"id": media_id})
 
 
+    async def _media_url(self, request: web.Request) -> web.Response:
+        """GET /{media id}: where to download a file a user sent (a short-lived URL)."""
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._error(190, "Invalid OAuth access token", 401)
+        media_id = request.match_info["media_id"]
+        if media_id not in self.user_media:
+            return self._error(100, "Unsupported get request", 400)
+        data, mime = self.user_media[media_id]
+        return web.json_response({"messaging_product": "whatsapp", "id": media_id,
+                                  "url": f"{self.url}/download/{media_id}", "mime_type": mime,
+                                  "sha256": "fake", "file_size": len(data)})
+
+    async def _media_download(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.Response(status=401)
+        media = self.user_media.get(request.match_info["media_id"])
+        if media is None:
+            return web.Response(status=404)
+        return web.Response(body=media[0], content_type=media[1])
+
+
 # ---- Meta's side of the webhook: payloads and signatures --------------------------------
 
 _wamids = itertools.count(1)
@@ -367,6 +392,20 @@ class WhatsAppUser:
         if sent.interactive.get("type") == "button":
             return self.button(row_id, titles[row_id])
         return self.list_pick(row_id, titles[row_id])
+
+    def image(self, media_id: str, caption: str | None = None) -> dict[str, Any]:
+        image: dict[str, Any] = {"id": media_id, "mime_type": "image/jpeg", "sha256": "x"}
+        if caption:
+            image["caption"] = caption
+        return self.delivery(self.message("image", image=image))
+
+    def document(self, media_id: str, filename: str, caption: str | None = None
+                 ) -> dict[str, Any]:
+        document: dict[str, Any] = {"id": media_id, "filename": filename,
+                                    "mime_type": "application/pdf", "sha256": "x"}
+        if caption:
+            document["caption"] = caption
+        return self.delivery(self.message("document", document=document))
 
     def template_button(self, payload: str, text: str = "Menu") -> dict[str, Any]:
         return self.delivery(self.message("button", button={"payload": payload, "text": text}))

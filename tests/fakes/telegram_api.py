@@ -209,6 +209,10 @@ class FakeTelegramAPI:
         self.deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status) by webhook
         self.users: dict[int, dict[str, Any]] = {}
         self.blocked: set[int] = set()
+        # Group chats the bot is a member of (the coordinators' chat): id -> title.
+        self.groups: dict[int, str] = {}
+        # Files the bot can download (getFile): file_id -> content.
+        self.files: dict[str, bytes] = {}
         # Machinery.
         self._updates: list[dict[str, Any]] = []
         self._allowed_updates: list[str] | None = None
@@ -240,6 +244,7 @@ class FakeTelegramAPI:
             "sendDocument": self._send_document,
             "sendPhoto": self._send_photo,
             "sendChatAction": self._send_chat_action,
+            "getFile": self._get_file,
         }
         self._by_lower = {name.lower(): name for name in self._handlers}
 
@@ -255,6 +260,7 @@ class FakeTelegramAPI:
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
@@ -433,6 +439,62 @@ class FakeTelegramAPI:
                    "user_id": user_id if own else user_id + 1}
         return await self._user_message(user_id, {"contact": contact}, _KEEP, _KEEP)
 
+    def add_group(self, chat_id: int, title: str = "Coordinators") -> None:
+        """The bot is a member of the group `chat_id` (a negative id, as Telegram's)."""
+        self.groups[chat_id] = title
+
+    async def group_message(self, chat_id: int, user_id: int, text: str | None = None, *,
+                            reply_to: int | None = None, photo: bool = False,
+                            document: str | None = None, caption: str | None = None,
+                            first_name: str = _KEEP) -> dict[str, Any]:
+        """`user_id` writes in the group `chat_id`: text (a command gets its entity), a
+        photo or a document, optionally as a reply to message `reply_to` there."""
+        assert chat_id in self.groups, f"the bot is not in group {chat_id}"
+        profile = self.user(user_id, first_name=first_name)
+        extra: dict[str, Any] = {"from": profile}
+        if text is not None:
+            extra["text"] = text
+            command = re.match(r"/[A-Za-z0-9_]+(@\w+)?", text)
+            if command:
+                extra["entities"] = [{"type": "bot_command", "offset": 0,
+                                      "length": len(command.group(0))}]
+        if photo:
+            extra["photo"] = [{"file_id": f"AgACgroupphoto{len(self.calls)}",
+                               "file_unique_id": f"AQADgp{len(self.calls)}",
+                               "width": 800, "height": 600, "file_size": 32000}]
+            self.files[extra["photo"][0]["file_id"]] = b"\xff\xd8\xff fake jpeg"
+        if document:
+            file_id = f"BQACgroupdoc{len(self.calls)}"
+            extra["document"] = {"file_id": file_id, "file_unique_id": f"AgADgd{len(self.calls)}",
+                                 "file_name": document, "mime_type": "application/pdf"}
+            self.files[file_id] = b"%PDF-1.4 fake"
+        if caption:
+            extra["caption"] = caption
+        if reply_to is not None:
+            original = next(m for m in self.history[chat_id] if m.message_id == reply_to)
+            extra["reply_to_message"] = self._message_payload(original)
+        message = ChatMessage(chat_id=chat_id, message_id=next(self._message_ids[chat_id]),
+                              date=int(time.time()), from_bot=False, extra=extra)
+        self.history[chat_id].append(message)
+        return await self._push({"message": self._message_payload(message)})
+
+    async def press_in_group(self, chat_id: int, user_id: int, data: str, *,
+                             message_id: int) -> dict[str, Any]:
+        """`user_id` presses the button with callback_data `data` on a message in a group."""
+        message = next(m for m in self.history[chat_id] if m.message_id == message_id)
+        assert any(b.get("callback_data") == data for b in message.buttons), message.buttons
+        return await self._callback(user_id, message, data, _KEEP)
+
+    async def send_document(self, user_id: int, file_name: str = "passport.pdf", *,
+                            caption: str | None = None) -> dict[str, Any]:
+        """The user sends a document in their private chat."""
+        extra: dict[str, Any] = {"document": {
+            "file_id": f"BQACuserdoc{len(self.calls)}", "file_unique_id": "AgADuserdoc",
+            "file_name": file_name, "mime_type": "application/pdf"}}
+        if caption:
+            extra["caption"] = caption
+        return await self._user_message(user_id, extra, _KEEP, _KEEP)
+
     async def press(self, user_id: int, button: str, *, message_id: int | None = None,
                     language_code: str | None = _KEEP) -> dict[str, Any]:
         """The user presses the button labelled `button` (or with that callback_data) on
@@ -565,7 +627,7 @@ class FakeTelegramAPI:
 
     def _chat(self, params: dict[str, Any]) -> int:
         chat_id = self._int(params, "chat_id")
-        if chat_id not in self.users:
+        if chat_id not in self.users and chat_id not in self.groups:
             raise bad_request("chat not found")
         if chat_id in self.blocked:
             raise forbidden()
@@ -651,11 +713,15 @@ class FakeTelegramAPI:
 
     def _message_payload(self, message: ChatMessage) -> dict[str, Any]:
         profile = self.users.get(message.chat_id, {"first_name": "User"})
+        chat: dict[str, Any] = {"id": message.chat_id, "type": "private",
+                                "first_name": profile.get("first_name", "User")}
+        if message.chat_id in self.groups:
+            chat = {"id": message.chat_id, "type": "supergroup",
+                    "title": self.groups[message.chat_id]}
         payload: dict[str, Any] = {
             "message_id": message.message_id,
             "from": self.bot_user if message.from_bot else profile,
-            "chat": {"id": message.chat_id, "type": "private",
-                     "first_name": profile.get("first_name", "User")},
+            "chat": chat,
             "date": message.date,
         }
         if message.edit_date is not None:
@@ -669,7 +735,16 @@ class FakeTelegramAPI:
         payload.update(message.extra)
         return payload
 
-    def _new_message(self, chat_id: int, **fields: Any) -> dict[str, Any]:
+    def _new_message(self, chat_id: int, reply_parameters: Any = None,
+                     **fields: Any) -> dict[str, Any]:
+        if isinstance(reply_parameters, dict) and reply_parameters.get("message_id"):
+            original = next((m for m in self.history[chat_id]
+                             if m.message_id == int(reply_parameters["message_id"])), None)
+            if original is None and not reply_parameters.get("allow_sending_without_reply"):
+                raise bad_request("message to be replied not found")
+            if original is not None:
+                extra = fields.setdefault("extra", {})
+                extra["reply_to_message"] = self._message_payload(original)
         message = ChatMessage(chat_id=chat_id, message_id=next(self._message_ids[chat_id]),
                               date=int(time.time()), from_bot=True, **fields)
         self.history[chat_id].append(message)
@@ -777,7 +852,8 @@ class FakeTelegramAPI:
         chat_id = self._chat(params)
         text = self._text(params)
         markup = self._markup(params)
-        return self._new_message(chat_id, text=text, reply_markup=markup)
+        return self._new_message(chat_id, params.get("reply_parameters"), text=text,
+                                 reply_markup=markup)
 
     async def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._message(params)
@@ -843,7 +919,8 @@ class FakeTelegramAPI:
         caption = self._caption(params)
         markup = self._markup(params)
         name = document["file_name"] or "document"
-        return self._new_message(chat_id, caption=caption, reply_markup=markup, extra={
+        return self._new_message(chat_id, params.get("reply_parameters"), caption=caption,
+                                 reply_markup=markup, extra={
             "document": {"file_id": f"BQACAgIAAxkBdoc{len(self.calls)}",
                          "file_unique_id": f"AgADdoc{len(self.calls)}", "file_name": name}})
 
@@ -852,10 +929,24 @@ class FakeTelegramAPI:
         self._file(params, "photo")
         caption = self._caption(params)
         markup = self._markup(params)
-        return self._new_message(chat_id, caption=caption, reply_markup=markup, extra={
+        return self._new_message(chat_id, params.get("reply_parameters"), caption=caption,
+                                 reply_markup=markup, extra={
             "photo": [{"file_id": f"AgACAgIAAxkBpic{len(self.calls)}",
                        "file_unique_id": f"AQADpic{len(self.calls)}",
                        "width": 800, "height": 600}]})
+
+    async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id") or "")
+        if file_id not in self.files:
+            raise bad_request("invalid file_id")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                "file_size": len(self.files[file_id]), "file_path": f"files/{file_id}"}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].removeprefix("files/")
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
 
     async def _send_chat_action(self, params: dict[str, Any]) -> bool:
         self._chat(params)

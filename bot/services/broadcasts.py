@@ -1,0 +1,613 @@
+"""Announcements (broadcasts): the audience, the delivery rows, the sender.
+
+- The audience is a set of filters (`Audience`): languages, channels, countries of
+  residence, one forum's attendees (registered, waiting, checked in), the latest
+  eligibility verdict; no filter is everyone. Users who turned announcements off or who
+  blocked the bot are never counted or sent to.
+- Starting a broadcast writes one `BroadcastDelivery` row per recipient with one
+  `INSERT … SELECT` inside the database: the audience is never loaded into memory.
+- The sender claims due rows atomically in batches (`UPDATE … RETURNING`, `FOR UPDATE
+  SKIP LOCKED` on PostgreSQL), sends them through one rate limiter per platform, and
+  writes each result as soon as it has it. After a crash only rows left `sending` whose
+  claim went stale are sent again: at most the requests that were in flight.
+- 403 marks the user unreachable and the row `blocked`; other errors retry with
+  backoff, then the row is `failed` with the reason. WhatsApp's status webhook moves a
+  row on to `delivered` and `read` (`on_whatsapp_status`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import LANGUAGES
+from bot.core.replies import Attachment, Choice, Reply
+from bot.db.models import (
+    ID_TYPE,
+    Broadcast,
+    BroadcastDelivery,
+    EligibilityCheck,
+    Registration,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+# Channels that can start a conversation; the terminal cannot.
+CHANNELS = ("telegram", "whatsapp")
+FORUM_STATUSES = ("registered", "waiting", "checked_in")
+VERDICTS = ("eligible", "needs_checking", "not_eligible")
+ALL = "*"  # the key of one text (or button label) for every language
+# In `Broadcast.audience`: the coordinator's photo or document as the channel's file
+# reference; the sender fetches its bytes once (`Sender.fetch_file`) before sending.
+FILE_KEY = "_file"
+TEXT_LIMIT = 4096
+ATTACHMENT_LIMIT = 10 * 1024 * 1024
+
+D = BroadcastDelivery
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """Signal (`ctx.emit`): a broadcast was scheduled; the runner wakes the sender."""
+
+    broadcast_id: int
+
+
+class BroadcastError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# ---- the audience -------------------------------------------------------------------------
+
+
+def _latest_verdict() -> Any:
+    return (select(EligibilityCheck.verdict)
+            .where(EligibilityCheck.user_id == User.id, EligibilityCheck.status == "done")
+            .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc())
+            .limit(1).correlate(User).scalar_subquery())
+
+
+def _conditions(audience: dict[str, Any], default_language: str) -> list[Any]:
+    """The audience's filters as SQL conditions on `users` (the opt-out not included)."""
+    language = func.coalesce(User.language, default_language)
+    conditions: list[Any] = [User.channel.in_(audience.get("channels") or CHANNELS)]
+    if audience.get("languages"):
+        conditions.append(language.in_(audience["languages"]))
+    if audience.get("countries"):
+        conditions.append(User.country.in_(audience["countries"]))
+    if audience.get("forum"):
+        statuses = audience.get("forum_statuses") or list(FORUM_STATUSES)
+        which = []
+        if "registered" in statuses:
+            which.append(Registration.status == "confirmed")
+        if "waiting" in statuses:
+            which.append(Registration.status == "waiting")
+        if "checked_in" in statuses:
+            which.append(Registration.checked_in_at.is_not(None))
+        conditions.append(exists().where(
+            Registration.user_id == User.id, Registration.forum_id == int(audience["forum"]),
+            or_(*which)))
+    if audience.get("verdicts"):
+        conditions.append(_latest_verdict().in_(audience["verdicts"]))
+    return conditions
+
+
+def _reachable() -> list[Any]:
+    return [User.announcements.is_(True), User.unreachable_since.is_(None)]
+
+
+async def count(db: AsyncSession, audience: dict[str, Any], default_language: str) -> int:
+    return int((await db.execute(
+        select(func.count()).select_from(User)
+        .where(*_conditions(audience, default_language), *_reachable()))).scalar_one())
+
+
+async def excluded(db: AsyncSession, audience: dict[str, Any],
+                   default_language: str) -> dict[str, int]:
+    """Users the filters match who are not sent to: opted out, unreachable (blocked)."""
+    base = _conditions(audience, default_language)
+    opted = (await db.execute(select(func.count()).select_from(User).where(
+        *base, User.announcements.is_(False)))).scalar_one()
+    blocked = (await db.execute(select(func.count()).select_from(User).where(
+        *base, User.announcements.is_(True), User.unreachable_since.is_not(None)))).scalar_one()
+    return {"opted_out": int(opted), "unreachable": int(blocked)}
+
+
+# ---- composing, scheduling, cancelling ------------------------------------------------------
+
+
+def compose(broadcast: Broadcast, language: str) -> Reply:
+    """The message exactly as a recipient of `language` gets it (the preview too)."""
+    texts = broadcast.texts or {}
+    text = texts.get(language) or texts.get(ALL) or next(iter(texts.values()), "")
+    choices: tuple[tuple[Choice, ...], ...] = ()
+    if broadcast.button_url and broadcast.button_labels:
+        labels = broadcast.button_labels
+        label = labels.get(language) or labels.get(ALL) or next(iter(labels.values()))
+        choices = ((Choice(label, "bc:link", url=broadcast.button_url),),)
+    attachment = None
+    if broadcast.attachment_data is not None:
+        attachment = Attachment(broadcast.attachment_name or "file", broadcast.attachment_data,
+                                broadcast.attachment_mime or "application/octet-stream")
+    return Reply(text=text, choices=choices, attachment=attachment)
+
+
+async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, str],
+                 audience: dict[str, Any], attachment: Attachment | None = None,
+                 attachment_kind: str | None = None, button_labels: dict[str, str] | None = None,
+                 button_url: str | None = None) -> Broadcast:
+    if not texts or any(len(text) > TEXT_LIMIT for text in texts.values()):
+        raise BroadcastError("text")
+    if attachment is not None and len(attachment.data) > ATTACHMENT_LIMIT:
+        raise BroadcastError("too_big")
+    now = utcnow()
+    broadcast = Broadcast(
+        created_by=created_by, status="draft", texts=texts, audience=audience, total=0,
+        attachment_kind=attachment_kind if attachment else None,
+        attachment_name=attachment.filename if attachment else None,
+        attachment_mime=attachment.mime if attachment else None,
+        attachment_data=attachment.data if attachment else None,
+        button_labels=button_labels if button_url else None, button_url=button_url,
+        created_at=now, updated_at=now)
+    db.add(broadcast)
+    await db.flush()
+    return broadcast
+
+
+async def schedule(db: AsyncSession, broadcast_id: int, when: datetime) -> Broadcast:
+    """Send at `when` (now for "send now"): the scheduler job starts it."""
+    broadcast = await db.get(Broadcast, broadcast_id)
+    if broadcast is None or broadcast.status not in ("draft", "scheduled"):
+        raise BroadcastError("state")
+    broadcast.status, broadcast.scheduled_at, broadcast.updated_at = "scheduled", when, utcnow()
+    return broadcast
+
+
+async def cancel(db: AsyncSession, broadcast_id: int, now: datetime) -> Broadcast:
+    """A scheduled or running broadcast stops: rows not yet sent are skipped."""
+    broadcast = await db.get(Broadcast, broadcast_id)
+    if broadcast is None or broadcast.status not in ("draft", "scheduled", "sending"):
+        raise BroadcastError("state")
+    broadcast.status, broadcast.cancelled_at, broadcast.updated_at = "cancelled", now, now
+    if broadcast.started_at is not None:
+        broadcast.finished_at = now
+    await db.execute(update(D).where(D.broadcast_id == broadcast_id, D.status == "pending")
+                     .values(status="skipped", error="cancelled")
+                     .execution_options(synchronize_session=False))
+    return broadcast
+
+
+async def start_due(db: AsyncSession, now: datetime, default_language: str) -> list[int]:
+    """Start the scheduled broadcasts whose time has come: one delivery row per
+    recipient, written by the database itself (`INSERT … SELECT`)."""
+    chosen = select(Broadcast.id).where(Broadcast.status == "scheduled",
+                                        Broadcast.scheduled_at <= now)
+    if db.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    started = sorted((await db.execute(
+        update(Broadcast).where(Broadcast.id.in_(chosen.scalar_subquery()))
+        .values(status="sending", started_at=now, updated_at=now)
+        .returning(Broadcast.id).execution_options(synchronize_session=False))).scalars())
+    for broadcast_id in started:
+        broadcast = await db.get(Broadcast, broadcast_id)
+        assert broadcast is not None
+        audience = dict(broadcast.audience or {})
+        rows = select(
+            literal(broadcast_id, ID_TYPE), User.id, User.channel, User.external_id,
+            func.coalesce(User.language, default_language), literal("pending"), literal(0),
+        ).where(*_conditions(audience, default_language), *_reachable())
+        result = await db.execute(insert(D).from_select(
+            ["broadcast_id", "user_id", "channel", "external_id", "language", "status",
+             "attempts"], rows))
+        total = result.rowcount  # type: ignore[attr-defined]
+        if total is None or total < 0:
+            total = int((await db.execute(select(func.count()).select_from(D).where(
+                D.broadcast_id == broadcast_id))).scalar_one())
+        audience["_excluded"] = await excluded(db, audience, default_language)
+        broadcast.audience, broadcast.total = audience, int(total)
+        if not total:
+            broadcast.status, broadcast.finished_at = "done", now
+        log.info("broadcast %s started: %d recipients", broadcast_id, total)
+    return started
+
+
+async def finish_done(db: AsyncSession, now: datetime) -> list[int]:
+    """Running broadcasts with nothing left to send are done."""
+    left = exists().where(D.broadcast_id == Broadcast.id, D.status.in_(("pending", "sending")))
+    return sorted((await db.execute(
+        update(Broadcast).where(Broadcast.status == "sending", ~left)
+        .values(status="done", finished_at=now, updated_at=now)
+        .returning(Broadcast.id).execution_options(synchronize_session=False))).scalars())
+
+
+# ---- claiming and recording -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    broadcast_id: int
+    user_id: int | None
+    channel: str
+    external_id: str
+    language: str
+    attempts: int
+
+
+async def claim(db: AsyncSession, worker: str, now: datetime, limit: int,
+                stale: timedelta) -> list[Claimed]:
+    ready = or_(
+        and_(D.status == "pending", or_(D.next_attempt_at.is_(None), D.next_attempt_at <= now)),
+        # A claim of a sender that died; a live sender renews its own (`_heartbeat`).
+        and_(D.status == "sending", D.claimed_at < now - stale,
+             or_(D.claimed_by.is_(None), D.claimed_by != worker)),
+    )
+    running = select(Broadcast.id).where(Broadcast.status == "sending")
+    chosen = (select(D.id).where(ready, D.broadcast_id.in_(running.scalar_subquery()))
+              .order_by(D.id).limit(limit))
+    if db.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True, of=D)
+    result = await db.execute(
+        update(D).where(D.id.in_(chosen.scalar_subquery()))
+        .values(status="sending", claimed_by=worker, claimed_at=now, attempts=D.attempts + 1)
+        .returning(D.id, D.broadcast_id, D.user_id, D.channel, D.external_id, D.language,
+                   D.attempts)
+        .execution_options(synchronize_session=False))
+    return sorted((Claimed(row[0], row[1], row[2], row[3], row[4] or "", row[5], row[6])
+                   for row in result.all()), key=lambda c: c.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a platform made of one message: sent, blocked (403), retry (a temporary
+    failure), failed (a permanent one) or skipped."""
+
+    status: str
+    message_id: str | None = None
+    error: str | None = None
+
+
+_SET_SENT = (update(D).where(D.id == bindparam("b_id"), D.status == "sending")
+             .values(status="sent", sent_at=bindparam("b_now"), message_id=bindparam("b_mid"),
+                     error=None))
+_SET_STATUS = (update(D).where(D.id == bindparam("b_id"), D.status == "sending")
+               .values(status=bindparam("b_status"), error=bindparam("b_error"),
+                       next_attempt_at=bindparam("b_next")))
+
+
+async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], now: datetime,
+                 max_attempts: int, backoff: float) -> None:
+    sent: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
+    blocked_users: list[int] = []
+    for row, outcome in results:
+        if outcome.status == "sent":
+            sent.append({"b_id": row.id, "b_now": now, "b_mid": outcome.message_id})
+            continue
+        status, next_at = outcome.status, None
+        if status == "retry":
+            if row.attempts >= max_attempts:
+                status = "failed"
+            else:
+                status = "pending"
+                next_at = now + timedelta(seconds=backoff * 2 ** (row.attempts - 1))
+        if status == "blocked" and row.user_id is not None:
+            blocked_users.append(row.user_id)
+        other.append({"b_id": row.id, "b_status": status, "b_next": next_at,
+                      "b_error": (outcome.error or "")[:300] or None})
+    connection = await db.connection()
+    if sent:
+        await connection.execute(_SET_SENT, sent)
+    if other:
+        await connection.execute(_SET_STATUS, other)
+    if blocked_users:
+        await connection.execute(update(User).where(User.id.in_(blocked_users),
+                                                    User.unreachable_since.is_(None))
+                                 .values(unreachable_since=now))
+
+
+_RANK = {"sent": 1, "delivered": 2, "read": 3}
+
+
+async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str,
+                             error: str | None = None) -> None:
+    """The WhatsApp status webhook: a broadcast message was delivered, read or failed."""
+    if status in _RANK:
+        lower = [name for name, rank in _RANK.items() if rank < _RANK[status]]
+        await db.execute(update(D).where(D.message_id == wamid, D.status.in_(lower))
+                         .values(status=status).execution_options(synchronize_session=False))
+    elif status == "failed":
+        await db.execute(update(D).where(D.message_id == wamid, D.status == "sent")
+                         .values(status="failed", error=(error or "undelivered")[:300])
+                         .execution_options(synchronize_session=False))
+
+
+# ---- the sender ------------------------------------------------------------------------------
+
+
+class Platform(Protocol):
+    async def send(self, external_id: str, reply: Reply, key: str) -> Outcome: ...
+
+
+@dataclass
+class Sender:
+    """Claims due rows and sends them, `concurrency` at a time; each platform's own rate
+    limiter sets the pace. `run_once` returns when nothing is due any more."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    platforms: dict[str, Platform]
+    worker: str
+    default_language: str = "kk"
+    batch: int = 100
+    concurrency: int = 32
+    stale: timedelta = timedelta(minutes=2)
+    max_attempts: int = 5
+    backoff: float = 30.0
+    clock: Callable[[], datetime] = utcnow
+    # A file reference (a Telegram file id) -> its bytes, for attachments.
+    fetch_file: Callable[[str], Awaitable[bytes]] | None = None
+    _messages: dict[tuple[int, str], Reply] = field(default_factory=dict)
+    _stopped: set[int] = field(default_factory=set)
+    # Broadcasts this sender saw finish (for their final report).
+    finished: list[int] = field(default_factory=list)
+    _stopping: bool = False
+    _running: int = 0
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def stop(self, wait: float = 10.0) -> None:
+        """Claim nothing more; rows claimed but not yet sent go back to `pending`."""
+        self._stopping = True
+        if self._running:
+            try:
+                await asyncio.wait_for(self._idle.wait(), wait)
+            except TimeoutError:
+                log.warning("broadcasts: the sender did not stop in %ss", wait)
+
+    async def start_due(self) -> list[int]:
+        async with self.sessionmaker() as db, db.begin():
+            return await start_due(db, self.clock(), self.default_language)
+
+    async def run_once(self) -> dict[str, int]:
+        if self._stopping:
+            return {}
+        self._running += 1
+        self._idle.clear()
+        try:
+            return await self._run_once()
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+
+    async def _run_once(self) -> dict[str, int]:
+        tally: dict[str, int] = {}
+        queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=self.batch)
+        results: list[tuple[Claimed, Outcome]] = []
+        wrote = asyncio.Event()
+        have = asyncio.Event()
+        taken = asyncio.Event()
+        done = False
+        seen: set[int] = set()
+
+        async def writer() -> None:
+            while True:
+                await have.wait()
+                have.clear()
+                while results:
+                    chunk = results[:]
+                    del results[:len(chunk)]
+                    async with self.sessionmaker() as db, db.begin():
+                        await record(db, chunk, self.clock(), self.max_attempts, self.backoff)
+                    for _row, outcome in chunk:
+                        tally[outcome.status] = tally.get(outcome.status, 0) + 1
+                wrote.set()
+                if done and not results:
+                    return
+
+        async def work() -> None:
+            while True:
+                row = await queue.get()
+                taken.set()
+                if row is None:
+                    return
+                try:
+                    outcome = await self._send(row)
+                except Exception as error:  # a bug or an unexpected answer: retry later
+                    log.exception("broadcast delivery %s failed", row.id)
+                    outcome = Outcome("retry", error=f"error: {type(error).__name__}")
+                results.append((row, outcome))
+                have.set()
+
+        async def heartbeat() -> None:
+            """Rows this sender holds (queued, or waiting for the rate limiter) keep a
+            fresh claim, so that no other sender takes them for a dead one's."""
+            while True:
+                await asyncio.sleep(max(0.05, self.stale.total_seconds() / 4))
+                async with self.sessionmaker() as db, db.begin():
+                    await db.execute(update(D).where(D.claimed_by == self.worker,
+                                                     D.status == "sending")
+                                     .values(claimed_at=self.clock())
+                                     .execution_options(synchronize_session=False))
+
+        writing = asyncio.create_task(writer())
+        beating = asyncio.create_task(heartbeat())
+        workers = [asyncio.create_task(work()) for _ in range(self.concurrency)]
+        try:
+            while not self._stopping:
+                await self.start_due()  # one scheduled meanwhile joins at once
+                async with self.sessionmaker() as db, db.begin():
+                    claimed = await claim(db, self.worker, self.clock(), self.batch, self.stale)
+                    # Rows already claimed of a broadcast cancelled meanwhile are skipped.
+                    seen |= {row.broadcast_id for row in claimed}
+                    self._stopped = set((await db.execute(select(Broadcast.id).where(
+                        Broadcast.status == "cancelled", Broadcast.id.in_(seen)))).scalars())
+                if not claimed:
+                    break
+                for row in claimed:
+                    await queue.put(row)
+                # Claim the next batch only when this one is nearly sent, so that a
+                # claim never waits long enough to go stale.
+                while queue.qsize() > self.batch // 4:
+                    taken.clear()
+                    await taken.wait()
+        finally:
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers, return_exceptions=True)
+            done = True
+            have.set()
+            await writing
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+        async with self.sessionmaker() as db, db.begin():
+            finished = await finish_done(db, self.clock())
+        self.finished += finished
+        for broadcast_id in finished:
+            log.info("broadcast %s done", broadcast_id)
+            self._messages = {k: v for k, v in self._messages.items() if k[0] != broadcast_id}
+        return tally
+
+    async def _send(self, row: Claimed) -> Outcome:
+        if self._stopping:  # shutting down: back in line for the next start
+            return Outcome("pending")
+        if row.broadcast_id in self._stopped:
+            return Outcome("skipped", error="cancelled")
+        platform = self.platforms.get(row.channel)
+        if platform is None:
+            return Outcome("skipped", error="channel cannot start messages")
+        message = await self._message(row.broadcast_id, row.language)
+        return await platform.send(row.external_id, message, f"{row.broadcast_id}")
+
+    async def _message(self, broadcast_id: int, language: str) -> Reply:
+        key = (broadcast_id, language)
+        if key not in self._messages:
+            async with self.sessionmaker() as db, db.begin():
+                broadcast = await db.get(Broadcast, broadcast_id)
+                if broadcast is None:
+                    raise BroadcastError("gone")
+                await self._fetch_attachment(broadcast)
+                for code in (*LANGUAGES, language):
+                    self._messages[(broadcast_id, code)] = compose(broadcast, code)
+        return self._messages[key]
+
+
+    async def _fetch_attachment(self, broadcast: Broadcast) -> None:
+        file = (broadcast.audience or {}).get(FILE_KEY)
+        if broadcast.attachment_data is not None or not file:
+            return
+        if self.fetch_file is None:
+            log.warning("broadcast %s: its file cannot be fetched here", broadcast.id)
+            return
+        data = await self.fetch_file(str(file["ref"]))
+        if len(data) > ATTACHMENT_LIMIT:
+            raise BroadcastError("too_big")
+        broadcast.attachment_data = data
+
+
+# ---- reports ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    broadcast: Broadcast
+    counts: dict[str, int]
+    failed_reasons: dict[str, int]
+    excluded: dict[str, int]
+    duration: timedelta | None
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("pending", 0) + self.counts.get("sending", 0)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.counts.get(name, 0) for name in ("sent", "delivered", "read"))
+
+    @property
+    def delivered(self) -> int:
+        return self.counts.get("delivered", 0) + self.counts.get("read", 0)
+
+    @property
+    def read(self) -> int:
+        return self.counts.get("read", 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    @property
+    def blocked(self) -> int:
+        return self.counts.get("blocked", 0)
+
+    @property
+    def skipped(self) -> int:
+        return self.counts.get("skipped", 0)
+
+
+async def report(db: AsyncSession, broadcast: Broadcast, now: datetime) -> Report:
+    counts = {status: int(n) for status, n in (await db.execute(
+        select(D.status, func.count()).where(D.broadcast_id == broadcast.id)
+        .group_by(D.status))).all()}
+    reasons = {str(error or "?"): int(n) for error, n in (await db.execute(
+        select(D.error, func.count()).where(D.broadcast_id == broadcast.id,
+                                            D.status == "failed")
+        .group_by(D.error))).all()}
+    duration = None
+    if broadcast.started_at is not None:
+        duration = (broadcast.finished_at or now) - broadcast.started_at
+    return Report(broadcast, counts, reasons,
+                  dict((broadcast.audience or {}).get("_excluded") or {}), duration)
+
+
+async def listing(db: AsyncSession, limit: int = 10) -> list[Broadcast]:
+    """Scheduled and running first, then the latest ones."""
+    return list((await db.execute(
+        select(Broadcast).where(Broadcast.status != "draft")
+        .order_by(Broadcast.id.desc()).limit(limit))).scalars())
+
+
+# ---- the opt-out -----------------------------------------------------------------------------
+
+
+async def announcements_on(db: AsyncSession, user_id: int) -> bool:
+    value = (await db.execute(select(User.announcements).where(User.id == user_id))
+             ).scalar_one_or_none()
+    return bool(value) if value is not None else True
+
+
+async def set_announcements(db: AsyncSession, user_id: int, on: bool) -> None:
+    await db.execute(update(User).where(User.id == user_id).values(announcements=on)
+                     .execution_options(synchronize_session=False))
+
+
+async def resume_announcements(sessionmaker: async_sessionmaker[AsyncSession],
+                               identity: Any) -> None:
+    """WhatsApp's word `start`: announcements on again (a new user has them on anyway)."""
+    async with sessionmaker() as db, db.begin():
+        await db.execute(update(User).where(User.channel == identity.channel,
+                                            User.external_id == identity.external_id,
+                                            User.announcements.is_(False))
+                         .values(announcements=True))

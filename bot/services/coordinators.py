@@ -1,0 +1,97 @@
+"""Coordinators that lead coordinators (ADMIN_IDS) add and remove, by Telegram user id.
+
+A coordinator is a `coordinators` row of their Telegram user; the engine reads it on
+every update, so adding or removing one takes effect at the next message. Someone
+added before they ever wrote to the bot gets a user row without a language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db.models import Coordinator, User
+
+CHANNEL = "telegram"
+
+
+@dataclass(frozen=True)
+class Listed:
+    telegram_id: int
+    name: str | None
+    lead: bool
+    added_by: int | None  # the Telegram id of who added them
+
+
+async def telegram_user(db: AsyncSession, telegram_id: int, name: str | None = None,
+                        *, create: bool = False, now: datetime | None = None) -> User | None:
+    user = (await db.execute(select(User).where(
+        User.channel == CHANNEL, User.external_id == str(telegram_id)))).scalar_one_or_none()
+    if user is None and create:
+        user = User(channel=CHANNEL, external_id=str(telegram_id), display_name=name)
+        if now is not None:
+            user.created_at = user.last_seen_at = now
+        db.add(user)
+        await db.flush()
+    elif user is not None and name and not user.display_name:
+        user.display_name = name
+    return user
+
+
+async def is_coordinator(db: AsyncSession, settings: Settings, telegram_id: int) -> bool:
+    """A lead (ADMIN_IDS) or someone a lead added."""
+    if telegram_id in settings.admin_ids:
+        return True
+    found = (await db.execute(
+        select(Coordinator.user_id).join(User, User.id == Coordinator.user_id)
+        .where(User.channel == CHANNEL, User.external_id == str(telegram_id))
+    )).first()
+    return found is not None
+
+
+async def add(db: AsyncSession, telegram_id: int, by: int | None, now: datetime,
+              name: str | None = None) -> bool:
+    """True when added now; False when they already were a coordinator."""
+    user = await telegram_user(db, telegram_id, name, create=True, now=now)
+    assert user is not None
+    if await db.get(Coordinator, user.id) is not None:
+        return False
+    by_user = await telegram_user(db, by) if by is not None else None
+    db.add(Coordinator(user_id=user.id, added_by=by_user.id if by_user else None,
+                       created_at=now))
+    await db.flush()
+    return True
+
+
+async def remove(db: AsyncSession, telegram_id: int) -> bool:
+    """True when they were a coordinator (a lead stays one: ADMIN_IDS is configuration)."""
+    user = await telegram_user(db, telegram_id)
+    if user is None:
+        return False
+    result = await db.execute(delete(Coordinator).where(Coordinator.user_id == user.id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def listing(db: AsyncSession, settings: Settings) -> list[Listed]:
+    """Leads first (in ADMIN_IDS order), then the coordinators they added, oldest first."""
+    leads = {int(user.external_id): user for user in (await db.execute(select(User).where(
+        User.channel == CHANNEL,
+        User.external_id.in_([str(i) for i in settings.admin_ids])))).scalars()}
+    result = [Listed(i, leads[i].display_name if i in leads else None, True, None)
+              for i in settings.admin_ids]
+    adder = User.__table__.alias("adder")
+    rows = (await db.execute(
+        select(User.external_id, User.display_name, adder.c.external_id)
+        .join(Coordinator, Coordinator.user_id == User.id)
+        .outerjoin(adder, adder.c.id == Coordinator.added_by)
+        .where(User.channel == CHANNEL)
+        .order_by(Coordinator.created_at, Coordinator.user_id)
+    )).all()
+    for external_id, name, added_by in rows:
+        if external_id.lstrip("-").isdigit() and int(external_id) not in settings.admin_ids:
+            result.append(Listed(int(external_id), name, False,
+                                 int(added_by) if added_by and added_by.isdigit() else None))
+    return result
