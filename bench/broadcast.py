@@ -224,7 +224,7 @@ async def main() -> None:
     if "3" not in skip:
         fast = await run(await database("three"), args.fast_recipients, args.fast_rate,
                          args.fast_rate)
-        show(f"3. {args.fast_rate:.0f} messages/s allowed: the engine's own limit", fast)
+        show(f"3. {args.fast_rate:.0f} messages/s allowed: the engine's own limit", fast, None)
     if "4" not in skip:
         memory = await run(await database("four"), args.memory_recipients, args.fast_rate,
                            args.fast_rate)
