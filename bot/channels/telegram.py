@@ -164,7 +164,7 @@ class TelegramChannel:
             commands = [BotCommand(command=name, description=translator._(description))
                         for name, description in COMMANDS]
             await self._call(partial(self.bot.set_my_commands, commands=commands,
-                                     language_code=language))
+                                     language_code=language), limited=False)
 
     # ---- webhook ---------------------------------------------------------------
 
@@ -225,7 +225,7 @@ class TelegramChannel:
         try:
             # Through _call: flood control (429) or a server error on the answer must
             # not drop the step; only "too old" is given up on.
-            await self._call(query.answer, raise_bad_request=True)
+            await self._call(query.answer, raise_bad_request=True, limited=False)
         except TelegramBadRequest as error:  # too old to answer; the step goes on
             log.info("telegram: callback not answered: %s", error.message)
         if not query.data:
@@ -331,9 +331,13 @@ class TelegramChannel:
         return True
 
     async def _call(self, make: Callable[[], Awaitable[T]], identity: Identity | None = None,
-                    *, raise_bad_request: bool = False, attempts: int = 4) -> T | None:
+                    *, raise_bad_request: bool = False, attempts: int = 4,
+                    limited: bool = True) -> T | None:
+        """A Bot API request with retries; `limited` requests (messages) take their turn
+        from the rate limiter, others (answering a button press, set-up) do not."""
         for attempt in range(attempts):
-            await self.limiter.acquire(INTERACTIVE)
+            if limited:
+                await self.limiter.acquire(INTERACTIVE)
             try:
                 return await make()
             except TelegramRetryAfter as error:

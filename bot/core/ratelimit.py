@@ -40,6 +40,13 @@ class PriorityLimiter:
     async def acquire(self, priority: int = INTERACTIVE) -> None:
         if self.rate <= 0:
             return
+        if not self._waiters:
+            # Nobody queued: take a token at once when there is one (the common case).
+            now = time.monotonic()
+            self._refill(now)
+            if now >= self._paused_until and self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (priority, next(self._order), future))
         self._kick()
