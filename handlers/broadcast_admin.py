@@ -29,7 +29,8 @@ from bot.services.broadcasts import ALL, Report
 from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country
 from handlers import forum_text
-from handlers.common import LANGUAGE_NAMES, menu_button, show_menu
+from handlers.common import LANGUAGE_NAMES, menu_button
+from handlers.common import refuse_unless_coordinator as _refuse
 
 log = logging.getLogger(__name__)
 router = Router("broadcast_admin")
@@ -38,15 +39,6 @@ ZONE = ZoneInfo("Asia/Almaty")  # Kazakhstan, UTC+5
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M")
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
 FILE_KEY = "_file"  # in `Broadcast.audience`: the Telegram file of a photo or document
-
-
-def _refuse(ctx: Context) -> bool:
-    if ctx.user.is_coordinator:
-        return False
-    log.warning("user %s (%s) tried a coordinator action: %s", ctx.user.id, ctx.user.channel,
-                ctx.event.payload or ctx.event.text[:40])
-    show_menu(ctx, ctx._("This is for the Fund's coordinators only."))
-    return True
 
 
 def _audit(ctx: Context, action: str, broadcast_id: int | None = None) -> None:

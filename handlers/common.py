@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.core.context import Context
 from bot.core.replies import Choice
 from bot.services import handover
+
+log = logging.getLogger(__name__)
 
 ASKING = "language"
 
@@ -55,3 +59,13 @@ def ask_language(ctx: Context) -> None:
     else:
         ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows(),
                 menu_button(ctx))
+
+
+def refuse_unless_coordinator(ctx: Context) -> bool:
+    """True (and a refusal said, the attempt logged) when the user is no coordinator."""
+    if ctx.user.is_coordinator:
+        return False
+    log.warning("user %s (%s) tried a coordinator action: %s", ctx.user.id, ctx.user.channel,
+                ctx.event.payload or ctx.event.text[:40])
+    show_menu(ctx, ctx._("This is for the Fund's coordinators only."))
+    return True

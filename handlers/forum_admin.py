@@ -27,7 +27,8 @@ from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country
 from bot.services.roles import is_lead
 from handlers import forum_text as text
-from handlers.common import LANGUAGE_NAMES, menu_button, show_menu
+from handlers.common import LANGUAGE_NAMES, menu_button
+from handlers.common import refuse_unless_coordinator as _refuse
 
 log = logging.getLogger(__name__)
 router = Router("forum_admin")
@@ -40,15 +41,6 @@ STEPS = ("title_kk", "title_ru", "title_en", "description_kk", "description_ru",
 # Fields written in each language: `<field>_<language>` steps.
 LOCALIZED = ("title_", "description_", "city_", "venue_")
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M")
-
-
-def _refuse(ctx: Context) -> bool:
-    if ctx.user.is_coordinator:
-        return False
-    log.warning("user %s (%s) tried a coordinator action: %s", ctx.user.id, ctx.user.channel,
-                ctx.event.payload or ctx.event.text[:40])
-    show_menu(ctx, ctx._("This is for the Fund's coordinators only."))
-    return True
 
 
 def _audit(ctx: Context, action: str, forum: Forum | None = None) -> None:
