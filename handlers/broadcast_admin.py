@@ -148,6 +148,16 @@ async def _draft(ctx: Context) -> Broadcast | None:
     return broadcast if broadcast is not None and broadcast.status == "draft" else None
 
 
+async def _editing(ctx: Context) -> Broadcast | None:
+    """The draft a coordinator is composing; None (after saying why) otherwise."""
+    if _refuse(ctx):
+        return None
+    broadcast = await _draft(ctx)
+    if broadcast is None:
+        await show_list(ctx)
+    return broadcast
+
+
 def _ask_text(ctx: Context, language: str) -> None:
     ctx.goto(f"bc:text:{language}")
     prompt = ctx._("Type the announcement's text for everyone:") if language == ALL else \
@@ -207,11 +217,8 @@ async def text_step(ctx: Context) -> None:
 
 @router.state("bc:file", files=True)
 async def file_step(ctx: Context) -> None:
-    if _refuse(ctx):
-        return
-    broadcast = await _draft(ctx)
+    broadcast = await _editing(ctx)
     if broadcast is None:
-        await show_list(ctx)
         return
     inbound = ctx.event.file
     # The sender fetches the file through the Telegram Bot API (`Sender.fetch_file`).
@@ -234,11 +241,8 @@ async def file_step(ctx: Context) -> None:
 
 @router.state("bc:url")
 async def url_step(ctx: Context) -> None:
-    if _refuse(ctx):
-        return
-    broadcast = await _draft(ctx)
+    broadcast = await _editing(ctx)
     if broadcast is None:
-        await show_list(ctx)
         return
     url = ctx.event.text.strip()
     if not url.startswith(("https://", "http://")) or " " in url or len(url) > 500:
@@ -252,11 +256,8 @@ async def url_step(ctx: Context) -> None:
 
 @router.state("bc:label:*", "bc:label:kk", "bc:label:ru", "bc:label:en")
 async def label_step(ctx: Context) -> None:
-    if _refuse(ctx):
-        return
-    broadcast = await _draft(ctx)
+    broadcast = await _editing(ctx)
     if broadcast is None:
-        await show_list(ctx)
         return
     label = ctx.event.text.strip()
     if not label or len(label) > 30:
@@ -341,11 +342,8 @@ def _toggle(values: list[str], value: str) -> list[str]:
 
 @router.state("bc:country")
 async def country_step(ctx: Context) -> None:
-    if _refuse(ctx):
-        return
-    broadcast = await _draft(ctx)
+    broadcast = await _editing(ctx)
     if broadcast is None:
-        await show_list(ctx)
         return
     code = match_country(ctx.content.eligibility.rules, ctx.event.text)
     if code is None:
@@ -485,11 +483,8 @@ async def _schedule(ctx: Context, broadcast: Broadcast, when: datetime) -> None:
 
 @router.state("bc:when")
 async def when_step(ctx: Context) -> None:
-    if _refuse(ctx):
-        return
-    broadcast = await _draft(ctx)
+    broadcast = await _editing(ctx)
     if broadcast is None:
-        await show_list(ctx)
         return
     raw = ctx.event.text.strip()
     for pattern in TIME_FORMATS:
