@@ -144,7 +144,7 @@ class FakeTelegram:
             message["edit_date"] = now
         markup = form.get("reply_markup")
         if markup:
-            message["reply_markup"] = json.loads(markup)
+            message["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
         return message
 
     async def handle(self, request: web.Request) -> web.Response:

@@ -17,7 +17,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiogram import Bot, Dispatcher, Router
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
@@ -41,6 +40,7 @@ from aiogram.types import (
 from aiohttp import web
 
 from bot import LANGUAGES
+from bot.channels.telegram_session import JsonBodySession
 from bot.config import Settings
 from bot.core import metrics
 from bot.core.engine import Engine
@@ -103,7 +103,7 @@ class TelegramChannel:
         self.engine = engine
         self.settings = settings
         self.translations = translations
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        session = JsonBodySession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         self.bot = Bot(settings.bot_token.get_secret_value(), session=session)
         # BROADCAST_RATE for every send: replies and pushes go ahead of broadcast
         # messages (bot/channels/broadcast_senders.py), which share this limiter. A

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot import MIGRATIONS_DIR, PROJECT_DIR
+from bot.db import sqlite
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -25,6 +26,9 @@ def create_engine(url: str) -> AsyncEngine:
         # SQLite has one writer at a time anyway: one connection (and so one aiosqlite
         # thread) spares the lock waits and thread switches of a pool (bench/).
         kwargs = {"connect_args": {"timeout": 30}, "pool_size": 1, "max_overflow": 0}
+        if database and not parsed.query:
+            # One trip to the database thread per statement (bot/db/sqlite.py).
+            kwargs["async_creator"] = sqlite.creator(database, timeout=30)
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 
