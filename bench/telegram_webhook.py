@@ -2,20 +2,23 @@
 
     python -m bench.telegram_webhook [--updates N] [--users U] [--rate R]
 
-Everything runs in this process and talks over 127.0.0.1 only:
+Everything talks over 127.0.0.1 only. This process runs:
 
 - a fake Telegram Bot API (aiohttp) that answers sendMessage, editMessageText,
   answerCallbackQuery, setMyCommands, setWebhook, getMe, ... and notes when each
   reply arrives;
-- the real bot (build_app + TelegramChannel + make_web_app, webhook mode, a temporary
-  SQLite database migrated by build_app) and a bare aiogram echo bot, each behind its
-  own aiohttp server;
 - a load generator that POSTs signed updates: simulated users who /start with a
   language_code, press menu buttons and type text. A user has at most one update in
   flight; its reply is the first sendMessage/editMessageText to its chat after the POST.
 
-Measured per bot: handled updates/s at full speed (closed loop, bounded concurrency)
-and p50/p99 latency, POST to reply at the fake API, at a fixed open-loop rate.
+Each bot runs in a process of its own (`--serve bot|echo`), so that its CPU time and
+memory are its own and nothing one bot loads or caches helps the other: the real bot
+(build_app + TelegramChannel + make_web_app, webhook mode, a temporary SQLite database
+migrated by build_app) and a bare aiogram echo bot, each behind its own aiohttp server.
+
+Measured per bot: handled updates/s at full speed (closed loop, bounded concurrency),
+the CPU time of its process per update, p50/p99 latency (POST to reply at the fake API)
+at a fixed open-loop rate, and the peak resident memory of its process.
 Results are printed; the process does not fail on a missed target.
 """
 
@@ -26,13 +29,11 @@ import asyncio
 import contextlib
 import gc
 import hmac
-import importlib
 import json
 import logging
 import math
 import os
 import random
-import resource
 import signal
 import sys
 import tempfile
@@ -44,6 +45,7 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
+PROJECT = Path(__file__).resolve().parent.parent  # where `python -m bench...` runs
 HOST = "127.0.0.1"
 SECRET = "bench-webhook-secret-0123456789"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -158,6 +160,12 @@ class FakeTelegram:
             form: Any = await request.json()
         else:
             form = await request.post()
+        answer, status = self.perform(bot, method, form, arrived)
+        return web.json_response(answer, status=status)
+
+    def perform(self, bot: dict[str, Any], method: str, form: Any,
+                arrived: float) -> tuple[dict[str, Any], int]:
+        """Carry out a Bot API method: the answer and its HTTP status."""
         self.calls[method] += 1
         result: Any
         if method in ("sendMessage", "sendDocument"):
@@ -183,10 +191,18 @@ class FakeTelegram:
                         "deleteMessage"):
             result = True
         else:
-            return web.json_response({"ok": False, "error_code": 404,
-                                      "description": "Not Found: method not found"},
-                                     status=404)
-        return web.json_response({"ok": True, "result": result})
+            return {"ok": False, "error_code": 404,
+                    "description": "Not Found: method not found"}, 404
+        return {"ok": True, "result": result}, 200
+
+    def webhook_reply(self, token: str, body: bytes, arrived: float) -> None:
+        """Like Telegram, carry out a method given in the reply to a webhook request."""
+        try:
+            reply = json.loads(body)
+        except ValueError:
+            return
+        if isinstance(reply, dict) and "method" in reply:
+            self.perform(self.bots[token], str(reply.pop("method")), reply, arrived)
 
 
 # ---- the two bots under test ------------------------------------------------------
@@ -195,12 +211,16 @@ class FakeTelegram:
 class Target:
     name: str
     url: str
+    token: str
 
     async def start(self, api_base: str, workdir: Path) -> None:
         raise NotImplementedError
 
     async def stop(self) -> None:
         raise NotImplementedError
+
+    def cpu(self) -> float:
+        return time.process_time()
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -214,6 +234,7 @@ class RealBot(Target):
     """The project's bot: build_app, TelegramChannel, make_web_app, webhook mode."""
 
     name = "bot"
+    token = BOT_TOKEN
 
     async def start(self, api_base: str, workdir: Path) -> None:
         from pydantic import SecretStr
@@ -255,6 +276,7 @@ class EchoBot(Target):
     """A bare aiogram bot: echoes text, answers a button press and sends a message."""
 
     name = "echo"
+    token = ECHO_TOKEN
 
     async def start(self, api_base: str, workdir: Path) -> None:
         from aiogram import Bot, Dispatcher, Router
@@ -305,6 +327,78 @@ class EchoBot(Target):
         await self.bot.session.close()
 
 
+class Served(Target):
+    """A bot in a process of its own (`--serve NAME`); the load generator talks to it over
+    HTTP and reads its CPU time and memory from /proc."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.token = BOT_TOKEN if name == "bot" else ECHO_TOKEN
+        self.ready_rss = math.nan
+        self.peak_rss = math.nan
+        self.errors: dict[str, int] = {}
+
+    async def start(self, api_base: str, workdir: Path) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.telegram_webhook", "--serve", self.name,
+            "--api", api_base, "--workdir", str(workdir),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            cwd=PROJECT)
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 120)
+        if not line:
+            raise RuntimeError(f"the {self.name} bot did not start (see its errors above)")
+        ready = json.loads(line)
+        self.url, self.ready_rss = ready["url"], ready["rss"]
+
+    def cpu(self) -> float:
+        """CPU seconds of the bot's process so far (all its threads)."""
+        return _proc_cpu(self.process.pid)
+
+    async def stop(self) -> None:
+        self.peak_rss = _proc_memory(self.process.pid, "VmHWM")
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()  # the bot stops when its stdin closes
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), 30)
+            self.errors = json.loads(line)["errors"] if line else {}
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _proc_memory(pid: int | str, field_name: str) -> float:
+    """A memory figure from /proc/<pid>/status in MB (VmRSS now, VmHWM the peak)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(status.split(field_name + ":")[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        return math.nan
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """The child process: start one bot, say where it listens, stop when stdin closes."""
+    target: Target = RealBot() if args.serve == "bot" else EchoBot()
+    await target.start(args.api, Path(args.workdir))
+    gc.collect()
+    print(json.dumps({"url": target.url, "rss": _proc_memory("self", "VmRSS")}), flush=True)
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    await stdin.read()
+    await target.stop()
+    print(json.dumps({"errors": bot_errors()}), flush=True)
+
+
 # ---- simulated users and the load generator -----------------------------------------
 
 
@@ -347,7 +441,7 @@ class Result:
     lost: int = 0
     errors: int = 0
     elapsed: float = 0.0  # wall seconds
-    cpu: float = 0.0  # process CPU seconds (every thread: bot, database threads, harness)
+    cpu: float = 0.0  # CPU seconds of the bot's process (all its threads)
     latencies: list[float] = field(default_factory=list)
 
     @property
@@ -393,10 +487,11 @@ class Load:
         try:
             async with self.http.post(target.url, data=body, headers={
                     SECRET_HEADER: SECRET, "Content-Type": "application/json"}) as response:
-                await response.read()
+                answer = await response.read()
                 if response.status != 200:
                     result.errors += 1
                     return
+            self.sink.webhook_reply(target.token, answer, time.perf_counter())
             arrived = await asyncio.wait_for(reply, REPLY_TIMEOUT)
         except (TimeoutError, OSError):
             result.lost += 1
@@ -467,10 +562,10 @@ class ClosedLoop:
                 finally:
                     self.users.release(user)
 
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), self.target.cpu()
         await asyncio.gather(*(worker() for _ in range(self.concurrency)))
         self.result.elapsed += time.perf_counter() - wall
-        self.result.cpu += time.process_time() - cpu
+        self.result.cpu += self.target.cpu() - cpu
 
 
 class OpenLoop:
@@ -497,7 +592,7 @@ class OpenLoop:
             finally:
                 self.users.release(user)
 
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), self.target.cpu()
         started = wall + 0.005
         for number in range(updates):
             planned = started + number / self.rate
@@ -511,23 +606,10 @@ class OpenLoop:
             tasks.append(task)
         await asyncio.gather(*tasks)
         self.result.elapsed += time.perf_counter() - wall
-        self.result.cpu += time.process_time() - cpu
+        self.result.cpu += self.target.cpu() - cpu
 
 
 # ---- report ---------------------------------------------------------------------------
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def current_rss_mb() -> float:
-    try:
-        import psutil
-    except ImportError:
-        return math.nan
-    return float(psutil.Process().memory_info().rss) / (1024 * 1024)
 
 
 async def aiogram_floor_mb() -> float:
@@ -572,22 +654,25 @@ def _ms(value: float) -> str:
 
 
 def report(args: argparse.Namespace, through: dict[str, Result], latency: dict[str, Result],
-           memory: dict[str, float], sink: FakeTelegram) -> None:
+           served: dict[str, Served], memory: dict[str, float], sink: FakeTelegram) -> None:
     ratio = through["bot"].rate / through["echo"].rate if through["echo"].rate else 0.0
     bot_p99 = latency["bot"].percentile(99)
-    rss_peak = memory["peak"]
+    rss_peak = served["bot"].peak_rss
     rows: list[tuple[str, str, str, str]] = [
         ("", "echo", "bot", "target"),
         (f"throughput, updates/s (closed loop, {args.concurrency} in flight)",
          f"{through['echo'].rate:.0f}", f"{through['bot'].rate:.0f}", ""),
         ("throughput ratio bot/echo", "", f"{ratio:.2f}", f">= {TARGET_RATIO:.2f}"),
-        ("CPU per update, ms (whole process, closed loop)",
+        ("CPU per update, ms (the bot's process, closed loop)",
          f"{through['echo'].cpu_ms:.2f}", f"{through['bot'].cpu_ms:.2f}", ""),
         (f"p50 latency, ms @ {args.rate:g} updates/s",
          _ms(latency["echo"].percentile(50)), _ms(latency["bot"].percentile(50)), ""),
         (f"p99 latency, ms @ {args.rate:g} updates/s",
          _ms(latency["echo"].percentile(99)), _ms(bot_p99), f"< {TARGET_P99_MS:g}"),
-        ("peak RSS of the process, MB", "", f"{rss_peak:.0f}", f"< {TARGET_RSS_MB:g}"),
+        ("resident memory when ready, MB",
+         f"{served['echo'].ready_rss:.0f}", f"{served['bot'].ready_rss:.0f}", ""),
+        ("peak resident memory, MB",
+         f"{served['echo'].peak_rss:.0f}", f"{rss_peak:.0f}", f"< {TARGET_RSS_MB:g}"),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     print()
@@ -597,22 +682,24 @@ def report(args: argparse.Namespace, through: dict[str, Result], latency: dict[s
     failed = {f"{name} {kind}": (r.lost, r.errors)
               for kind, results in (("closed", through), ("open", latency))
               for name, r in results.items() if r.lost or r.errors}
+    errors = served["bot"].errors
     print(f"\n{args.updates} updates closed loop and {args.latency_updates} at {args.rate:g}/s "
-          f"per bot, in {args.rounds} alternating rounds; {args.users} users per phase.")
+          f"per bot, in {args.rounds} alternating rounds; {args.users} users per phase; "
+          "each bot in a process of its own.")
     print(f"machine: {os.cpu_count()} CPUs, load average {memory['load_before']:.1f} before and "
           f"{os.getloadavg()[0]:.1f} after the run (other processes skew the numbers).")
-    print(f"memory: RSS {memory['imports']:.0f} MB after imports, a bare `import aiogram` "
-          f"peaks at {memory['aiogram']:.0f} MB.")
+    print(f"memory: a bare `import aiogram` peaks at {memory['aiogram']:.0f} MB "
+          "(aiogram builds all its types at import; the bot builds those it uses).")
     print(f"fake API calls: {', '.join(f'{k} {v}' for k, v in sorted(sink.calls.items()))}; "
           f"unmatched replies (late or extra): {sink.stray}"
           + (f"; lost/errors: {failed}" if failed else "")
-          + (f"; BOT ERRORS: {errors}" if (errors := bot_errors()) else "; bot errors: none"))
+          + (f"; BOT ERRORS: {errors}" if errors else "; bot errors: none"))
     checks = [
         (ratio >= TARGET_RATIO, f"throughput ratio bot/echo {ratio:.2f} (target >= "
                                 f"{TARGET_RATIO:.2f})"),
         (bot_p99 < TARGET_P99_MS, f"bot p99 @ {args.rate:g}/s {_ms(bot_p99)} ms "
                                   f"(target < {TARGET_P99_MS:g} ms)"),
-        (rss_peak < TARGET_RSS_MB, f"peak RSS {rss_peak:.0f} MB (target < "
+        (rss_peak < TARGET_RSS_MB, f"bot peak RSS {rss_peak:.0f} MB (target < "
                                    f"{TARGET_RSS_MB:g} MB)"),
     ]
     for ok, text in checks:
@@ -644,14 +731,10 @@ async def _chunk(label: str, phase: ClosedLoop | OpenLoop, updates: int) -> None
 
 
 async def run(args: argparse.Namespace) -> None:
-    # Import the bot before taking the starting memory.
-    for module in ("bot.app", "bot.channels.telegram", "bot.web.app"):
-        importlib.import_module(module)
-
-    memory = {"imports": current_rss_mb(), "load_before": os.getloadavg()[0],
-              "aiogram": await aiogram_floor_mb()}
+    memory = {"load_before": os.getloadavg()[0], "aiogram": await aiogram_floor_mb()}
     sink = FakeTelegram()
-    targets: list[Target] = [EchoBot(), RealBot()]
+    served = {name: Served(name) for name in ("echo", "bot")}
+    targets: list[Target] = list(served.values())
     started: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="bench-telegram-") as workdir:
         await sink.start()
@@ -685,9 +768,8 @@ async def run(args: argparse.Namespace) -> None:
                 except Exception:
                     logging.getLogger(__name__).exception("could not stop %s", target.name)
             await sink.stop()
-    memory["peak"] = peak_rss_mb()
     report(args, {k: v.result for k, v in closed.items()},
-           {k: v.result for k, v in opened.items()}, memory, sink)
+           {k: v.result for k, v in opened.items()}, served, memory, sink)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -706,6 +788,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="each phase is split in this many rounds, echo and bot in turn")
     parser.add_argument("--max-seconds", type=float, default=300.0,
                         help="give up after this long")
+    parser.add_argument("--serve", choices=("bot", "echo"), help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     counts = (args.updates, args.users, args.latency_updates, args.concurrency, args.rounds)
     if min(counts) < 1 or args.rate <= 0:
@@ -729,6 +814,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.serve:  # one bot, in a process of its own (see Served)
+        asyncio.run(serve(args))
+        return 0
     try:
         asyncio.run(_main(args))
     except TimeoutError:

@@ -380,6 +380,9 @@ async def test_webhook_mode(database_url: str, api: FakeTelegramAPI,
         assert api.deliveries[-1][1] == 200
         reply = check(one(await bot.press(1005, "help")), "en")
         assert "/help" in reply.text
+        # The press was answered in the reply to the webhook, with no request of its own.
+        answer = one(api.calls_to("answerCallbackQuery"))
+        assert api.webhook_calls == [answer] and answer.ok
         for user in (1001, 1002, 1003, 1004):
             assert api.replies(user) == []
             assert await user_row(bot.app, user) is None

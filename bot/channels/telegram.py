@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -29,7 +28,6 @@ from aiogram.types import (
     BotCommand,
     BufferedInputFile,
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
@@ -82,19 +80,15 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's choices as inline buttons (validated from plain data in one call, the
+    quickest way to build aiogram's models)."""
     if not reply.choices:
         return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=choice.label, url=choice.url)
-                if choice.url
-                else InlineKeyboardButton(text=choice.label, callback_data=choice.payload)
-                for choice in row
-            ]
-            for row in reply.choices
-        ]
-    )
+    return InlineKeyboardMarkup.model_validate({"inline_keyboard": [
+        [{"text": choice.label, "url": choice.url} if choice.url
+         else {"text": choice.label, "callback_data": choice.payload} for choice in row]
+        for row in reply.choices
+    ]})
 
 
 class TelegramChannel:
@@ -117,6 +111,8 @@ class TelegramChannel:
         self.dispatcher.include_router(router)
         self._polling: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        # Button presses already answered in the reply to the webhook's request.
+        self._answered: set[str] = set()
         # Chats that show the "share my phone" keyboard, to remove it afterwards.
         self._contact_keyboard: set[int] = set()
         # The coordinators' chat (bot/channels/telegram_desk.py), set by the runner.
@@ -176,15 +172,44 @@ class TelegramChannel:
         ):
             return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
         try:
-            update = Update.model_validate(await request.json(), context={"bot": self.bot})
-        except (ValueError, json.JSONDecodeError):
+            update = Update.model_validate_json(await request.read(), context={"bot": self.bot})
+        except ValueError:  # not JSON, or not an update
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
-        task = asyncio.create_task(self.dispatcher.feed_update(self.bot, update))
+        query = update.callback_query
+        answer = query is not None and not self._for_desk(query)
+        if answer:
+            # Telegram carries out a method given in the reply to its request: the press
+            # is answered (the button stops spinning) without a request of our own.
+            assert query is not None
+            self._answered.add(query.id)
+        task = asyncio.create_task(self.on_update(update))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        if answer:
+            assert query is not None
+            return web.json_response({"method": "answerCallbackQuery",
+                                      "callback_query_id": query.id})
         return web.json_response({"ok": True})
 
+    def _for_desk(self, query: CallbackQuery) -> bool:
+        """A press in the coordinators' chat (the desk answers those itself)."""
+        return (self.desk is not None and query.message is not None
+                and self.desk.owns(query.message.chat.id))
+
     # ---- updates -----------------------------------------------------------------
+
+    async def on_update(self, update: Update) -> None:
+        """An update from the webhook. Polling reaches the same two handlers through
+        aiogram's dispatcher; a webhook update needs none of its routing (the flows
+        route themselves), so it goes to them directly."""
+        try:
+            if update.message is not None:
+                await self.on_message(update.message)
+            elif update.callback_query is not None:
+                await self.on_callback(update.callback_query)
+        except Exception:
+            metrics.ERRORS.labels(CHANNEL, "update").inc()
+            log.exception("telegram: update %s failed", update.update_id)
 
     async def on_message(self, message: Message) -> None:
         sender = message.from_user
@@ -217,17 +242,20 @@ class TelegramChannel:
         await self.render(identity, message.chat.id, replies)
 
     async def on_callback(self, query: CallbackQuery) -> None:
-        if (self.desk is not None and query.message is not None
-                and self.desk.owns(query.message.chat.id)):
+        if self._for_desk(query):
+            assert self.desk is not None
             await self.desk.on_callback(query)  # answers the query itself
             return
         identity = Identity(CHANNEL, str(query.from_user.id))
-        try:
-            # Through _call: flood control (429) or a server error on the answer must
-            # not drop the step; only "too old" is given up on.
-            await self._call(query.answer, raise_bad_request=True, limited=False)
-        except TelegramBadRequest as error:  # too old to answer; the step goes on
-            log.info("telegram: callback not answered: %s", error.message)
+        if query.id in self._answered:  # in the reply to the webhook
+            self._answered.discard(query.id)
+        else:
+            try:
+                # Through _call: flood control (429) or a server error on the answer must
+                # not drop the step; only "too old" is given up on.
+                await self._call(query.answer, raise_bad_request=True, limited=False)
+            except TelegramBadRequest as error:  # too old to answer; the step goes on
+                log.info("telegram: callback not answered: %s", error.message)
         if not query.data:
             return
         event = Event(identity, EventKind.BUTTON, payload=query.data,

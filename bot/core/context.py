@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,8 @@ class Context:
     settings: Settings
     content: Content
     translations: Translations
-    db: AsyncSession
+    # Opens the step's ORM session on the step's own transaction (see `db`).
+    open_session: Callable[[], AsyncSession] = field(repr=False)
     replies: list[Reply] = field(default_factory=list)
     forget_user: bool = False
     # The Telegram bot's @username once known (for deep links in tickets).
@@ -46,6 +48,26 @@ class Context:
     # Signals for other parts of the bot, handed to their subscribers once the step's
     # transaction is committed (never for a step that is rolled back or re-run).
     signals: list[object] = field(default_factory=list)
+    _session: AsyncSession | None = field(default=None, init=False, repr=False)
+
+    @property
+    def db(self) -> AsyncSession:
+        """The step's ORM session, opened on first use: most steps never need one."""
+        if self._session is None:
+            self._session = self.open_session()
+        return self._session
+
+    async def close_session(self, *, flush: bool = True) -> None:
+        """Flush what the step's session holds into the step's transaction (unless the
+        step failed), and close it. The engine commits or rolls back the transaction."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            if flush:
+                await session.commit()  # joined to the engine's transaction: a flush
+        finally:
+            await session.close()
 
     @property
     def t(self) -> Translator:

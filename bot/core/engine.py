@@ -10,12 +10,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.content import Content
@@ -61,6 +62,10 @@ _UPDATE_SESSION = (
 )
 
 
+class _SessionChanged(Exception):
+    """Another worker stored this session first: the step is rolled back and re-run."""
+
+
 class _UserLocks:
     """One asyncio lock per user, so one user's updates are handled in order."""
 
@@ -95,6 +100,7 @@ class Engine:
         router.check_complete()
         self.router = router
         self.sessionmaker = sessionmaker
+        self.database: AsyncEngine = sessionmaker.kw["bind"]
         self.settings = settings
         self.content = content
         self.translations = translations
@@ -163,62 +169,73 @@ class Engine:
         """One attempt: None when another worker changed the session meanwhile.
 
         The hot path is one joined SELECT (user, session, coordinator role) and at most
-        one write per table, as prepared Core statements on the session's connection;
-        nothing is written when nothing changed."""
+        one write per table, as prepared Core statements on one connection; nothing is
+        written when nothing changed, and an ORM session is opened only for a step that
+        uses `ctx.db`, on the same transaction."""
         identity = event.identity
         key = {"channel": identity.channel, "external_id": identity.external_id}
-        async with self.sessionmaker() as db, db.begin():
-            connection = await db.connection()
-            row = (await connection.execute(_LOAD, key)).first()
-            is_new = row is None
-            if row is None:
-                await self._insert_user(db, event)
-                row = (await connection.execute(_LOAD, key)).one()
-            now = utcnow()
-            user = UserView(row.id, identity.channel, identity.external_id, row.language,
-                            row.display_name, is_new, self._is_admin(identity) or
-                            row.coordinator is not None)
-            original_data = row.data or {}
-            ctx = Context(
-                event=event, user=user, state=row.state, data=copy.deepcopy(original_data),
-                settings=self.settings, content=self.content, translations=self.translations,
-                db=db, bot_username=self.bot_username,
-            )
-            await self.dispatch(ctx)
-            if ctx.forget_user:
-                await db.execute(delete(User).where(User.id == user.id))
-                return ctx.replies
-            changes: dict[str, Any] = {}
-            if user.language != row.language:
-                changes["language"] = user.language
-            name = _clip(event.display_name)
-            if name and name != row.display_name:
-                changes["display_name"] = name
-            if row.unreachable_since is not None:
-                changes["unreachable_since"] = None
-            if is_new or now - row.last_seen_at > _SEEN_PRECISION:
-                changes["last_seen_at"] = now
-            if changes:
-                await connection.execute(update(User).where(User.id == user.id).values(**changes))
-            values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data, "b_now": now}
-            if row.version is None:
-                await connection.execute(_INSERT_SESSION, values)
-            elif ctx.state != row.state or ctx.data != original_data:
-                result = await connection.execute(_UPDATE_SESSION,
-                                                  {**values, "b_version": row.version})
-                if result.rowcount != 1:
-                    await db.rollback()
-                    return None
+        ctx: Context | None = None
+        try:
+            async with self.database.connect() as connection, connection.begin():
+                row = (await connection.execute(_LOAD, key)).first()
+                is_new = row is None
+                if row is None:
+                    await self._insert_user(connection, event)
+                    row = (await connection.execute(_LOAD, key)).one()
+                now = utcnow()
+                user = UserView(row.id, identity.channel, identity.external_id, row.language,
+                                row.display_name, is_new, self._is_admin(identity) or
+                                row.coordinator is not None)
+                original_data = row.data or {}
+                ctx = Context(
+                    event=event, user=user, state=row.state, data=copy.deepcopy(original_data),
+                    settings=self.settings, content=self.content,
+                    translations=self.translations,
+                    open_session=partial(self.sessionmaker, bind=connection),
+                    bot_username=self.bot_username,
+                )
+                await self.dispatch(ctx)
+                await ctx.close_session()
+                if ctx.forget_user:
+                    await connection.execute(delete(User).where(User.id == user.id))
+                    return ctx.replies
+                changes: dict[str, Any] = {}
+                if user.language != row.language:
+                    changes["language"] = user.language
+                name = _clip(event.display_name)
+                if name and name != row.display_name:
+                    changes["display_name"] = name
+                if row.unreachable_since is not None:
+                    changes["unreachable_since"] = None
+                if is_new or now - row.last_seen_at > _SEEN_PRECISION:
+                    changes["last_seen_at"] = now
+                if changes:
+                    await connection.execute(
+                        update(User).where(User.id == user.id).values(**changes))
+                values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data,
+                          "b_now": now}
+                if row.version is None:
+                    await connection.execute(_INSERT_SESSION, values)
+                elif ctx.state != row.state or ctx.data != original_data:
+                    result = await connection.execute(_UPDATE_SESSION,
+                                                      {**values, "b_version": row.version})
+                    if result.rowcount != 1:
+                        raise _SessionChanged
+        except _SessionChanged:
+            return None
+        finally:
+            if ctx is not None:
+                await ctx.close_session(flush=False)  # only left open when the step failed
         if ctx.signals:
             await self._publish(ctx.signals)
         return ctx.replies
 
-    async def _insert_user(self, db: AsyncSession, event: Event) -> None:
+    async def _insert_user(self, connection: AsyncConnection, event: Event) -> None:
         identity = event.identity
-        dialect = db.get_bind().dialect.name
+        dialect = connection.dialect.name
         statement = pg_insert(User) if dialect == "postgresql" else sqlite_insert(User)
         now = utcnow()
-        await db.execute(
+        await connection.execute(
             statement.values(channel=identity.channel, external_id=identity.external_id,
                              display_name=_clip(event.display_name), created_at=now,
                              last_seen_at=now)
@@ -262,9 +279,9 @@ class Engine:
 
     async def set_language(self, identity: Identity, language: str) -> None:
         """Preset a user's language (the terminal's `--lang`)."""
-        async with self._locks.get(identity), self.sessionmaker() as db, db.begin():
-            await self._insert_user(db, Event(identity, EventKind.COMMAND))
-            await db.execute(update(User).where(
+        async with self._locks.get(identity), self.database.begin() as connection:
+            await self._insert_user(connection, Event(identity, EventKind.COMMAND))
+            await connection.execute(update(User).where(
                 User.channel == identity.channel, User.external_id == identity.external_id
             ).values(language=language))
 

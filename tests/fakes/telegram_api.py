@@ -207,6 +207,7 @@ class FakeTelegramAPI:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
         self.deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status) by webhook
+        self.webhook_calls: list[ApiCall] = []  # methods given in replies to the webhook
         self.users: dict[int, dict[str, Any]] = {}
         self.blocked: set[int] = set()
         # Group chats the bot is a member of (the coordinators' chat): id -> title.
@@ -558,8 +559,16 @@ class FakeTelegramAPI:
         if self.webhook.get("secret_token"):
             headers[SECRET_HEADER] = self.webhook["secret_token"]
         async with self._client.post(self.webhook["url"], json=update, headers=headers) as resp:
-            await resp.read()
+            body = await resp.read()
             self.deliveries.append((update["update_id"], resp.status))
+        # Like Telegram: a method in the reply to a webhook request is carried out (its
+        # result goes nowhere).
+        if resp.status == 200 and resp.content_type == "application/json":
+            reply = json.loads(body)
+            if isinstance(reply, dict) and "method" in reply:
+                params = {key: value for key, value in reply.items() if key != "method"}
+                self.webhook_calls.append(
+                    await self._perform(str(reply["method"]), self.token, self._decode(params)))
 
     # ---- the HTTP side ----------------------------------------------------------------
 
@@ -567,14 +576,23 @@ class FakeTelegramAPI:
         self.violations.append(f"{method}: {description}")
 
     async def _handle(self, request: web.Request) -> web.Response:
-        name = request.match_info["method"]
+        try:
+            params = await self._params(request)
+        except ApiError as error:
+            params = {"_unreadable": error.description}
+        call = await self._perform(request.match_info["method"], request.match_info["token"],
+                                   params)
+        return web.json_response(call.response, status=call.status)
+
+    async def _perform(self, name: str, token: str, params: dict[str, Any]) -> ApiCall:
         method = self._by_lower.get(name.lower(), name)
-        call = ApiCall(method, {}, time.monotonic())
+        call = ApiCall(method, params, time.monotonic())
         self.calls.append(call)
         try:
-            call.params = await self._params(request)
+            if "_unreadable" in params:
+                raise bad_request(str(params["_unreadable"]))
             self.notify()  # seen (a long poll answers much later)
-            if request.match_info["token"] != self.token:
+            if token != self.token:
                 raise ApiError(401, "Unauthorized")
             handler = self._handlers.get(method)
             if handler is None:
@@ -588,7 +606,7 @@ class FakeTelegramAPI:
                 self._violation(method, f"{error.description} ({call!r})")
             call.status, call.response = error.code, error.body()
         self.notify()
-        return web.json_response(call.response, status=call.status)
+        return call
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         raw: dict[str, Any] = dict(request.query)
@@ -603,6 +621,11 @@ class FakeTelegramAPI:
                     raw[key] = {"filename": value.filename, "size": len(value.file.read())}
                 else:
                     raw[key] = value
+        return self._decode(raw)
+
+    @staticmethod
+    def _decode(raw: dict[str, Any]) -> dict[str, Any]:
+        """Parameters as Telegram reads them: JSON-serialized fields decoded."""
         params: dict[str, Any] = {}
         for key, value in raw.items():
             if key in JSON_FIELDS and isinstance(value, str):
