@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 import segno
 from babel.dates import format_datetime, format_time, get_timezone_gmt
-from icalendar import Calendar, Event
 
 from bot.core.i18n import N_, Translator
 from bot.core.replies import Attachment, Reply
@@ -119,6 +118,8 @@ def ticket_attachments(forum: Forum, registration: Registration, t: Translator,
 
 def calendar(forum: Forum, t: Translator) -> bytes:
     """An .ics file with the event in its own time zone."""
+    from icalendar import Calendar, Event  # only for tickets: kept out of every start
+
     cal = Calendar()
     cal.add("prodid", "-//Otandastar//Forum bot//EN")
     cal.add("version", "2.0")

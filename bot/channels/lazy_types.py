@@ -4,16 +4,21 @@
 models so that their forward references resolve. Each rebuild compiles that model's
 whole validator, with its own copy of every model it can contain: together about
 100 MB of memory and 1.5 s of every start, although a bot validates a handful of them
-(an update, a sent message, `True`). The models themselves are declared with pydantic's
-`defer_build=True`; only that closing loop builds them.
+(an update, a sent message, `True`). The types are declared with pydantic's
+`defer_build=True`; only that closing loop builds them. The ~170 method models
+(`SendMessage`, ...) are built as they are declared, another 20 MB and 0.5 s.
 
-`install()` puts a finder on `sys.meta_path` that, when `aiogram.types` is first
-imported, runs the package with `model_rebuild` noting the namespace it is given instead
-of building. Then it adds the names of that namespace to each `aiogram.types` module
-(the names its `TYPE_CHECKING` imports refer to), so pydantic builds a model on first
-use from the same names the loop would have used. tests/test_lazy_types.py builds every
-aiogram type and method this way. Nothing changes when `aiogram.types` was imported
-before `install()`.
+`install()` puts a finder on `sys.meta_path` that steps in at two imports:
+
+- `aiogram.types` runs with `model_rebuild` noting the namespace it is given instead
+  of building. Then the names of that namespace are added to each `aiogram.types`
+  module (the names its `TYPE_CHECKING` imports refer to), so pydantic builds a type
+  on first use from the same names the loop would have used;
+- after `aiogram.methods.base`, the base of the method models gets `defer_build`, so
+  that each method model is built when first used too.
+
+tests/test_lazy_types.py builds every aiogram type and method this way. Nothing changes
+when aiogram was imported before `install()`.
 """
 
 from __future__ import annotations
@@ -25,20 +30,22 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-TARGET = "aiogram.types"
+TYPES = "aiogram.types"
+METHODS = "aiogram.methods.base"
 
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname != TARGET:
+        loader = {TYPES: _TypesLoader, METHODS: _MethodsLoader}.get(fullname)
+        if loader is None:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _Loader(spec.loader)
+                spec.loader = loader(spec.loader)
                 return spec
         return None
 
@@ -50,6 +57,19 @@ class _Loader(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self.inner.create_module(spec)
 
+    def exec_module(self, module: ModuleType) -> None:
+        self.inner.exec_module(module)
+
+
+class _MethodsLoader(_Loader):
+    def exec_module(self, module: ModuleType) -> None:
+        self.inner.exec_module(module)
+        # Read by every method model declared from now on (pydantic merges the config
+        # of the bases).
+        module.TelegramMethod.model_config["defer_build"] = True
+
+
+class _TypesLoader(_Loader):
     def exec_module(self, module: ModuleType) -> None:
         from pydantic import BaseModel
 
@@ -73,13 +93,13 @@ class _Loader(importlib.abc.Loader):
         finally:
             BaseModel.model_rebuild = original  # type: ignore[method-assign]
         for name, loaded in list(sys.modules.items()):
-            if name.startswith(TARGET + ".") and loaded is not None:
+            if name.startswith(TYPES + ".") and loaded is not None:
                 for key, value in noted.items():
                     loaded.__dict__.setdefault(key, value)
 
 
 def install() -> None:
     """Defer the building of aiogram's types (once; harmless when already imported)."""
-    if TARGET in sys.modules or any(isinstance(f, _Finder) for f in sys.meta_path):
+    if TYPES in sys.modules or any(isinstance(f, _Finder) for f in sys.meta_path):
         return
     sys.meta_path.insert(0, _Finder())
