@@ -135,3 +135,70 @@ async def test_an_explicit_rollback_undoes_the_write(engine: AsyncEngine) -> Non
         await connection.execute(insert(items).values(name="gone"))
         await connection.rollback()
         assert (await connection.execute(select(func.count()).select_from(items))).scalar() == 0
+
+
+async def test_reads_on_the_calling_thread(engine: AsyncEngine, trips: Counter[str]) -> None:
+    await _fill(engine, 3)
+    trips.clear()
+    async with engine.begin() as connection:
+        driver = await sqlite.one_trip(connection)
+        assert driver is not None
+        with driver.reading_here():
+            names = (await connection.execute(select(items.c.name).order_by(items.c.id)))
+            assert names.scalars().all() == ["n00000", "n00001", "n00002"]
+            assert trips == Counter()  # no trip for the read
+            await connection.execute(update(items).values(score=5))  # a write still goes
+        assert not driver.reads_here
+    assert trips == Counter({"_run": 1, "commit": 1})
+
+
+async def test_the_last_write_commits_in_its_own_trip(engine: AsyncEngine,
+                                                      trips: Counter[str]) -> None:
+    await _fill(engine, 2)
+    trips.clear()
+    async with engine.begin() as connection:
+        driver = await sqlite.one_trip(connection)
+        assert driver is not None
+        await connection.execute(update(items).where(items.c.score == 0).values(score=10))
+        driver.commit_with_next(1)
+        await connection.execute(update(items).where(items.c.score == 1).values(score=11))
+    assert trips == Counter({"_run": 2})  # the commit rode along with the second write
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(items.c.score).order_by(items.c.id))
+                ).scalars().all() == [10, 11]
+
+
+async def test_a_write_that_misses_does_not_commit(engine: AsyncEngine) -> None:
+    await _fill(engine, 1)
+    async with engine.connect() as connection:
+        driver = await sqlite.one_trip(connection)
+        assert driver is not None
+        await connection.execute(insert(items).values(name="undone"))
+        driver.commit_with_next(1)
+        missed = await connection.execute(update(items).where(items.c.score == 99)
+                                          .values(score=0))
+        assert missed.rowcount == 0
+        await connection.rollback()  # what the engine does when a session changed meanwhile
+        names = (await connection.execute(select(items.c.name))).scalars().all()
+    assert names == ["n00000"]
+
+
+async def test_a_menu_step_costs_one_trip(tmp_path: Path, trips: Counter[str]) -> None:
+    """The engine's hot path: the session read on the calling thread, the session write
+    and its commit in one trip."""
+    from bot.app import build_app
+    from tests.conftest import Chat, make_settings
+
+    app = await build_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"))
+    try:
+        chat = Chat(app, language_hint="kk")
+        await chat.text("/start")
+        await chat.press("prj")
+        trips.clear()
+        await chat.press("menu")
+        assert trips == Counter({"_run": 1})
+        trips.clear()
+        await chat.press("menu")  # the same screen again: nothing to write
+        assert trips == Counter()
+    finally:
+        await app.close()
