@@ -15,14 +15,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bot.channels.broadcast_senders import TelegramBroadcaster
+from bot.channels.telegram_session import JsonBodySession
 from bot.core.ratelimit import PriorityLimiter
+from bot.db.engine import create_engine, session_factory
 from bot.db.models import Broadcast
 from bot.services.broadcasts import Sender
 
@@ -30,7 +28,10 @@ TOKEN = "123456:BENCH"
 
 
 async def main() -> None:
-    baseline = peak_kb()  # after the imports (aiogram alone is ~160 MB)
+    from aiogram import Bot  # after bot.channels, as in the bot: types built when used
+    from aiogram.client.telegram import TelegramAPIServer
+
+    baseline = peak_kb()  # after the imports
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--api-url", required=True)
@@ -39,9 +40,10 @@ async def main() -> None:
     parser.add_argument("--stale", type=float, default=5.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    engine = create_async_engine(args.database_url)
-    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-    session = AiohttpSession(api=TelegramAPIServer.from_base(args.api_url))
+    # The bot's own engine and session (one trip per SQLite statement, JSON requests).
+    engine = create_engine(args.database_url)
+    sessionmaker = session_factory(engine)
+    session = JsonBodySession(api=TelegramAPIServer.from_base(args.api_url))
     bot = Bot(TOKEN, session=session)
     # A quarter of a token of slack absorbs the event loop's timer lateness; with the
     # rate 1 % under the server's, no second can hold more than the server allows.
