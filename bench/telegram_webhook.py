@@ -211,16 +211,12 @@ class FakeTelegram:
 class Target:
     name: str
     url: str
-    token: str
 
     async def start(self, api_base: str, workdir: Path) -> None:
         raise NotImplementedError
 
     async def stop(self) -> None:
         raise NotImplementedError
-
-    def cpu(self) -> float:
-        return time.process_time()
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -234,7 +230,6 @@ class RealBot(Target):
     """The project's bot: build_app, TelegramChannel, make_web_app, webhook mode."""
 
     name = "bot"
-    token = BOT_TOKEN
 
     async def start(self, api_base: str, workdir: Path) -> None:
         from pydantic import SecretStr
@@ -276,7 +271,6 @@ class EchoBot(Target):
     """A bare aiogram bot: echoes text, answers a button press and sends a message."""
 
     name = "echo"
-    token = ECHO_TOKEN
 
     async def start(self, api_base: str, workdir: Path) -> None:
         from aiogram import Bot, Dispatcher, Router
@@ -328,6 +322,8 @@ class EchoBot(Target):
 
 
 class Served(Target):
+    token: str
+
     """A bot in a process of its own (`--serve NAME`); the load generator talks to it over
     HTTP and reads its CPU time and memory from /proc."""
 
@@ -475,7 +471,7 @@ class Load:
         return [SimUser(first + i, LANGUAGE_CODES[i % len(LANGUAGE_CODES)])
                 for i in range(count)]
 
-    async def one(self, target: Target, user: SimUser, started: float | None,
+    async def one(self, target: Served, user: SimUser, started: float | None,
                   result: Result) -> None:
         """Send the user's next update and wait for its reply to reach the fake API."""
         self._update_id += 1
@@ -541,7 +537,7 @@ class Population:
 class ClosedLoop:
     """As fast as possible: `concurrency` updates in flight, one per user at most."""
 
-    def __init__(self, load: Load, target: Target, users: int, concurrency: int,
+    def __init__(self, load: Load, target: Served, users: int, concurrency: int,
                  planned_updates: int) -> None:
         self.load, self.target = load, target
         self.users = Population(load, users, planned_updates, "closed")
@@ -572,7 +568,7 @@ class OpenLoop:
     """A fixed arrival rate; latency counts from the planned send time, so a slow reply
     delays nothing but its own user's next update."""
 
-    def __init__(self, load: Load, target: Target, users: int, rate: float,
+    def __init__(self, load: Load, target: Served, users: int, rate: float,
                  planned_updates: int) -> None:
         self.load, self.target, self.rate = load, target, rate
         self.users = Population(load, users, planned_updates, "open")
@@ -734,8 +730,8 @@ async def run(args: argparse.Namespace) -> None:
     memory = {"load_before": os.getloadavg()[0], "aiogram": await aiogram_floor_mb()}
     sink = FakeTelegram()
     served = {name: Served(name) for name in ("echo", "bot")}
-    targets: list[Target] = list(served.values())
-    started: list[Target] = []
+    targets = list(served.values())
+    started: list[Served] = []
     with tempfile.TemporaryDirectory(prefix="bench-telegram-") as workdir:
         await sink.start()
         http = ClientSession(connector=TCPConnector(limit=max(args.concurrency, 100)),

@@ -57,9 +57,6 @@ class _Loader(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self.inner.create_module(spec)
 
-    def exec_module(self, module: ModuleType) -> None:
-        self.inner.exec_module(module)
-
 
 class _MethodsLoader(_Loader):
     def exec_module(self, module: ModuleType) -> None:

@@ -176,17 +176,16 @@ class TelegramChannel:
         except ValueError:  # not JSON, or not an update
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         query = update.callback_query
-        answer = query is not None and not self._for_desk(query)
-        if answer:
-            # Telegram carries out a method given in the reply to its request: the press
-            # is answered (the button stops spinning) without a request of our own.
-            assert query is not None
+        if query is not None and self._for_desk(query):
+            query = None  # the desk answers presses in its chat itself
+        if query is not None:
             self._answered.add(query.id)
         task = asyncio.create_task(self.on_update(update))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        if answer:
-            assert query is not None
+        if query is not None:
+            # Telegram carries out a method given in the reply to its request: the press
+            # is answered (the button stops spinning) without a request of our own.
             return web.json_response({"method": "answerCallbackQuery",
                                       "callback_query_id": query.id})
         return web.json_response({"ok": True})

@@ -3,8 +3,8 @@
 aiogram sends every request as an HTML form, which percent-encodes each byte of a
 Cyrillic text (three times its size on the wire, and the slowest part of a request).
 The Bot API takes `application/json` as well, so a request without a file goes out as
-compact UTF-8 JSON; one with a file still goes as multipart form data. The answer is
-read and checked by aiogram exactly as before.
+compact UTF-8 JSON; one with a file still goes as multipart form data. Only the body
+changes: aiogram sends the request and reads and checks the answer as before.
 
 aiogram checks each answer with `Response[<the method's result type>]`. pydantic keeps
 such parametrized classes only weakly, so after every garbage collection the next request
@@ -15,17 +15,14 @@ holds each one it has used.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
-from aiohttp import ClientError, ClientTimeout
+from aiohttp.payload import BytesPayload
 
 if TYPE_CHECKING:
     from aiogram import Bot
-
-_HEADERS = {"Content-Type": "application/json"}
 
 
 class JsonBodySession(AiohttpSession):
@@ -40,37 +37,15 @@ class JsonBodySession(AiohttpSession):
         return super().check_response(bot=bot, method=method, status_code=status_code,
                                       content=content)
 
-    def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
-        """The request as JSON bytes; None when it carries a file (multipart then)."""
+    def build_form_data(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
+        """The request body: compact UTF-8 JSON, or aiogram's multipart form when the
+        request carries a file."""
         files: dict[str, Any] = {}
         fields = self.prepare_value(method.model_dump(warnings=False), bot=bot, files=files,
                                     _dumps_json=False)
         if files:
-            return None
+            return super().build_form_data(bot, method)
         # The form drops empty strings; so does the JSON body.
         body = {key: value for key, value in fields.items() if value != ""}
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-    async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType],
-                           timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
-                           ) -> TelegramType:
-        data = self.json_body(bot, method)
-        if data is None:
-            return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
-        try:
-            async with session.post(url, data=data, headers=_HEADERS,
-                                    timeout=ClientTimeout(total=self.timeout if timeout is None
-                                                          else timeout)) as response:
-                raw_result = await response.text()
-        except TimeoutError as error:
-            raise TelegramNetworkError(method=method, message="Request timeout error") \
-                from error
-        except ClientError as error:
-            raise TelegramNetworkError(method=method,
-                                       message=f"{type(error).__name__}: {error}") from error
-        checked = self.check_response(bot=bot, method=method, status_code=response.status,
-                                      content=raw_result)
-        return cast(TelegramType, checked.result)
-
+        return BytesPayload(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+                            content_type="application/json")

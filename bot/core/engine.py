@@ -218,16 +218,16 @@ class Engine:
                         update(User).where(User.id == user.id).values(**changes))
                 values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data,
                           "b_now": now}
-                if driver and (row.version is None or ctx.state != row.state
-                               or ctx.data != original_data):
-                    driver.commit_with_next(1)  # the step's last write commits with it
-                if row.version is None:
-                    await connection.execute(_INSERT_SESSION, values)
-                elif ctx.state != row.state or ctx.data != original_data:
-                    result = await connection.execute(_UPDATE_SESSION,
-                                                      {**values, "b_version": row.version})
-                    if result.rowcount != 1:
-                        raise _SessionChanged
+                if row.version is None or ctx.state != row.state or ctx.data != original_data:
+                    if driver:
+                        driver.commit_with_next(1)  # the step's last write commits with it
+                    if row.version is None:
+                        await connection.execute(_INSERT_SESSION, values)
+                    else:
+                        result = await connection.execute(
+                            _UPDATE_SESSION, {**values, "b_version": row.version})
+                        if result.rowcount != 1:
+                            raise _SessionChanged
         except _SessionChanged:
             return None
         finally:

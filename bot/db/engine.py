@@ -28,7 +28,7 @@ def create_engine(url: str) -> AsyncEngine:
         kwargs = {"connect_args": {"timeout": 30}, "pool_size": 1, "max_overflow": 0}
         if database and not parsed.query:
             # One trip to the database thread per statement (bot/db/sqlite.py).
-            kwargs["async_creator"] = sqlite.creator(database, timeout=30)
+            kwargs["async_creator"] = sqlite.creator(database, **kwargs["connect_args"])
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 

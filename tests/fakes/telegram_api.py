@@ -576,21 +576,24 @@ class FakeTelegramAPI:
         self.violations.append(f"{method}: {description}")
 
     async def _handle(self, request: web.Request) -> web.Response:
+        params: dict[str, Any] = {}
+        unreadable: ApiError | None = None
         try:
             params = await self._params(request)
         except ApiError as error:
-            params = {"_unreadable": error.description}
+            unreadable = error
         call = await self._perform(request.match_info["method"], request.match_info["token"],
-                                   params)
+                                   params, unreadable)
         return web.json_response(call.response, status=call.status)
 
-    async def _perform(self, name: str, token: str, params: dict[str, Any]) -> ApiCall:
+    async def _perform(self, name: str, token: str, params: dict[str, Any],
+                       unreadable: ApiError | None = None) -> ApiCall:
         method = self._by_lower.get(name.lower(), name)
         call = ApiCall(method, params, time.monotonic())
         self.calls.append(call)
         try:
-            if "_unreadable" in params:
-                raise bad_request(str(params["_unreadable"]))
+            if unreadable is not None:
+                raise unreadable
             self.notify()  # seen (a long poll answers much later)
             if token != self.token:
                 raise ApiError(401, "Unauthorized")
