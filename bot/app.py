@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.core.engine import Engine
+from bot.core.events import Identity
 from bot.core.i18n import Translations
 from bot.db.engine import create_engine, migrate, session_factory
+from bot.services import roles
 from handlers import get_router
 
 
@@ -35,7 +37,12 @@ async def build_app(settings: Settings, *, apply_migrations: bool = True) -> App
     db = create_engine(settings.database_url)
     if apply_migrations:
         await migrate(db)
-    engine = Engine(get_router(), session_factory(db), settings, content, translations)
+
+    def is_coordinator(identity: Identity, listed: bool) -> bool:
+        return roles.is_coordinator(identity, settings, listed=listed)
+
+    engine = Engine(get_router(), session_factory(db), settings, content, translations,
+                    is_coordinator=is_coordinator)
     return App(settings, db, content, translations, engine)
 
 

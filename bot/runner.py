@@ -24,8 +24,6 @@ from bot.core.replies import Reply
 from bot.db.models import Broadcast, User
 from bot.services import broadcasts, clock, forums, reminders
 from bot.web.app import make_web_app
-from handlers import forum_text
-from handlers.broadcast_admin import report_text
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +42,8 @@ async def expire_sessions(app: App) -> None:
 
 def make_compose(app: App) -> reminders.Compose:
     def compose(due: reminders.Due, now: datetime) -> list[Reply]:
-        t = app.translations.get(due.user.language, app.settings.default_locale)
-        return [forum_text.reminder(due.reminder.kind, due.forum, due.registration, t, now)]
+        return app.engine.compose("reminder", due.user.language, kind=due.reminder.kind,
+                                  forum=due.forum, registration=due.registration, now=now)
 
     return compose
 
@@ -101,9 +99,9 @@ async def send_broadcasts(app: App, sender: broadcasts.Sender, notifier: Notifie
             if broadcast is None or author is None:
                 continue
             report = await broadcasts.report(db, broadcast, clock.now())
-        t = app.translations.get(author.language, app.settings.default_locale)
-        text = t._("The announcement has been sent.") + "\n\n" + report_text(t, report)
-        await notifier.push(author.channel, author.external_id, [Reply(text)], "notice")
+        await notifier.push(author.channel, author.external_id,
+                            app.engine.compose("broadcast_sent", author.language,
+                                               report=report), "notice")
 
 
 def make_scheduler(app: App, notifier: Notifier) -> AsyncIOScheduler:
@@ -142,15 +140,15 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     await site.start()
     log.info("http: listening on %s:%s", settings.http_host, settings.http_port)
 
-    notifier = Notifier()
+    notifier = app.engine.notifier  # the flows' follow-ups send through it too
     if telegram is not None:
         notifier.register("telegram", telegram.push)
     if whatsapp is not None:
         notifier.register("whatsapp", whatsapp.push)
+        notifier.register_files("whatsapp", whatsapp.client.download_media)
     if telegram is not None and settings.coordinator_chat_id is not None:
         telegram.desk = CoordinatorDesk(telegram, notifier)  # questions to coordinators
-        if whatsapp is not None:
-            telegram.desk.fetchers["whatsapp"] = whatsapp.client.download_media
+        notifier.register_files("telegram", telegram.desk.download)
     scheduler = make_scheduler(app, notifier)
     if telegram is not None and telegram.desk is not None:
         scheduler.add_job(telegram.desk.resend_pending, "interval", minutes=1,

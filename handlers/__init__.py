@@ -14,6 +14,7 @@ from handlers import (
     forum_admin,
     forums,
     handover,
+    handover_desk,
     language,
     menu,
     numbers,
@@ -27,7 +28,8 @@ def get_router() -> Router:
     root = Router("root")
     root.include(language.router, menu.router, eligibility.router, projects.router,
                  numbers.router, settings.router, privacy.router, forums.router,
-                 forum_admin.router, handover.router, coordinators.router,
+                 forum_admin.router, handover.router, handover_desk.router,
+                 coordinators.router,
                  broadcast_admin.router)
     root.check_complete()
     return root

@@ -21,7 +21,7 @@ from bot import LANGUAGES
 from bot.core.context import Context
 from bot.core.events import EventKind
 from bot.core.i18n import Translator
-from bot.core.replies import Choice
+from bot.core.replies import Choice, Reply
 from bot.core.router import Router
 from bot.db.models import Broadcast, Forum
 from bot.services import broadcasts, forums
@@ -90,6 +90,12 @@ def report_text(t: Translator, report: Report) -> str:
         lines.append(t._("Duration {minutes} min {seconds} s").format(minutes=minutes,
                                                                       seconds=seconds))
     return "\n".join(lines)
+
+
+@router.notice("broadcast_sent")
+def sent_notice(t: Translator, *, report: Report) -> list[Reply]:
+    """The final report, to the coordinator who wrote the broadcast (bot/runner.py)."""
+    return [Reply(t._("The announcement has been sent.") + "\n\n" + report_text(t, report))]
 
 
 # ---- the list and one broadcast -------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""Coordinators' tools in the private chat: open questions (`/threads`, `/thread N`,
-`/close N`) for every coordinator; the list of coordinators, adding and removing them
-(`/coordinators`, `/addcoordinator ID`, `/removecoordinator ID`, "👥 Coordinators",
-payloads `co…`, state `co:add`) for the lead coordinators (ADMIN_IDS) only.
+"""Managing coordinators, for the lead coordinators (ADMIN_IDS) only: the list of
+coordinators, adding and removing them (`/coordinators`, `/addcoordinator ID`,
+`/removecoordinator ID`; in the coordinators' group chat also as a reply to a
+message of the person). In a private chat also "👥 Coordinators", payloads `co…`,
+state `co:add`. Open questions are in handlers/handover_desk.py.
 
-Every action checks the role and is logged with who did what. The same actions in
-the coordinators' chat are in bot/channels/telegram_desk.py."""
+Every action checks the role and is logged with who did what. In the coordinators'
+chat the answers are words only (no buttons there) in the group's language."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import logging
 
 from bot.core.context import Context
 from bot.core.replies import Choice
-from bot.core.router import Router
-from bot.services import coordinators, handover
+from bot.core.router import EVERYWHERE, Router
+from bot.services import coordinators
 from bot.services.clock import now
 from bot.services.roles import is_lead
 from handlers import handover_text as text
@@ -25,25 +26,58 @@ router = Router("coordinators")
 ADDING = "co:add"
 
 
-def _who(ctx: Context) -> str:
-    return f"{ctx.user.channel}:{ctx.user.external_id}"
+def who(ctx: Context) -> str:
+    where = " in the coordinators' chat" if ctx.in_coordinators_chat else ""
+    return f"{ctx.user.channel}:{ctx.user.external_id}{where}"
 
 
-def _refuse(ctx: Context, lead: bool = False) -> bool:
+def say(ctx: Context, words: str, *choices: Choice | list[Choice]) -> None:
+    """An answer to a coordinator: in a private chat with `choices` and the menu button,
+    in the coordinators' chat the words alone."""
+    if ctx.in_coordinators_chat:
+        ctx.say(words)
+    else:
+        ctx.say(words, *choices, menu_button(ctx))
+
+
+def refuse(ctx: Context, lead: bool = False) -> bool:
+    """True (the refusal said, the attempt logged) when the user lacks the role."""
     allowed = is_lead(ctx.user, ctx.settings) if lead else ctx.user.is_coordinator
     if allowed:
         return False
-    log.warning("user %s tried a %s action: %s", _who(ctx),
+    log.warning("user %s tried a %s action: %s", who(ctx),
                 "lead coordinator" if lead else "coordinator",
                 ctx.event.payload or ctx.event.text[:40])
-    show_menu(ctx, ctx._("This is for the Fund's lead coordinators only.") if lead
-              else ctx._("This is for the Fund's coordinators only."))
+    words = ctx._("This is for the Fund's lead coordinators only.") if lead \
+        else ctx._("This is for the Fund's coordinators only.")
+    if ctx.in_coordinators_chat:
+        ctx.say(words)
+    else:
+        show_menu(ctx, words)
     return True
 
 
-def _telegram_id(raw: str) -> int | None:
+def number(raw: str) -> int | None:
+    """A Telegram user id or a question's number, typed."""
     raw = raw.strip()
     return int(raw) if raw.isdigit() and 0 < int(raw) < 2**52 else None
+
+
+def _target(ctx: Context) -> tuple[int | None, str | None]:
+    """The person a command is about: the id typed after it, or (in the coordinators'
+    chat) the author of the message it replies to, with their name."""
+    typed = number(ctx.event.args)
+    quoted = ctx.event.reply_to
+    author = quoted.author if quoted is not None else None
+    if typed is None and author is not None and author.channel == coordinators.CHANNEL:
+        typed = number(author.external_id)
+        return typed, quoted.author_name if quoted is not None else None
+    return typed, None
+
+
+def _ask_for_target(ctx: Context) -> None:
+    ctx.say(ctx._("Reply with the command to a message of the person, or add their "
+                  "Telegram user id."))
 
 
 async def show_coordinators(ctx: Context, lead: str | None = None) -> None:
@@ -51,6 +85,9 @@ async def show_coordinators(ctx: Context, lead: str | None = None) -> None:
     ctx.data["screen"] = "co"
     people = await coordinators.listing(ctx.db, ctx.settings)
     body = text.coordinators_text(ctx.t, people)
+    if ctx.in_coordinators_chat:
+        ctx.say(f"{lead}\n\n{body}" if lead else body)
+        return
     buttons: list[Choice | list[Choice]] = []
     buttons += [
         Choice(ctx._("➖ {name}").format(name=person.name or str(person.telegram_id))[:60],
@@ -60,10 +97,11 @@ async def show_coordinators(ctx: Context, lead: str | None = None) -> None:
     ctx.say(f"{lead}\n\n{body}" if lead else body, *buttons)
 
 
-async def _add(ctx: Context, telegram_id: int) -> None:
-    added = await coordinators.add(ctx.db, telegram_id, int(ctx.user.external_id), now())
+async def _add(ctx: Context, telegram_id: int, name: str | None = None) -> None:
+    added = await coordinators.add(ctx.db, telegram_id, int(ctx.user.external_id), now(),
+                                   name)
     if added:
-        log.info("lead %s added coordinator telegram:%s", _who(ctx), telegram_id)
+        log.info("lead %s added coordinator telegram:%s", who(ctx), telegram_id)
     await show_coordinators(ctx, ctx._("Added: {id} is a coordinator now.").format(
         id=telegram_id) if added else ctx._("{id} is a coordinator already.").format(
         id=telegram_id))
@@ -76,7 +114,7 @@ async def _remove(ctx: Context, telegram_id: int) -> None:
         return
     removed = await coordinators.remove(ctx.db, telegram_id)
     if removed:
-        log.info("lead %s removed coordinator telegram:%s", _who(ctx), telegram_id)
+        log.info("lead %s removed coordinator telegram:%s", who(ctx), telegram_id)
     await show_coordinators(ctx, ctx._("Removed: {id} is no longer a coordinator.").format(
         id=telegram_id) if removed else ctx._("{id} is not a coordinator.").format(
         id=telegram_id))
@@ -91,95 +129,57 @@ def _ask_id(ctx: Context, lead: str | None = None) -> None:
     ctx.say(f"{lead}\n\n{prompt}" if lead else prompt, Choice(ctx._("✖️ Cancel"), "co"))
 
 
-@router.command("coordinators")
+@router.command("coordinators", places=EVERYWHERE)
 @router.button("co")
 async def coordinators_screen(ctx: Context) -> None:
-    if _refuse(ctx, lead=True):
+    if refuse(ctx, lead=True):
         return
     args = ctx.payload_args
     if args and args[0] == "add":
         _ask_id(ctx)
         return
-    if len(args) > 1 and args[0] == "rm" and _telegram_id(args[1]) is not None:
+    if len(args) > 1 and args[0] == "rm" and number(args[1]) is not None:
         await _remove(ctx, int(args[1]))
         return
-    log.info("lead %s: list coordinators", _who(ctx))
+    log.info("lead %s: list coordinators", who(ctx))
     await show_coordinators(ctx)
 
 
-@router.command("addcoordinator")
+@router.command("addcoordinator", places=EVERYWHERE)
 async def add_command(ctx: Context) -> None:
-    if _refuse(ctx, lead=True):
+    if refuse(ctx, lead=True):
         return
-    telegram_id = _telegram_id(ctx.event.args)
+    telegram_id, name = _target(ctx)
     if telegram_id is None:
-        _ask_id(ctx)
+        if ctx.in_coordinators_chat:  # no typed answer there: no session in the group
+            _ask_for_target(ctx)
+        else:
+            _ask_id(ctx)
         return
-    await _add(ctx, telegram_id)
+    await _add(ctx, telegram_id, name)
 
 
 @router.state(ADDING)
 async def add_typed(ctx: Context) -> None:
-    if _refuse(ctx, lead=True):
+    if refuse(ctx, lead=True):
         return
-    telegram_id = _telegram_id(ctx.event.text)
+    telegram_id = number(ctx.event.text)
     if telegram_id is None:
         _ask_id(ctx, ctx._("That is not a Telegram user id: it is a number like 123456789."))
         return
     await _add(ctx, telegram_id)
 
 
-@router.command("removecoordinator")
+@router.command("removecoordinator", places=EVERYWHERE)
 async def remove_command(ctx: Context) -> None:
-    if _refuse(ctx, lead=True):
+    if refuse(ctx, lead=True):
         return
-    telegram_id = _telegram_id(ctx.event.args)
+    telegram_id, _name = _target(ctx)
     if telegram_id is None:
-        await show_coordinators(ctx, ctx._("Which one? /removecoordinator 123456789, or the "
-                                           "➖ button below."))
+        if ctx.in_coordinators_chat:  # no ➖ buttons there
+            _ask_for_target(ctx)
+        else:
+            await show_coordinators(ctx, ctx._("Which one? /removecoordinator 123456789, or "
+                                               "the ➖ button below."))
         return
     await _remove(ctx, telegram_id)
-
-
-# ---- open questions ------------------------------------------------------------------
-
-
-@router.command("threads")
-async def threads(ctx: Context) -> None:
-    if _refuse(ctx):
-        return
-    log.info("coordinator %s: list open questions", _who(ctx))
-    ctx.data["screen"] = "co:threads"
-    ctx.say(text.threads_text(ctx.t, await handover.open_threads(ctx.db), now()),
-            menu_button(ctx))
-
-
-@router.command("thread")
-async def thread(ctx: Context) -> None:
-    if _refuse(ctx):
-        return
-    number = _telegram_id(ctx.event.args)
-    found = await handover.history(ctx.db, number) if number is not None else None
-    if found is None:
-        ctx.say(ctx._("No question with that number. /threads lists the open ones."),
-                menu_button(ctx))
-        return
-    log.info("coordinator %s: read question #%s", _who(ctx), number)
-    ctx.say(text.history_text(ctx.t, *found, now()), menu_button(ctx))
-
-
-@router.command("close")
-async def close(ctx: Context) -> None:
-    if _refuse(ctx):
-        return
-    number = _telegram_id(ctx.event.args)
-    closed = await handover.close(ctx.db, number, ctx.user.id, now()) \
-        if number is not None else None
-    if closed is None:
-        ctx.say(ctx._("No open question with that number. /threads lists the open ones."),
-                menu_button(ctx))
-        return
-    log.info("coordinator %s closed question #%s", _who(ctx), number)
-    ctx.emit(handover.Closed(closed.id, ctx.user.display_name))
-    ctx.say(ctx._("Question #{id} is closed; the person has been told.").format(id=closed.id),
-            menu_button(ctx))

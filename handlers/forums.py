@@ -9,6 +9,7 @@ Payloads: `fo` (list), `fo:c:<country>` (filter), `fo:v:<id>` (details), `fo:r:<
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -16,9 +17,10 @@ from babel.dates import format_datetime
 from email_validator import EmailNotValidError, validate_email
 
 from bot.core.context import Context
-from bot.core.replies import Choice
+from bot.core.i18n import Translator
+from bot.core.replies import Choice, Reply
 from bot.core.router import Router
-from bot.db.models import Registration
+from bot.db.models import Forum, Registration
 from bot.services import forums
 from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country, remember_country
@@ -521,3 +523,8 @@ async def check_in(ctx: Context, secret: str) -> None:
     ctx.say(f"{head}\n\n{who}", menu_button(ctx))
 
 
+@router.notice("reminder")
+def reminder_notice(t: Translator, *, kind: str, forum: Forum, registration: Registration,
+                    now: datetime) -> list[Reply]:
+    """A reminder or notice of a registration, for the scheduler (bot/runner.py)."""
+    return [text.reminder(kind, forum, registration, t, now)]

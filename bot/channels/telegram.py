@@ -33,6 +33,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
     Update,
 )
 from aiohttp import web
@@ -272,14 +273,20 @@ class TelegramChannel:
     # ---- sending --------------------------------------------------------------
 
     async def render(self, identity: Identity, chat_id: int, replies: list[Reply],
-                     edit: int | None = None) -> PushResult:
-        """Send the replies; with `edit`, the first one replaces that message's text."""
+                     edit: int | None = None, *, reply_to: int | None = None,
+                     sent: list[int] | None = None) -> PushResult:
+        """Send the replies; with `edit`, the first one replaces that message's text.
+        In a group: `reply_to` makes each message a reply to that one, and `sent` gets
+        the ids of the messages sent (the coordinators' desk keeps them)."""
+        answering = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) \
+            if reply_to else None
         try:
             for index, reply in enumerate(replies):
                 chunks = split_text(reply.text, TEXT_LIMIT)
                 markup = self._markup(chat_id, reply)
                 if reply.attachment is not None:
-                    if not await self._send_file(identity, chat_id, reply, markup):
+                    if not await self._send_file(identity, chat_id, reply, markup, answering,
+                                                 sent):
                         return PushResult.FAILED
                     continue
                 editable = (index == 0 and edit is not None and len(chunks) == 1
@@ -289,13 +296,16 @@ class TelegramChannel:
                     continue
                 for number, chunk in enumerate(chunks):
                     last = number == len(chunks) - 1
-                    sent = await self._call(
+                    message = await self._call(
                         partial(self.bot.send_message, chat_id=chat_id, text=chunk,
-                                reply_markup=markup if last else None),
+                                reply_markup=markup if last else None,
+                                reply_parameters=answering),
                         identity,
                     )
-                    if sent is None:
+                    if message is None:
                         return PushResult.FAILED
+                    if sent is not None:
+                        sent.append(message.message_id)
                     metrics.REPLIES.labels(CHANNEL).inc()
         except Unreachable:
             return PushResult.UNREACHABLE
@@ -317,26 +327,31 @@ class TelegramChannel:
         return await self.render(Identity(CHANNEL, external_id), int(external_id), replies)
 
     async def _send_file(self, identity: Identity, chat_id: int, reply: Reply,
-                         markup: Markup | None) -> bool:
+                         markup: Markup | None, answering: ReplyParameters | None = None,
+                         sent: list[int] | None = None) -> bool:
         """A file (a picture is shown as a photo) with the reply's text as its caption, or
         before it when the text is too long for a caption."""
         assert reply.attachment is not None
         caption: str | None = reply.text
         if len(reply.text) > CAPTION_LIMIT:
             for chunk in split_text(reply.text, TEXT_LIMIT):
-                if await self._call(partial(self.bot.send_message, chat_id=chat_id, text=chunk),
-                                    identity) is None:
+                if await self._call(partial(self.bot.send_message, chat_id=chat_id, text=chunk,
+                                            reply_parameters=answering), identity) is None:
                     return False
             caption = None
-        upload = BufferedInputFile(reply.attachment.data, filename=reply.attachment.filename)
+        upload: BufferedInputFile | str = reply.attachment.ref or BufferedInputFile(
+            reply.attachment.data, filename=reply.attachment.filename)
         if reply.attachment.mime in ("image/png", "image/jpeg"):
             method = partial(self.bot.send_photo, chat_id=chat_id, photo=upload,
-                             caption=caption, reply_markup=markup)
+                             caption=caption, reply_markup=markup, reply_parameters=answering)
         else:
             method = partial(self.bot.send_document, chat_id=chat_id, document=upload,
-                             caption=caption, reply_markup=markup)
-        if await self._call(method, identity) is None:
+                             caption=caption, reply_markup=markup, reply_parameters=answering)
+        message = await self._call(method, identity)
+        if message is None:
             return False
+        if sent is not None:
+            sent.append(message.message_id)
         metrics.REPLIES.labels(CHANNEL).inc()
         return True
 

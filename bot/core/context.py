@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.core.events import Event, EventKind
+from bot.core.events import Event, EventKind, InboundFile, Place
+from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Attachment, Choice, Reply, rows
 
 if TYPE_CHECKING:
@@ -19,7 +20,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class UserView:
-    """The user as flows see it; changes are written back after the step."""
+    """The user as flows see it; changes are written back after the step (not after a
+    step in the coordinators' chat, which leaves the user's row and session alone).
+    `id` is 0 for someone in the coordinators' chat who never wrote to the bot: no row
+    is made for them there."""
 
     id: int
     channel: str
@@ -48,6 +52,13 @@ class Context:
     # Signals for other parts of the bot, handed to their subscribers once the step's
     # transaction is committed (never for a step that is rolled back or re-run).
     signals: list[object] = field(default_factory=list)
+    # Messages to other users and downloads go through the channels' senders and
+    # fetchers, in follow-ups (`after`).
+    notifier: Notifier = field(default_factory=Notifier, repr=False)
+    followups: list[Callable[[Context], Awaitable[None]]] = field(default_factory=list,
+                                                                  repr=False)
+    # True once the step's transaction is over (while its follow-ups run).
+    stored: bool = False
     _session: AsyncSession | None = field(default=None, init=False, repr=False)
 
     @property
@@ -70,8 +81,14 @@ class Context:
             await session.close()
 
     @property
+    def in_coordinators_chat(self) -> bool:
+        return self.event.place is Place.COORDINATORS
+
+    @property
     def t(self) -> Translator:
-        return self.translations.get(self.user.language, self.settings.default_locale)
+        """The user's language; the coordinators' chat speaks DEFAULT_LOCALE."""
+        language = None if self.in_coordinators_chat else self.user.language
+        return self.translations.get(language, self.settings.default_locale)
 
     @property
     def language(self) -> str:
@@ -110,6 +127,31 @@ class Context:
     def emit(self, signal: object) -> None:
         """Tell a subscriber (`Engine.subscribe`) something after this step is stored."""
         self.signals.append(signal)
+
+    def after(self, work: Callable[[Context], Awaitable[None]]) -> None:
+        """Run `work(ctx)` once this step is stored and the database is free again: for
+        what waits on the network (a message to another user, a download) and what the
+        step's reply reports. There `ctx.db` is a session of its own, committed after
+        the work, and `ctx.say` adds to the step's replies."""
+        self.followups.append(work)
+
+    async def deliver(self, channel: str, external_id: str, replies: list[Reply]
+                      ) -> PushResult:
+        """Send a message to a user now (a follow-up only, see `after`)."""
+        if not self.stored:
+            raise RuntimeError("deliver() waits on the network: call it in ctx.after()")
+        return await self.notifier.push(channel, external_id, replies, "notice")
+
+    async def fetch_file(self, file: InboundFile) -> Attachment | None:
+        """The bytes of a file this event carries (a follow-up only, see `after`)."""
+        if not self.stored:
+            raise RuntimeError("fetch_file() waits on the network: call it in ctx.after()")
+        fetched = await self.notifier.fetch(self.event.identity.channel, file.ref)
+        if fetched is None:
+            return None
+        data, mime = fetched
+        default = ("photo.jpg", "image/jpeg") if file.kind == "photo" else ("document", mime)
+        return Attachment(file.name or default[0], data, file.mime or default[1])
 
     def forget(self) -> None:
         """Delete the user and everything stored about them once this step ends."""

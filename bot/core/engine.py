@@ -23,8 +23,9 @@ from bot.config import Settings
 from bot.content import Content
 from bot.core import metrics
 from bot.core.context import Context, UserView
-from bot.core.events import Event, EventKind, Identity
+from bot.core.events import Event, EventKind, Identity, Place
 from bot.core.i18n import Translations, pick_language
+from bot.core.notify import Notifier
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
 from bot.db import sqlite
@@ -32,9 +33,9 @@ from bot.db.models import ChatSession, Coordinator, User, utcnow
 
 log = logging.getLogger(__name__)
 
-# Channels whose user ids ADMIN_IDS may name: Telegram, and the terminal, which only
-# someone with access to the server (and so to the database) can use anyway.
-ADMIN_CHANNELS = ("telegram", "console")
+# The role check (bot/services/roles.py, given by bot/app.py): (who, has a
+# `coordinators` row) -> is a coordinator.
+RoleCheck = Callable[[Identity, bool], bool]
 # `users.last_seen_at` is written at most this often, not on every update.
 _SEEN_PRECISION = timedelta(minutes=5)
 # How often a step is re-run when another worker changed the same session meanwhile.
@@ -98,6 +99,9 @@ class Engine:
         settings: Settings,
         content: Content,
         translations: Translations,
+        *,
+        is_coordinator: RoleCheck,
+        notifier: Notifier | None = None,
     ) -> None:
         router.check_complete()
         self.router = router
@@ -106,6 +110,9 @@ class Engine:
         self.settings = settings
         self.content = content
         self.translations = translations
+        self.is_coordinator = is_coordinator
+        # The channels' senders and fetchers, for flows' follow-ups and the scheduler.
+        self.notifier = notifier or Notifier()
         self._locks = _UserLocks()
         self.bot_username: str | None = None
         self._subscribers: dict[type, list[Callable[[Any], Awaitable[None]]]] = {}
@@ -133,6 +140,8 @@ class Engine:
         metrics.UPDATES.labels(channel, event.kind.value).inc()
         try:
             async with self._locks.get(event.identity):
+                if event.place is not Place.PRIVATE:
+                    return await self._handle_in_group(event)
                 for attempt in range(_MAX_ATTEMPTS):
                     replies = await self._handle_once(event)
                     if replies is not None:
@@ -152,11 +161,13 @@ class Engine:
         """A step failed: nothing of it was stored; say so in the user's language."""
         language: str | None = None
         try:
-            async with self.sessionmaker() as db:
-                language = (await db.execute(
-                    select(User.language).where(User.channel == event.identity.channel,
-                                                User.external_id == event.identity.external_id)
-                )).scalar_one_or_none()
+            if event.place is Place.PRIVATE:  # the coordinators' chat speaks DEFAULT_LOCALE
+                async with self.sessionmaker() as db:
+                    language = (await db.execute(
+                        select(User.language).where(
+                            User.channel == event.identity.channel,
+                            User.external_id == event.identity.external_id)
+                    )).scalar_one_or_none()
         except Exception:  # the database itself may be what failed
             log.warning("could not read the language of %s", event.identity)
         t = self.translations.get(language or pick_language(event.language_hint),
@@ -188,15 +199,15 @@ class Engine:
                     row = (await connection.execute(_LOAD, key)).one()
                 now = utcnow()
                 user = UserView(row.id, identity.channel, identity.external_id, row.language,
-                                row.display_name, is_new, self._is_admin(identity) or
-                                row.coordinator is not None)
+                                row.display_name, is_new,
+                                self.is_coordinator(identity, row.coordinator is not None))
                 original_data = row.data or {}
                 ctx = Context(
                     event=event, user=user, state=row.state, data=copy.deepcopy(original_data),
                     settings=self.settings, content=self.content,
                     translations=self.translations,
                     open_session=partial(self.sessionmaker, bind=connection),
-                    bot_username=self.bot_username,
+                    bot_username=self.bot_username, notifier=self.notifier,
                 )
                 await self.dispatch(ctx)
                 await ctx.close_session()
@@ -233,9 +244,61 @@ class Engine:
         finally:
             if ctx is not None:
                 await ctx.close_session(flush=False)  # only left open when the step failed
+        await self._follow_up(ctx)
         if ctx.signals:
             await self._publish(ctx.signals)
         return ctx.replies
+
+    async def _handle_in_group(self, event: Event) -> list[Reply]:
+        """A step in the coordinators' group chat: the sender's row and role are read,
+        but no session is read or stored and nothing of the user is written, so the
+        coordinator's private conversation goes on undisturbed; someone without a row
+        gets none (id 0), as the group is no conversation with the bot."""
+        identity = event.identity
+        key = {"channel": identity.channel, "external_id": identity.external_id}
+        ctx: Context | None = None
+        try:
+            async with self.database.connect() as connection, connection.begin():
+                row = (await connection.execute(_LOAD, key)).first()
+                listed = row is not None and row.coordinator is not None
+                user = UserView(row.id if row else 0, identity.channel, identity.external_id,
+                                row.language if row else None,
+                                _clip(event.display_name) or (row.display_name if row else None),
+                                False, self.is_coordinator(identity, listed))
+                ctx = Context(
+                    event=event, user=user, state=None, data={}, settings=self.settings,
+                    content=self.content, translations=self.translations,
+                    open_session=partial(self.sessionmaker, bind=connection),
+                    bot_username=self.bot_username, notifier=self.notifier,
+                )
+                await self.dispatch(ctx)
+                await ctx.close_session()
+        finally:
+            if ctx is not None:
+                await ctx.close_session(flush=False)  # only left open when the step failed
+        await self._follow_up(ctx)
+        if ctx.signals:
+            await self._publish(ctx.signals)
+        return ctx.replies
+
+    async def _follow_up(self, ctx: Context) -> None:
+        """The step's follow-ups (`ctx.after`), once it is stored: each with a database
+        session of its own, committed after it."""
+        ctx.stored = True
+        ctx.open_session = self.sessionmaker
+        for work in ctx.followups:
+            try:
+                await work(ctx)
+                await ctx.close_session()
+            except Exception:
+                metrics.ERRORS.labels(ctx.event.identity.channel, "followup").inc()
+                log.exception("a follow-up of a step of %s failed", ctx.event.identity)
+                await ctx.close_session(flush=False)
+
+    def compose(self, notice: str, language: str | None, /, **data: Any) -> list[Reply]:
+        """A notice of the flows (`Router.notice`) in `language` (or DEFAULT_LOCALE)."""
+        t = self.translations.get(language, self.settings.default_locale)
+        return list(self.router.notices[notice](t, **data))
 
     async def _insert_user(self, connection: AsyncConnection, event: Event) -> None:
         identity = event.identity
@@ -248,14 +311,13 @@ class Engine:
                              last_seen_at=now)
             .on_conflict_do_nothing(index_elements=["channel", "external_id"]))
 
-    def _is_admin(self, identity: Identity) -> bool:
-        return (identity.channel in ADMIN_CHANNELS and identity.external_id.lstrip("-").isdigit()
-                and int(identity.external_id) in self.settings.admin_ids)
-
 
     async def dispatch(self, ctx: Context) -> None:
         router = self.router
         event = ctx.event
+        if event.place is not Place.PRIVATE:
+            await self._dispatch_in_group(ctx)
+            return
         if event.kind is EventKind.COMMAND:
             handler = router.commands.get(event.command, router.fallbacks["unknown_command"])
             if ctx.user.language is None and event.command not in _BEFORE_LANGUAGE_COMMANDS:
@@ -283,6 +345,20 @@ class Engine:
             await router.fallbacks["contact"](ctx)
             return
         await router.fallbacks["unsupported"](ctx)
+
+    async def _dispatch_in_group(self, ctx: Context) -> None:
+        """Only what flows registered for the coordinators' chat; the rest is left alone
+        (the coordinators talking among themselves)."""
+        router, event = self.router, ctx.event
+        handler: Callable[[Context], Awaitable[None]] | None = None
+        if event.kind is EventKind.COMMAND:
+            handler = router.group_commands.get(event.command)
+        elif event.kind is EventKind.BUTTON:
+            handler = router.group_buttons.get(event.payload.split(":", 1)[0])
+        elif event.reply_to is not None:
+            handler = router.group_replies.get("reply")
+        if handler is not None:
+            await handler(ctx)
 
     async def set_language(self, identity: Identity, language: str) -> None:
         """Preset a user's language (the terminal's `--lang`)."""

@@ -15,6 +15,16 @@ class EventKind(StrEnum):
     UNSUPPORTED = "unsupported"
 
 
+class Place(StrEnum):
+    """Where an event happened. The flows answer a coordinator in the coordinators'
+    group chat (COORDINATOR_CHAT_ID, its chat id kept by the channel) with the same
+    steps as in a private chat, in the group's language and without touching the
+    coordinator's private conversation (no session is read or stored for it)."""
+
+    PRIVATE = "private"  # the user's own chat with the bot
+    COORDINATORS = "coordinators"  # the coordinators' group chat
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who sent an event: the channel and the user's id on it."""
@@ -31,6 +41,18 @@ class InboundFile:
     kind: str  # photo, document
     ref: str
     name: str | None = None
+    mime: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """The message an event replies to, in a group chat: its id on the platform, and
+    who wrote it (None for the bot's own messages), so a flow can find what it belongs
+    to (a question's copy, `handover_messages`) or whom it is about."""
+
+    message_id: str
+    author: Identity | None = None
+    author_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +67,11 @@ class Event:
     display_name: str | None = None
     phone: str | None = None
     file: InboundFile | None = None
+    place: Place = Place.PRIVATE
+    # The platform's id of the message this event is (or whose button was pressed), and
+    # the message it replies to: set in the coordinators' group chat.
+    message_id: str | None = None
+    reply_to: Quoted | None = None
 
     @classmethod
     def from_text(cls, identity: Identity, text: str, **extra: str | None) -> Event:

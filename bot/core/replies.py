@@ -22,11 +22,14 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file sent with a reply: a data export, a ticket, a calendar entry, a list."""
+    """A file sent with a reply: a data export, a ticket, a calendar entry, a list.
+    `ref` is the platform's own id of a file it holds already (a Telegram file_id): it
+    is sent by that id, `data` unused; `mime` image/jpeg or image/png shows a photo."""
 
     filename: str
     data: bytes
     mime: str = "application/octet-stream"
+    ref: str | None = None
 
     @property
     def is_text(self) -> bool:

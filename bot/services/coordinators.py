@@ -1,7 +1,8 @@
 """Coordinators that lead coordinators (ADMIN_IDS) add and remove, by Telegram user id.
 
 A coordinator is a `coordinators` row of their Telegram user; the engine reads it on
-every update, so adding or removing one takes effect at the next message. Someone
+every update (the role check is bot/services/roles.py), so adding or removing one
+takes effect at the next message. Someone
 added before they ever wrote to the bot gets a user row without a language."""
 
 from __future__ import annotations
@@ -39,17 +40,6 @@ async def telegram_user(db: AsyncSession, telegram_id: int, name: str | None = N
     elif user is not None and name and not user.display_name:
         user.display_name = name
     return user
-
-
-async def is_coordinator(db: AsyncSession, settings: Settings, telegram_id: int) -> bool:
-    """A lead (ADMIN_IDS) or someone a lead added."""
-    if telegram_id in settings.admin_ids:
-        return True
-    found = (await db.execute(
-        select(Coordinator.user_id).join(User, User.id == Coordinator.user_id)
-        .where(User.channel == CHANNEL, User.external_id == str(telegram_id))
-    )).first()
-    return found is not None
 
 
 async def add(db: AsyncSession, telegram_id: int, by: int | None, now: datetime,

@@ -132,6 +132,18 @@ async def latest_copy(db: AsyncSession, thread_id: int, chat_id: int) -> int | N
     )).scalar_one_or_none()
 
 
+async def copies(db: AsyncSession, thread_id: int, chat_id: int) -> list[int]:
+    """The copies of the thread's users' messages in the coordinators' chat (each with a
+    "Close" button until the thread is closed)."""
+    return [copy for copy in (await db.execute(
+        select(HandoverMessage.group_message_id)
+        .where(HandoverMessage.thread_id == thread_id, HandoverMessage.direction == "in",
+               HandoverMessage.group_chat_id == chat_id,
+               HandoverMessage.group_message_id.is_not(None))
+        .order_by(HandoverMessage.id)
+    )).scalars() if copy is not None]
+
+
 async def close(db: AsyncSession, thread_id: int, by: int | None, now: datetime
                 ) -> HandoverThread | None:
     """Close an open thread; None when it was not open (closed already, or unknown).
@@ -206,8 +218,8 @@ class Relay:
 
 @dataclass(frozen=True)
 class Closed:
-    """A coordinator closed a thread outside the coordinators' chat: tell the user and
-    the chat."""
+    """A coordinator closed a thread (in the coordinators' chat or a private chat): the
+    chat is told, and the thread's "Close" buttons go."""
 
     thread_id: int
     by_name: str | None
