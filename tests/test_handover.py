@@ -326,11 +326,16 @@ def group_user_message(api: FakeTelegramAPI, user: int) -> int:
 async def test_close_from_a_private_chat_and_with_close_as_a_reply(desk: RunningBot) -> None:
     bot, api = desk, desk.api
     await ask(bot, USER, "Первый")
+    await bot.say(USER, "И ещё")
+    copies = [m.message_id for m in group(api) if m.buttons]
+    assert len(copies) == 2  # the question and its follow-up, each with "Close"
     mark = api.mark()
     reply = one(await bot.say(LEAD, "/close 1", language_code="en"))
     assert "#1" in reply.text
     assert "#1" in one(api.replies(USER, mark)).text
     assert "🔒" in (group(api)[-1].text or "")
+    # Closed anywhere: every "Close" button of the question goes.
+    assert [m.buttons for m in group(api) if m.message_id in copies] == [[], []]
     # Again: a new question, closed with /close as a reply in the group.
     await bot.say(USER, "Второй")
     copy = group(api)[-1]
