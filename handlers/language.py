@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot import LANGUAGES
 from bot.core.context import Context
 from bot.core.i18n import pick_language
 from bot.core.router import Router
 from handlers.common import ASKING, ask_language, show_menu
 from handlers.forums import check_in
+from handlers.payloads import LANG, LANGUAGE, Lang
 
 CHECK_IN_PREFIX = "ci_"
 
@@ -60,7 +60,7 @@ async def language_command(ctx: Context) -> None:
     ask_language(ctx)
 
 
-@router.button("language")
+@router.button(LANGUAGE)
 async def language_button(ctx: Context) -> None:
     ask_language(ctx)
 
@@ -80,13 +80,16 @@ async def _choose(ctx: Context, code: str) -> None:
     show_menu(ctx, ctx._("Done: I will speak English with you."))
 
 
-@router.button("lang")
+@router.button(LANG)
 async def language_chosen(ctx: Context) -> None:
-    args = ctx.payload_args
-    if not args or args[0] not in LANGUAGES:
-        ask_language(ctx)
-        return
-    await _choose(ctx, args[0])
+    assert isinstance(ctx.press, Lang)
+    await _choose(ctx, ctx.press.code)
+
+
+@router.fallback("stale", button=LANG)
+async def unknown_language(ctx: Context) -> None:
+    """A language button of an older version: ask again."""
+    ask_language(ctx)
 
 
 @router.state(ASKING)

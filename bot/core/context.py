@@ -48,6 +48,9 @@ class Context:
     # Signals for other parts of the bot, handed to their subscribers once the step's
     # transaction is committed (never for a step that is rolled back or re-run).
     signals: list[object] = field(default_factory=list)
+    # A button press read by its flow's codec (`bot.core.payloads`): one of the flow's
+    # payload dataclasses; None for anything but a press.
+    press: object = None
     _session: AsyncSession | None = field(default=None, init=False, repr=False)
 
     @property
