@@ -24,7 +24,7 @@ from bot.core.events import EventKind
 from bot.core.i18n import Translator
 from bot.core.replies import Choice
 from bot.core.router import Router
-from bot.db.models import Broadcast, Forum
+from bot.db.models import Broadcast, BroadcastStatus, Forum, ForumStatus
 from bot.services import broadcasts, forums
 from bot.services.broadcasts import ALL, Audience, Report, audience_of, filters
 from bot.services.clock import now
@@ -87,9 +87,11 @@ def _time(t: Translator, value: datetime | None) -> str:
 
 
 def _status(t: Translator, status: str) -> str:
-    return {"draft": t._("draft"), "scheduled": t._("scheduled"),
-            "sending": t._("sending"), "done": t._("done"),
-            "cancelled": t._("cancelled")}.get(status, status)
+    words: dict[str, str] = {
+        BroadcastStatus.DRAFT: t._("draft"), BroadcastStatus.SCHEDULED: t._("scheduled"),
+        BroadcastStatus.SENDING: t._("sending"), BroadcastStatus.DONE: t._("done"),
+        BroadcastStatus.CANCELLED: t._("cancelled")}
+    return words.get(status, status)
 
 
 def _verdict(ctx: Context, verdict: str) -> str:
@@ -107,7 +109,7 @@ def report_text(t: Translator, report: Report) -> str:
     broadcast = report.broadcast
     lines = [t._("📣 Announcement #{id} · {status}").format(
         id=broadcast.id, status=_status(t, broadcast.status))]
-    if broadcast.status == "scheduled":
+    if broadcast.status == BroadcastStatus.SCHEDULED:
         lines.append(t._("Scheduled for {time} (Astana time)").format(
             time=_time(t, broadcast.scheduled_at)))
     lines.append(t._("Recipients {total} · sent {sent} · delivered {delivered} · read {read}")
@@ -163,7 +165,7 @@ async def show_one(ctx: Context, broadcast: Broadcast, lead: str | None = None) 
     text = report_text(ctx.t, await broadcasts.report(ctx.db, broadcast, now()))
     buttons: list[Choice | list[Choice]] = [
         BROADCASTS.choice(ctx._("🔄 Refresh"), ViewAnnouncement(broadcast.id))]
-    if broadcast.status in ("scheduled", "sending"):
+    if broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
         buttons.append(BROADCASTS.choice(ctx._("⛔ Cancel the announcement"),
                                          CancelAnnouncement(broadcast.id)))
     buttons.append([BROADCASTS.choice(ctx._("⬅️ Announcements"), Announcements()),
@@ -184,7 +186,9 @@ async def _draft(ctx: Context) -> Broadcast | None:
     if draft_id is None:
         return None
     broadcast = await ctx.db.get(Broadcast, draft_id)
-    return broadcast if broadcast is not None and broadcast.status == "draft" else None
+    if broadcast is None or broadcast.status != BroadcastStatus.DRAFT:
+        return None
+    return broadcast
 
 
 async def _editing(ctx: Context) -> Broadcast | None:
@@ -500,7 +504,7 @@ async def _draft_button(ctx: Context, broadcast: Broadcast, press: object) -> No
             await show_audience(ctx, broadcast)
             return
         items = [forum for forum in await forums.all_forums(ctx.db)
-                 if forum.status != "draft"][:20]
+                 if forum.status != ForumStatus.DRAFT][:20]
         ctx.say(ctx._("Which forum's attendees?") if items else ctx._("No forums yet."),
                 *[BROADCASTS.choice(forum_text.short_label(forum, ctx.t),
                                     ForumAttendees(forum.id)) for forum in items],

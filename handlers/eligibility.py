@@ -65,7 +65,6 @@ def _ask(ctx: Context, check: EligibilityCheck, lead: str | None = None) -> None
     words = _words(ctx)
     ctx.goto(ANSWERING)
     ctx.data["screen"] = "el"
-    ctx.data["question"] = question.id
     number = len(check.path) + 1
     lines = [ctx._("Question {number}").format(number=number), words.questions[question.id].text]
     if lead:

@@ -21,7 +21,7 @@ from bot import LANGUAGES
 from bot.core.context import Context
 from bot.core.replies import Attachment, Choice
 from bot.core.router import Router
-from bot.db.models import Forum
+from bot.db.models import Forum, ForumStatus
 from bot.services import forums
 from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country
@@ -133,8 +133,9 @@ async def show_list(ctx: Context) -> None:
 
 
 def _status(ctx: Context, status: str) -> str:
-    return {"draft": ctx._("draft"), "published": ctx._("open"),
-            "closed": ctx._("registration closed"), "cancelled": ctx._("cancelled")}[status]
+    return {ForumStatus.DRAFT: ctx._("draft"), ForumStatus.PUBLISHED: ctx._("open"),
+            ForumStatus.CLOSED: ctx._("registration closed"),
+            ForumStatus.CANCELLED: ctx._("cancelled")}[ForumStatus(status)]
 
 
 async def show_forum(ctx: Context, forum: Forum, lead: str | None = None) -> None:
@@ -147,12 +148,12 @@ async def show_forum(ctx: Context, forum: Forum, lead: str | None = None) -> Non
                    "{cancelled} · checked in {checked_in}").format(capacity=forum.capacity,
                                                                    **counts)]
     buttons: list[Choice | list[Choice]] = []
-    if forum.status in ("draft", "closed"):
+    if forum.status in (ForumStatus.DRAFT, ForumStatus.CLOSED):
         buttons.append(ADMIN.choice(ctx._("📢 Publish / open registration"), Publish(forum.id)))
-    if forum.status == "published":
+    if forum.status == ForumStatus.PUBLISHED:
         buttons.append(ADMIN.choice(ctx._("🔒 Close registration"),
                                     CloseRegistration(forum.id)))
-    if forum.status != "cancelled":
+    if forum.status != ForumStatus.CANCELLED:
         buttons.append([ADMIN.choice(ctx._("✏️ Edit"), EditForum(forum.id)),
                         ADMIN.choice(ctx._("❌ Cancel forum"), CancelForumAsk(forum.id))])
     buttons.append([ADMIN.choice(ctx._("⬇️ CSV"), ExportCsv(forum.id)),
@@ -370,7 +371,7 @@ async def _apply_edit(ctx: Context, forum: Forum, step: ForumStep, value: Any) -
         return
     _audit(ctx, f"edit {','.join(sorted(changed)) or 'nothing'}", forum)
     lead = ctx._("Saved.")
-    if changed & forums.ANNOUNCED_FIELDS and forum.status in ("published", "closed"):
+    if changed & forums.ANNOUNCED_FIELDS and forum.status in forums.LISTED:
         lead = ctx._("Saved. Everyone registered will be told about the change.")
     await show_forum(ctx, forum, lead=lead)
 
@@ -409,11 +410,11 @@ async def admin(ctx: Context) -> None:
         return
     match press:
         case Publish():
-            await _status_change(ctx, forum, "published")
+            await _status_change(ctx, forum, ForumStatus.PUBLISHED)
         case CloseRegistration():
-            await _status_change(ctx, forum, "closed")
+            await _status_change(ctx, forum, ForumStatus.CLOSED)
         case CancelForum():
-            await _status_change(ctx, forum, "cancelled")
+            await _status_change(ctx, forum, ForumStatus.CANCELLED)
         case CancelForumAsk():
             ctx.say(ctx._("Cancel \"{title}\"? Everyone registered will be told.").format(
                 title=text.title(forum, ctx.language)),
@@ -468,16 +469,17 @@ async def _button_value(ctx: Context, step: ForumStep, value: str) -> None:
     await show_list(ctx)
 
 
-async def _status_change(ctx: Context, forum: Forum, status: str) -> None:
+async def _status_change(ctx: Context, forum: Forum, status: ForumStatus) -> None:
     try:
         await forums.set_status(ctx.db, forum, status, now())
     except forums.ForumError as error:
         await show_forum(ctx, forum, lead=_error(ctx, error.code))
         return
     _audit(ctx, f"status {status}", forum)
-    leads = {"published": ctx._("Published: registration is open."),
-             "closed": ctx._("Registration is closed."),
-             "cancelled": ctx._("The forum is cancelled; everyone registered will be told.")}
+    leads = {ForumStatus.PUBLISHED: ctx._("Published: registration is open."),
+             ForumStatus.CLOSED: ctx._("Registration is closed."),
+             ForumStatus.CANCELLED: ctx._("The forum is cancelled; everyone registered will "
+                                          "be told.")}
     await show_forum(ctx, forum, lead=leads[status])
 
 

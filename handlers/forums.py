@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from bot.core.context import Context
 from bot.core.replies import Choice
 from bot.core.router import Router
-from bot.db.models import Registration
+from bot.db.models import ForumStatus, Registration, RegistrationStatus
 from bot.services import forums
 from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country, remember_country
@@ -112,7 +112,7 @@ async def show_list(ctx: Context, country: str | None = None) -> None:
 async def show_forum(ctx: Context, forum_id: int) -> None:
     forum = await forums.get(ctx.db, forum_id)
     moment = now()
-    if forum is None or forum.status == "draft":
+    if forum is None or forum.status == ForumStatus.DRAFT:
         await show_list(ctx)
         return
     ctx.reset()
@@ -407,7 +407,7 @@ async def _submit(ctx: Context, draft: RegistrationDraft) -> None:
     await remember_country(ctx.db, ctx.user.id, registration.country)
     forum = await forums.get(ctx.db, forum_id)
     assert forum is not None
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         ctx.say(ctx._("🎉 You are registered for \"{title}\"! Here is your ticket: show the QR "
                       "code at the entrance. I will remind you before the start.").format(
                           title=text.title(forum, ctx.language)))
@@ -444,7 +444,7 @@ async def show_mine(ctx: Context) -> None:
     lines = [ctx._("Your registrations:")]
     buttons = []
     for registration, forum in items:
-        status = ctx._("✅ confirmed") if registration.status == "confirmed" else \
+        status = ctx._("✅ confirmed") if registration.status == RegistrationStatus.CONFIRMED else \
             ctx._("⏳ waiting list")
         lines += ["", f"📅 {text.title(forum, ctx.language)}", f"🕙 {text.when(forum, ctx.t)}",
                   status]
@@ -473,7 +473,7 @@ async def show_registration(ctx: Context, registration_id: int | None) -> None:
     ctx.reset()
     ctx.data["screen"] = f"fo:m:{registration.id}"
     lines = [text.card(forum, ctx.t, now(), full=False), ""]
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         lines.append(ctx._("✅ Your seat is confirmed."))
         if registration.checked_in_at:
             lines.append(ctx._("You have checked in. Welcome!"))
@@ -484,7 +484,7 @@ async def show_registration(ctx: Context, registration_id: int | None) -> None:
     lines += ["", *_summary_lines(ctx, {field: getattr(registration, field)
                                         for field in forums.DETAIL_FIELDS})]
     buttons = []
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         buttons.append(FORUMS.choice(ctx._("🎟 Ticket"), Ticket(registration.id)))
     buttons.append(FORUMS.choice(ctx._("✖️ Cancel my registration"), CancelAsk(registration.id)))
     ctx.say("\n".join(lines), *buttons,
@@ -507,7 +507,7 @@ async def forum_button(ctx: Context) -> None:
             await show_registration(ctx, registration_id)
         case Ticket(registration=registration_id):
             found = await _own(ctx, registration_id)
-            if found is None or found[0].status != "confirmed":
+            if found is None or found[0].status != RegistrationStatus.CONFIRMED:
                 await show_mine(ctx)
                 return
             _send_ticket(ctx, found[1], found[0])

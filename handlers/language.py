@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict, cast
+
 from bot.core.context import Context
 from bot.core.i18n import pick_language
 from bot.core.router import Router
@@ -12,6 +14,17 @@ from handlers.payloads import LANG, LANGUAGE, Lang
 CHECK_IN_PREFIX = "ci_"
 
 router = Router("language")
+
+
+class LanguageSession(TypedDict, total=False):
+    """The session data while the language is asked (`ctx.data`)."""
+
+    greet: bool  # the first choice: greet after it, not just confirm
+
+
+def _session(ctx: Context) -> LanguageSession:
+    return cast(LanguageSession, ctx.data)
+
 
 # What people type instead of pressing a language button.
 _TYPED: dict[str, str] = {
@@ -49,7 +62,7 @@ async def start(ctx: Context) -> None:
         hinted = pick_language(ctx.event.language_hint)
         if hinted is None:
             ask_language(ctx)
-            ctx.data["greet"] = True
+            _session(ctx)["greet"] = True
             return
         ctx.set_language(hinted)
     greet(ctx)
@@ -68,11 +81,11 @@ async def language_button(ctx: Context) -> None:
 @router.fallback("no_language")
 async def no_language(ctx: Context) -> None:
     ask_language(ctx)
-    ctx.data["greet"] = True
+    _session(ctx)["greet"] = True
 
 
 async def _choose(ctx: Context, code: str) -> None:
-    first_time = ctx.user.language is None or bool(ctx.data.get("greet"))
+    first_time = ctx.user.language is None or _session(ctx).get("greet", False)
     ctx.set_language(code)
     if first_time:
         greet(ctx)

@@ -44,8 +44,11 @@ from bot.db.models import (
     ID_TYPE,
     Broadcast,
     BroadcastDelivery,
+    BroadcastStatus,
+    CheckStatus,
     EligibilityCheck,
     Registration,
+    RegistrationStatus,
     User,
     utcnow,
 )
@@ -125,7 +128,7 @@ def filters(record: AudienceRecord) -> Audience:
 
 def _latest_verdict() -> Any:
     return (select(EligibilityCheck.verdict)
-            .where(EligibilityCheck.user_id == User.id, EligibilityCheck.status == "done")
+            .where(EligibilityCheck.user_id == User.id, EligibilityCheck.status == CheckStatus.DONE)
             .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc())
             .limit(1).correlate(User).scalar_subquery())
 
@@ -142,9 +145,9 @@ def _conditions(audience: Audience, default_language: str) -> list[Any]:
         statuses = audience.get("forum_statuses") or list(FORUM_STATUSES)
         which = []
         if "registered" in statuses:
-            which.append(Registration.status == "confirmed")
+            which.append(Registration.status == RegistrationStatus.CONFIRMED)
         if "waiting" in statuses:
-            which.append(Registration.status == "waiting")
+            which.append(Registration.status == RegistrationStatus.WAITING)
         if "checked_in" in statuses:
             which.append(Registration.checked_in_at.is_not(None))
         conditions.append(exists().where(
@@ -205,7 +208,8 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
         raise BroadcastError("too_big")
     now = utcnow()
     broadcast = Broadcast(
-        created_by=created_by, status="draft", texts=texts, audience=dict(audience), total=0,
+        created_by=created_by, status=BroadcastStatus.DRAFT, texts=texts,
+        audience=dict(audience), total=0,
         attachment_kind=attachment_kind if attachment else None,
         attachment_name=attachment.filename if attachment else None,
         attachment_mime=attachment.mime if attachment else None,
@@ -220,18 +224,22 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
 async def schedule(db: AsyncSession, broadcast_id: int, when: datetime) -> Broadcast:
     """Send at `when` (now for "send now"): the scheduler job starts it."""
     broadcast = await db.get(Broadcast, broadcast_id)
-    if broadcast is None or broadcast.status not in ("draft", "scheduled"):
+    if broadcast is None or broadcast.status not in (BroadcastStatus.DRAFT,
+                                                     BroadcastStatus.SCHEDULED):
         raise BroadcastError("state")
-    broadcast.status, broadcast.scheduled_at, broadcast.updated_at = "scheduled", when, utcnow()
+    broadcast.status, broadcast.scheduled_at = BroadcastStatus.SCHEDULED, when
+    broadcast.updated_at = utcnow()
     return broadcast
 
 
 async def cancel(db: AsyncSession, broadcast_id: int, now: datetime) -> Broadcast:
     """A scheduled or running broadcast stops: rows not yet sent are skipped."""
     broadcast = await db.get(Broadcast, broadcast_id)
-    if broadcast is None or broadcast.status not in ("draft", "scheduled", "sending"):
+    if broadcast is None or broadcast.status not in (
+            BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
         raise BroadcastError("state")
-    broadcast.status, broadcast.cancelled_at, broadcast.updated_at = "cancelled", now, now
+    broadcast.status = BroadcastStatus.CANCELLED
+    broadcast.cancelled_at = broadcast.updated_at = now
     if broadcast.started_at is not None:
         broadcast.finished_at = now
     await db.execute(update(D).where(D.broadcast_id == broadcast_id, D.status == "pending")
@@ -626,7 +634,7 @@ async def report(db: AsyncSession, broadcast: Broadcast, now: datetime) -> Repor
 async def listing(db: AsyncSession, limit: int = 10) -> list[Broadcast]:
     """Scheduled and running first, then the latest ones."""
     return list((await db.execute(
-        select(Broadcast).where(Broadcast.status != "draft")
+        select(Broadcast).where(Broadcast.status != BroadcastStatus.DRAFT)
         .order_by(Broadcast.id.desc()).limit(limit))).scalars())
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import LANGUAGES
 from bot.content.eligibility import Question, Rules
-from bot.db.models import EligibilityCheck, User, utcnow
+from bot.db.models import CheckStatus, EligibilityCheck, User, utcnow
 
 Answers = dict[str, Any]
 
@@ -165,7 +165,7 @@ def country_name(code: str, language: str) -> str:
 async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
     return (await db.execute(
         select(EligibilityCheck)
-        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == "draft")
+        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == CheckStatus.DRAFT)
         .order_by(EligibilityCheck.id.desc()).limit(1)
     )).scalar_one_or_none()
 
@@ -173,7 +173,7 @@ async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
 async def last_result(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
     return (await db.execute(
         select(EligibilityCheck)
-        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == "done")
+        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == CheckStatus.DONE)
         .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc()).limit(1)
     )).scalar_one_or_none()
 
@@ -183,7 +183,8 @@ async def start(db: AsyncSession, user_id: int, rules: Rules) -> EligibilityChec
     old = await draft(db, user_id)
     if old is not None:
         await db.delete(old)
-    check = EligibilityCheck(user_id=user_id, rules_version=rules.version, status="draft",
+    check = EligibilityCheck(user_id=user_id, rules_version=rules.version,
+                             status=CheckStatus.DRAFT,
                              answers={}, path=[], checklist={}, started_at=utcnow(),
                              updated_at=utcnow())
     db.add(check)
@@ -217,7 +218,7 @@ def finish(check: EligibilityCheck, rules: Rules) -> Outcome:
     answers = effective_answers(check.path, check.answers)
     outcome = evaluate(rules, answers)
     check.answers = answers
-    check.status = "done"
+    check.status = CheckStatus.DONE
     check.verdict = outcome.verdict
     check.country = answers.get("country")
     check.family_size = family_members(answers)
@@ -257,7 +258,7 @@ async def outcome_stats(db: AsyncSession, since: datetime | None = None) -> list
     query = (
         select(EligibilityCheck.country, month.label("month"), EligibilityCheck.verdict,
                func.count())
-        .where(EligibilityCheck.status == "done")
+        .where(EligibilityCheck.status == CheckStatus.DONE)
         .group_by(EligibilityCheck.country, month, EligibilityCheck.verdict)
         .order_by(month, EligibilityCheck.country, EligibilityCheck.verdict)
     )
