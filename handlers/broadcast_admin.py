@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 
 from bot import LANGUAGES
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.events import EventKind
 from bot.core.i18n import Translator
@@ -27,7 +28,6 @@ from bot.core.router import Router
 from bot.db.models import Broadcast, BroadcastStatus, Forum, ForumStatus
 from bot.services import broadcasts, forums
 from bot.services.broadcasts import ALL, Audience, Report, audience_of, filters
-from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country
 from handlers import forum_text
 from handlers.common import LANGUAGE_NAMES, menu_button

@@ -18,12 +18,12 @@ from babel.core import get_global
 from babel.dates import format_datetime
 
 from bot import LANGUAGES
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.replies import Attachment, Choice
 from bot.core.router import Router
 from bot.db.models import Forum, ForumStatus
 from bot.services import forums
-from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country
 from bot.services.roles import is_lead
 from handlers import forum_text as text

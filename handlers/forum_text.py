@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import segno
 from babel.dates import format_datetime, format_time, get_timezone_gmt
 
+from bot.clock import as_utc
 from bot.core.i18n import N_, Translator
 from bot.core.replies import Attachment, Reply
 from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus
 from bot.services import forums
-from bot.services.clock import as_utc
 from bot.services.eligibility import country_name
 
 LANGUAGE_NAMES = {"kk": N_("in Kazakh"), "ru": N_("in Russian"), "en": N_("in English")}

@@ -15,12 +15,12 @@ import phonenumbers
 from babel.dates import format_datetime
 from email_validator import EmailNotValidError, validate_email
 
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.replies import Choice
 from bot.core.router import Router
 from bot.db.models import ForumStatus, Registration, RegistrationStatus
 from bot.services import forums
-from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country, remember_country
 from handlers import forum_text as text
 from handlers.common import menu_button, show_menu

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import LANGUAGES
+from bot.clock import now
 from bot.content.eligibility import Question, Rules
-from bot.db.models import CheckStatus, EligibilityCheck, User, utcnow
+from bot.db.models import CheckStatus, EligibilityCheck, User
 
 Answers = dict[str, Any]
 
@@ -185,8 +186,8 @@ async def start(db: AsyncSession, user_id: int, rules: Rules) -> EligibilityChec
         await db.delete(old)
     check = EligibilityCheck(user_id=user_id, rules_version=rules.version,
                              status=CheckStatus.DRAFT,
-                             answers={}, path=[], checklist={}, started_at=utcnow(),
-                             updated_at=utcnow())
+                             answers={}, path=[], checklist={}, started_at=now(),
+                             updated_at=now())
     db.add(check)
     await db.flush()
     return check
@@ -195,7 +196,7 @@ async def start(db: AsyncSession, user_id: int, rules: Rules) -> EligibilityChec
 def answer(check: EligibilityCheck, question: Question, value: Any) -> None:
     check.answers = {**check.answers, question.id: value}
     check.path = [*check.path, question.id]
-    check.updated_at = utcnow()
+    check.updated_at = now()
 
 
 def back(check: EligibilityCheck) -> str | None:
@@ -204,7 +205,7 @@ def back(check: EligibilityCheck) -> str | None:
         return None
     *rest, last = check.path
     check.path = rest
-    check.updated_at = utcnow()
+    check.updated_at = now()
     return last
 
 
@@ -224,7 +225,7 @@ def finish(check: EligibilityCheck, rules: Rules) -> Outcome:
     check.family_size = family_members(answers)
     check.rules_version = rules.version
     check.checklist = {item: False for item in checklist_items(rules, answers)}
-    check.completed_at = check.updated_at = utcnow()
+    check.completed_at = check.updated_at = now()
     return outcome
 
 
@@ -233,7 +234,7 @@ def toggle(check: EligibilityCheck, item: str) -> bool:
     if item not in check.checklist:
         return False
     check.checklist = {**check.checklist, item: not check.checklist[item]}
-    check.updated_at = utcnow()
+    check.updated_at = now()
     return True
 
 

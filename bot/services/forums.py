@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import as_utc, iso
 from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus, Reminder
-from bot.services.clock import as_utc
 
 # Forums people see: open, or with registration closed.
 LISTED = (ForumStatus.PUBLISHED, ForumStatus.CLOSED)
@@ -489,9 +489,8 @@ def exported(registration: Registration, forum: Forum) -> dict[str, Any]:
     return {
         "forum": forum.slug, "status": registration.status,
         **{field: getattr(registration, field) for field in DETAIL_FIELDS},
-        "registered_at": as_utc(registration.created_at).isoformat(),
-        "checked_in_at": as_utc(registration.checked_in_at).isoformat()
-        if registration.checked_in_at else None,
+        "registered_at": iso(registration.created_at),
+        "checked_in_at": iso(registration.checked_in_at),
     }
 
 
