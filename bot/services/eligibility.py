@@ -6,12 +6,11 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from babel import Locale
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import LANGUAGES
@@ -240,31 +239,3 @@ def toggle(check: EligibilityCheck, item: str) -> bool:
 
 def progress(check: EligibilityCheck) -> tuple[int, int]:
     return sum(1 for ready in check.checklist.values() if ready), len(check.checklist)
-
-
-@dataclass(frozen=True)
-class OutcomeCount:
-    country: str | None
-    month: str
-    verdict: str
-    count: int
-
-
-async def outcome_stats(db: AsyncSession, since: datetime | None = None) -> list[OutcomeCount]:
-    """Anonymous statistics: finished checks per country, month and verdict."""
-    if db.get_bind().dialect.name == "postgresql":
-        month = func.to_char(EligibilityCheck.completed_at, "YYYY-MM")
-    else:
-        month = func.strftime("%Y-%m", EligibilityCheck.completed_at)
-    query = (
-        select(EligibilityCheck.country, month.label("month"), EligibilityCheck.verdict,
-               func.count())
-        .where(EligibilityCheck.status == CheckStatus.DONE)
-        .group_by(EligibilityCheck.country, month, EligibilityCheck.verdict)
-        .order_by(month, EligibilityCheck.country, EligibilityCheck.verdict)
-    )
-    if since is not None:
-        query = query.where(EligibilityCheck.completed_at >= since)
-    rows = (await db.execute(query)).all()
-    return [OutcomeCount(country, str(m), str(verdict), int(count))
-            for country, m, verdict, count in rows]
