@@ -87,6 +87,21 @@ def test_building_refuses_what_could_not_be_sent_or_read_back() -> None:
                   Pick(Colour.RED, "s", 13)):
         with pytest.raises(ValueError):
             codec.build(value)
+    ambiguous = Codec("amb")
+
+    @ambiguous.kind()
+    @dataclass(frozen=True)
+    class Free:
+        text: str
+
+    @ambiguous.kind("v")
+    @dataclass(frozen=True)
+    class Tagged:
+        pass
+
+    assert ambiguous.build(Free("w")) == "amb:w"
+    with pytest.raises(ValueError, match="read back"):
+        ambiguous.build(Free("v"))  # it would read as Tagged()
     with pytest.raises(ValueError, match="no button"):
         p.FORUMS.build(View(1))
 

@@ -197,8 +197,8 @@ class Codec:
         payload = ":".join(parts)
         if len(payload.encode()) > MAX_BYTES:
             raise ValueError(f"payload over {MAX_BYTES} bytes: {payload!r}")
-        if kind.fields and kind.tag == "" and parts[1:2] and parts[1] in self._by_tag:
-            raise ValueError(f"payload {payload!r} would read as another kind")
+        if self.parse(payload) != value:  # e.g. a field that reads as another kind's tag
+            raise ValueError(f"payload {payload!r} would not read back as {value!r}")
         return payload
 
     def choice(self, label: str, press: object) -> Choice:
