@@ -379,6 +379,11 @@ async def _apply_edit(ctx: Context, forum: Forum, step: ForumStep, value: Any) -
 # ---- buttons -------------------------------------------------------------------------------
 
 
+# Buttons about one forum (`forum` is its id).
+_ON_A_FORUM = (AdminForum, Publish, CloseRegistration, CancelForumAsk, CancelForum, ExportCsv,
+               ExportXlsx, EditForum, EditForumField)
+
+
 @router.button(ADMIN)
 @router.command("forums")
 async def admin(ctx: Context) -> None:
@@ -403,9 +408,8 @@ async def admin(ctx: Context) -> None:
     if isinstance(press, PickEventLanguage):
         await _button_value(ctx, "event_language", press.code)
         return
-    forum_id = getattr(press, "forum", None)
-    forum = await forums.get(ctx.db, forum_id) if isinstance(forum_id, int) else None
-    if forum is None:
+    forum = await forums.get(ctx.db, press.forum) if isinstance(press, _ON_A_FORUM) else None
+    if forum is None:  # the list itself (AdminForums, /forums), or a forum no longer there
         await show_list(ctx)
         return
     match press:
