@@ -1,7 +1,11 @@
 """Conversation flows. They know nothing of Telegram, WhatsApp or HTTP: a step gets a
 Context (event, user, session, words) and answers with replies and the next state.
 
-A new flow is one new module here with a `router`, added to `get_router()`.
+A new flow is one new module here with a `router`, added to `get_router()`; its buttons
+are a `Codec` with a dataclass per kind (handlers/payloads.py, bot/core/payloads.py),
+and it may take over the fallbacks for its own states or buttons
+(`router.fallback("text", state="xx:")`, `router.fallback("stale", button=CODEC)`)
+without touching handlers/menu.py, which holds the global ones.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 document, a link button), choose the audience with the number of recipients shown,
 preview each language, send now or at a time, follow the numbers, cancel.
 
-Every action checks the role and is logged. Payloads `bc…`; states `bc:…`. The draft
-is a `broadcasts` row from the first text on (the file's bytes never go into the
-session); the session keeps only its id and the step.
+Every action checks the role and is logged. Buttons: `BROADCASTS` in
+handlers/payloads.py; states `bc:…`. The draft is a `broadcasts` row from the first
+text on (the file's bytes never go into the session); the session keeps only its id
+and the step (`ComposeSession`).
 """
 
 from __future__ import annotations
@@ -12,25 +13,48 @@ from __future__ import annotations
 import logging
 import mimetypes
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, cast
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
 from bot import LANGUAGES
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.events import EventKind
 from bot.core.i18n import Translator
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
-from bot.db.models import Broadcast, Forum
+from bot.db.models import Broadcast, BroadcastStatus, Forum, ForumStatus
 from bot.services import broadcasts, forums
-from bot.services.broadcasts import ALL, Report
-from bot.services.clock import now
+from bot.services.broadcasts import ALL, Audience, Report, audience_of, filters
 from bot.services.eligibility import country_name, match_country
 from handlers import forum_text
 from handlers.common import LANGUAGE_NAMES, menu_button
 from handlers.common import refuse_unless_coordinator as _refuse
+from handlers.payloads import (
+    ADMIN,
+    BROADCASTS,
+    AdminForums,
+    Announcements,
+    AudienceScreen,
+    CancelAnnouncement,
+    Everyone,
+    ForumAttendees,
+    NewAnnouncement,
+    NoButton,
+    NoFile,
+    OneText,
+    Preview,
+    SendAsk,
+    SendNow,
+    TextEach,
+    ToggleChannel,
+    ToggleForumStatus,
+    ToggleLanguage,
+    ToggleVerdict,
+    ViewAnnouncement,
+)
 
 log = logging.getLogger(__name__)
 router = Router("broadcast_admin")
@@ -38,7 +62,17 @@ router = Router("broadcast_admin")
 ZONE = ZoneInfo("Asia/Almaty")  # Kazakhstan, UTC+5
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M")
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
-FILE_KEY = "_file"  # in `Broadcast.audience`: the Telegram file of a photo or document
+
+
+class ComposeSession(TypedDict, total=False):
+    """The session data while composing (`ctx.data`)."""
+
+    texts: dict[str, str]  # by language, or ALL; until the draft row exists
+    bc: int  # the draft's id
+
+
+def _session(ctx: Context) -> ComposeSession:
+    return cast(ComposeSession, ctx.data)
 
 
 def _audit(ctx: Context, action: str, broadcast_id: int | None = None) -> None:
@@ -53,9 +87,11 @@ def _time(t: Translator, value: datetime | None) -> str:
 
 
 def _status(t: Translator, status: str) -> str:
-    return {"draft": t._("draft"), "scheduled": t._("scheduled"),
-            "sending": t._("sending"), "done": t._("done"),
-            "cancelled": t._("cancelled")}.get(status, status)
+    words: dict[str, str] = {
+        BroadcastStatus.DRAFT: t._("draft"), BroadcastStatus.SCHEDULED: t._("scheduled"),
+        BroadcastStatus.SENDING: t._("sending"), BroadcastStatus.DONE: t._("done"),
+        BroadcastStatus.CANCELLED: t._("cancelled")}
+    return words.get(status, status)
 
 
 def _verdict(ctx: Context, verdict: str) -> str:
@@ -73,7 +109,7 @@ def report_text(t: Translator, report: Report) -> str:
     broadcast = report.broadcast
     lines = [t._("📣 Announcement #{id} · {status}").format(
         id=broadcast.id, status=_status(t, broadcast.status))]
-    if broadcast.status == "scheduled":
+    if broadcast.status == BroadcastStatus.SCHEDULED:
         lines.append(t._("Scheduled for {time} (Astana time)").format(
             time=_time(t, broadcast.scheduled_at)))
     lines.append(t._("Recipients {total} · sent {sent} · delivered {delivered} · read {read}")
@@ -119,11 +155,13 @@ async def show_list(ctx: Context) -> None:
     for broadcast in items:
         blocks.append(report_text(ctx.t, await broadcasts.report(ctx.db, broadcast, moment)))
         buttons.append(Choice(ctx._("#{id} · {status}").format(
-            id=broadcast.id, status=_status(ctx.t, broadcast.status)), f"bc:v:{broadcast.id}"))
+            id=broadcast.id, status=_status(ctx.t, broadcast.status)),
+            BROADCASTS.build(ViewAnnouncement(broadcast.id))))
     if not items:
         blocks.append(ctx._("No announcements yet."))
-    buttons.append(Choice(ctx._("➕ New announcement"), "bc:new"))
-    buttons.append([Choice(ctx._("🛠 Coordinator tools"), "ad"), menu_button(ctx)])
+    buttons.append(BROADCASTS.choice(ctx._("➕ New announcement"), NewAnnouncement()))
+    buttons.append([ADMIN.choice(ctx._("🛠 Coordinator tools"), AdminForums()),
+                    menu_button(ctx)])
     ctx.say("\n\n".join(blocks), *buttons)
 
 
@@ -131,10 +169,13 @@ async def show_one(ctx: Context, broadcast: Broadcast, lead: str | None = None) 
     ctx.reset()
     ctx.data["screen"] = f"bc:v:{broadcast.id}"
     text = report_text(ctx.t, await broadcasts.report(ctx.db, broadcast, now()))
-    buttons: list[Choice | list[Choice]] = [Choice(ctx._("🔄 Refresh"), f"bc:v:{broadcast.id}")]
-    if broadcast.status in ("scheduled", "sending"):
-        buttons.append(Choice(ctx._("⛔ Cancel the announcement"), f"bc:cx:{broadcast.id}"))
-    buttons.append([Choice(ctx._("⬅️ Announcements"), "bc"), menu_button(ctx)])
+    buttons: list[Choice | list[Choice]] = [
+        BROADCASTS.choice(ctx._("🔄 Refresh"), ViewAnnouncement(broadcast.id))]
+    if broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
+        buttons.append(BROADCASTS.choice(ctx._("⛔ Cancel the announcement"),
+                                         CancelAnnouncement(broadcast.id)))
+    buttons.append([BROADCASTS.choice(ctx._("⬅️ Announcements"), Announcements()),
+                    menu_button(ctx)])
     ctx.say(f"{lead}\n\n{text}" if lead else text, *buttons)
 
 
@@ -142,8 +183,8 @@ async def show_one(ctx: Context, broadcast: Broadcast, lead: str | None = None) 
 
 
 def _draft_id(ctx: Context) -> int | None:
-    value = ctx.data.get("bc")
-    return int(value) if isinstance(value, int) else None
+    value = _session(ctx).get("bc")
+    return value if isinstance(value, int) else None
 
 
 async def _draft(ctx: Context) -> Broadcast | None:
@@ -151,7 +192,9 @@ async def _draft(ctx: Context) -> Broadcast | None:
     if draft_id is None:
         return None
     broadcast = await ctx.db.get(Broadcast, draft_id)
-    return broadcast if broadcast is not None and broadcast.status == "draft" else None
+    if broadcast is None or broadcast.status != BroadcastStatus.DRAFT:
+        return None
+    return broadcast
 
 
 async def _editing(ctx: Context) -> Broadcast | None:
@@ -169,19 +212,19 @@ def _ask_text(ctx: Context, language: str) -> None:
     prompt = ctx._("Type the announcement's text for everyone:") if language == ALL else \
         ctx._("Type the announcement's text in {language}:").format(
             language=LANGUAGE_NAMES[language])
-    ctx.say(prompt, Choice(ctx._("⬅️ Announcements"), "bc"))
+    ctx.say(prompt, BROADCASTS.choice(ctx._("⬅️ Announcements"), Announcements()))
 
 
 def _ask_file(ctx: Context) -> None:
     ctx.goto("bc:file")
     ctx.say(ctx._("Send a photo or a document to go with it, or skip."),
-            Choice(ctx._("➡️ No file"), "bc:nofile"))
+            BROADCASTS.choice(ctx._("➡️ No file"), NoFile()))
 
 
 def _ask_url(ctx: Context) -> None:
     ctx.goto("bc:url")
     ctx.say(ctx._("A link button under the message? Type its address (https://…), or skip."),
-            Choice(ctx._("➡️ No button"), "bc:nourl"))
+            BROADCASTS.choice(ctx._("➡️ No button"), NoButton()))
 
 
 def _ask_label(ctx: Context, language: str) -> None:
@@ -207,16 +250,16 @@ async def text_step(ctx: Context) -> None:
     if not value or len(value) > broadcasts.TEXT_LIMIT:
         ctx.say(ctx._("The text must be 1 to 4096 characters long. Please type it again."))
         return
-    texts: dict[str, str] = dict(ctx.data.get("texts") or {})
+    texts: dict[str, str] = dict(_session(ctx).get("texts") or {})
     texts[language] = value
-    ctx.data["texts"] = texts
+    _session(ctx)["texts"] = texts
     following = _next_language(texts)
     if following is not None:
         _ask_text(ctx, following)
         return
     broadcast = await broadcasts.create(ctx.db, created_by=ctx.user.id, texts=texts,
                                         audience={})
-    ctx.data["bc"] = broadcast.id
+    _session(ctx)["bc"] = broadcast.id
     _audit(ctx, "draft", broadcast.id)
     _ask_file(ctx)
 
@@ -231,11 +274,11 @@ async def file_step(ctx: Context) -> None:
     if ctx.event.kind is not EventKind.FILE or inbound is None or \
             ctx.user.channel != "telegram":
         ctx.say(ctx._("Please send a photo or a document, or skip."),
-                Choice(ctx._("➡️ No file"), "bc:nofile"))
+                BROADCASTS.choice(ctx._("➡️ No file"), NoFile()))
         return
-    audience = dict(broadcast.audience or {})
-    audience[FILE_KEY] = {"ref": inbound.ref, "kind": inbound.kind}
-    broadcast.audience = audience
+    audience = audience_of(broadcast)
+    audience["_file"] = {"ref": inbound.ref, "kind": inbound.kind}
+    broadcast.audience = dict(audience)
     broadcast.attachment_kind = inbound.kind
     broadcast.attachment_name = inbound.name or ("photo.jpg" if inbound.kind == "photo"
                                                  else "document")
@@ -253,7 +296,7 @@ async def url_step(ctx: Context) -> None:
     url = ctx.event.text.strip()
     if not url.startswith(("https://", "http://")) or " " in url or len(url) > 500:
         ctx.say(ctx._("That does not look like a web address. Type one starting with "
-                      "https://, or skip."), Choice(ctx._("➡️ No button"), "bc:nourl"))
+                      "https://, or skip."), BROADCASTS.choice(ctx._("➡️ No button"), NoButton()))
         return
     broadcast.button_url = url
     broadcast.button_labels = {}
@@ -284,16 +327,11 @@ async def label_step(ctx: Context) -> None:
 # ---- the audience -------------------------------------------------------------------------
 
 
-def _filters(broadcast: Broadcast) -> dict[str, Any]:
-    return {key: value for key, value in (broadcast.audience or {}).items()
-            if not key.startswith("_")}
-
-
 def _mark(on: bool, label: str) -> str:
     return f"✅ {label}" if on else label
 
 
-async def _describe(ctx: Context, audience: dict[str, Any]) -> str:
+async def _describe(ctx: Context, audience: Audience) -> str:
     parts: list[str] = []
     if audience.get("languages"):
         parts.append(", ".join(LANGUAGE_NAMES[code] for code in audience["languages"]))
@@ -303,7 +341,7 @@ async def _describe(ctx: Context, audience: dict[str, Any]) -> str:
         parts.append(", ".join(country_name(code, ctx.language)
                                for code in audience["countries"]))
     if audience.get("forum"):
-        forum = await ctx.db.get(Forum, int(audience["forum"]))
+        forum = await ctx.db.get(Forum, audience["forum"])
         statuses = audience.get("forum_statuses") or list(broadcasts.FORUM_STATUSES)
         if forum is not None:
             parts.append(f"{forum_text.title(forum, ctx.language)} ("
@@ -316,7 +354,7 @@ async def _describe(ctx: Context, audience: dict[str, Any]) -> str:
 async def show_audience(ctx: Context, broadcast: Broadcast, lead: str | None = None) -> None:
     ctx.goto("bc:country")
     ctx.data["screen"] = "bc:aud"
-    audience = _filters(broadcast)
+    audience = filters(audience_of(broadcast))
     number = await broadcasts.count(ctx.db, audience, ctx.settings.default_locale)
     text = ctx._("Who gets it: {audience}\nRecipients: {number}\n\nTap to combine filters; "
                  "type a country's name to add it.").format(
@@ -325,20 +363,25 @@ async def show_audience(ctx: Context, broadcast: Broadcast, lead: str | None = N
     channels = audience.get("channels") or []
     verdicts = audience.get("verdicts") or []
     rows: list[Choice | list[Choice]] = [
-        [Choice(_mark(code in languages, LANGUAGE_NAMES[code]), f"bc:t:l:{code}")
+        [BROADCASTS.choice(_mark(code in languages, LANGUAGE_NAMES[code]),
+                           ToggleLanguage(code))  # type: ignore[arg-type]
          for code in LANGUAGES],
-        [Choice(_mark(code in channels, name), f"bc:t:c:{code}")
+        [BROADCASTS.choice(_mark(code in channels, name),
+                           ToggleChannel(code))  # type: ignore[arg-type]
          for code, name in CHANNEL_NAMES.items()],
-        [Choice(_mark(v in verdicts, _verdict(ctx, v)), f"bc:t:v:{v}")
+        [BROADCASTS.choice(_mark(v in verdicts, _verdict(ctx, v)),
+                           ToggleVerdict(v))  # type: ignore[arg-type]
          for v in broadcasts.VERDICTS],
-        Choice(ctx._("📅 Forum attendees…"), "bc:fo"),
+        BROADCASTS.choice(ctx._("📅 Forum attendees…"), ForumAttendees()),
     ]
     if audience.get("forum"):
         statuses = audience.get("forum_statuses") or []
-        rows.append([Choice(_mark(s in statuses, _forum_status(ctx, s)), f"bc:t:s:{s}")
+        rows.append([BROADCASTS.choice(_mark(s in statuses, _forum_status(ctx, s)),
+                                       ToggleForumStatus(s))  # type: ignore[arg-type]
                      for s in broadcasts.FORUM_STATUSES])
-    rows += [Choice(ctx._("♻️ Everyone (clear filters)"), "bc:all"),
-             [Choice(ctx._("👁 Preview"), "bc:pv"), Choice(ctx._("➡️ Send…"), "bc:go")]]
+    rows += [BROADCASTS.choice(ctx._("♻️ Everyone (clear filters)"), Everyone()),
+             [BROADCASTS.choice(ctx._("👁 Preview"), Preview()),
+              BROADCASTS.choice(ctx._("➡️ Send…"), SendAsk())]]
     ctx.say(f"{lead}\n\n{text}" if lead else text, *rows)
 
 
@@ -355,45 +398,43 @@ async def country_step(ctx: Context) -> None:
     if code is None:
         await show_audience(ctx, broadcast, ctx._("I do not know that country."))
         return
-    audience = dict(broadcast.audience or {})
+    audience = audience_of(broadcast)
     audience["countries"] = _toggle(list(audience.get("countries") or []), code)
-    broadcast.audience = audience
+    broadcast.audience = dict(audience)
     await show_audience(ctx, broadcast)
 
 
 # ---- the buttons --------------------------------------------------------------------------
 
 
-@router.button("bc")
+@router.button(BROADCASTS)
 async def button(ctx: Context) -> None:
     if _refuse(ctx):
         return
-    args = ctx.payload_args
-    action = args[0] if args else ""
-    if action == "":
+    press = ctx.press
+    if isinstance(press, Announcements):
         await show_list(ctx)
         return
-    if action == "new":
+    if isinstance(press, NewAnnouncement):
         ctx.reset()
         ctx.goto("bc:mode")
         _audit(ctx, "new")
         ctx.say(ctx._("A new announcement. One text for all languages, or a text for each?"),
-                Choice(ctx._("One text for all"), "bc:one"),
-                Choice(ctx._("A text for each language"), "bc:each"),
-                Choice(ctx._("⬅️ Announcements"), "bc"))
+                BROADCASTS.choice(ctx._("One text for all"), OneText()),
+                BROADCASTS.choice(ctx._("A text for each language"), TextEach()),
+                BROADCASTS.choice(ctx._("⬅️ Announcements"), Announcements()))
         return
-    if action in ("one", "each"):
+    if isinstance(press, OneText | TextEach):
         ctx.reset()
-        ctx.data["texts"] = {}
-        _ask_text(ctx, ALL if action == "one" else LANGUAGES[0])
+        _session(ctx)["texts"] = {}
+        _ask_text(ctx, ALL if isinstance(press, OneText) else LANGUAGES[0])
         return
-    if action in ("v", "cx"):
-        broadcast = await ctx.db.get(Broadcast, int(args[1])) \
-            if len(args) > 1 and args[1].isdigit() else None
+    if isinstance(press, ViewAnnouncement | CancelAnnouncement):
+        broadcast = await ctx.db.get(Broadcast, press.broadcast)
         if broadcast is None:
             await show_list(ctx)
             return
-        if action == "cx":
+        if isinstance(press, CancelAnnouncement):
             try:
                 await broadcasts.cancel(ctx.db, broadcast.id, now())
             except broadcasts.BroadcastError:
@@ -409,52 +450,73 @@ async def button(ctx: Context) -> None:
     if broadcast is None:
         await show_list(ctx)
         return
-    await _draft_button(ctx, broadcast, action, args[1:])
+    await _draft_button(ctx, broadcast, press)
 
 
-async def _draft_button(ctx: Context, broadcast: Broadcast, action: str,
-                        args: list[str]) -> None:
-    if action == "nofile":
+@router.fallback("stale", button=BROADCASTS)
+async def older_button(ctx: Context) -> None:
+    """A button this version no longer reads: the draft's audience, or the list."""
+    if _refuse(ctx):
+        return
+    broadcast = await _draft(ctx)
+    if broadcast is None:
+        await show_list(ctx)
+        return
+    await show_audience(ctx, broadcast)
+
+
+def _toggled(audience: Audience, press: object) -> Audience | None:
+    """The audience with one filter value switched, for a toggle button; else None."""
+    changed = audience.copy()
+    match press:
+        case ToggleLanguage(code=value):
+            changed["languages"] = _toggle(list(audience.get("languages") or []), value)
+        case ToggleChannel(channel=value):
+            changed["channels"] = _toggle(list(audience.get("channels") or []), value)
+        case ToggleVerdict(verdict=value):
+            changed["verdicts"] = _toggle(list(audience.get("verdicts") or []), value)
+        case ToggleForumStatus(status=value):
+            changed["forum_statuses"] = _toggle(list(audience.get("forum_statuses") or []),
+                                                value)
+        case _:
+            return None
+    return changed
+
+
+async def _draft_button(ctx: Context, broadcast: Broadcast, press: object) -> None:
+    if isinstance(press, NoFile):
         _ask_url(ctx)
         return
-    if action == "nourl":
+    if isinstance(press, NoButton):
         broadcast.button_url, broadcast.button_labels = None, None
         await show_audience(ctx, broadcast)
         return
-    audience = dict(broadcast.audience or {})
-    if action == "t" and len(args) == 2:
-        key = {"l": "languages", "c": "channels", "v": "verdicts", "s": "forum_statuses"}.get(
-            args[0])
-        allowed = {"languages": LANGUAGES, "channels": tuple(CHANNEL_NAMES),
-                   "verdicts": broadcasts.VERDICTS,
-                   "forum_statuses": broadcasts.FORUM_STATUSES}
-        if key is not None and args[1] in allowed[key]:
-            audience[key] = _toggle(list(audience.get(key) or []), args[1])
-            broadcast.audience = audience
+    record = audience_of(broadcast)
+    toggled = _toggled(record, press)
+    if toggled is not None:
+        broadcast.audience = {**record, **toggled}
         await show_audience(ctx, broadcast)
         return
-    if action == "all":
-        broadcast.audience = {k: v for k, v in audience.items() if k.startswith("_")}
+    if isinstance(press, Everyone):
+        broadcast.audience = {key: value for key, value in record.items()
+                              if key not in filters(record)}
         await show_audience(ctx, broadcast)
         return
-    if action == "fo":
-        if args and args[0].isdigit():
-            audience["forum"] = int(args[0])
-            audience["forum_statuses"] = []
-            broadcast.audience = audience
+    if isinstance(press, ForumAttendees):
+        if press.forum is not None:
+            record["forum"] = press.forum
+            record["forum_statuses"] = []
+            broadcast.audience = dict(record)
             await show_audience(ctx, broadcast)
             return
         items = [forum for forum in await forums.all_forums(ctx.db)
-                 if forum.status != "draft"][:20]
+                 if forum.status != ForumStatus.DRAFT][:20]
         ctx.say(ctx._("Which forum's attendees?") if items else ctx._("No forums yet."),
-                *[Choice(forum_text.short_label(forum, ctx.t), f"bc:fo:{forum.id}")
-                  for forum in items],
-                Choice(ctx._("⬅️ Back"), "bc:aud"))
+                *[BROADCASTS.choice(forum_text.short_label(forum, ctx.t),
+                                    ForumAttendees(forum.id)) for forum in items],
+                BROADCASTS.choice(ctx._("⬅️ Back"), AudienceScreen()))
         return
-    if action == "aud":
-        await show_audience(ctx, broadcast)
-        return
-    if action == "pv":
+    if isinstance(press, Preview):
         _audit(ctx, "preview", broadcast.id)
         for language in LANGUAGES:
             ctx.say(ctx._("Preview: {language}").format(language=LANGUAGE_NAMES[language]))
@@ -464,18 +526,18 @@ async def _draft_button(ctx: Context, broadcast: Broadcast, action: str,
             ctx.replies.append(message)
         await show_audience(ctx, broadcast)
         return
-    if action == "go":
-        number = await broadcasts.count(ctx.db, _filters(broadcast),
-                                        ctx.settings.default_locale)
+    if isinstance(press, SendAsk):
+        number = await broadcasts.count(ctx.db, filters(record), ctx.settings.default_locale)
         ctx.goto("bc:when")
         ctx.say(ctx._("{number} recipients. Send now, or type a time to send it "
                       "(Astana time, e.g. 2026-12-01 10:00).").format(number=number),
-                Choice(ctx._("🚀 Send now"), "bc:now"), Choice(ctx._("⬅️ Back"), "bc:aud"))
+                BROADCASTS.choice(ctx._("🚀 Send now"), SendNow()),
+                BROADCASTS.choice(ctx._("⬅️ Back"), AudienceScreen()))
         return
-    if action == "now":
+    if isinstance(press, SendNow):
         await _schedule(ctx, broadcast, now())
         return
-    await show_audience(ctx, broadcast)
+    await show_audience(ctx, broadcast)  # AudienceScreen, or a button of an earlier step
 
 
 async def _schedule(ctx: Context, broadcast: Broadcast, when: datetime) -> None:
@@ -500,9 +562,9 @@ async def when_step(ctx: Context) -> None:
             continue
         if when <= now():
             ctx.say(ctx._("That time has passed. Type a later one, or send now."),
-                    Choice(ctx._("🚀 Send now"), "bc:now"))
+                    BROADCASTS.choice(ctx._("🚀 Send now"), SendNow()))
             return
         await _schedule(ctx, broadcast, when)
         return
     ctx.say(ctx._("Please type the time as YYYY-MM-DD HH:MM (Astana time)."),
-            Choice(ctx._("🚀 Send now"), "bc:now"))
+            BROADCASTS.choice(ctx._("🚀 Send now"), SendNow()))

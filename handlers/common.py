@@ -7,6 +7,26 @@ import logging
 from bot.core.context import Context
 from bot.core.replies import Choice
 from bot.services import handover
+from handlers.payloads import (
+    ADMIN,
+    ELIGIBILITY,
+    FORUMS,
+    HELP,
+    LANG,
+    MENU,
+    NUMBERS,
+    PROJECTS,
+    SETTINGS,
+    AdminForums,
+    Eligibility,
+    ForumList,
+    Help,
+    Lang,
+    Menu,
+    Numbers,
+    Projects,
+    SettingsScreen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -16,22 +36,23 @@ LANGUAGE_NAMES: dict[str, str] = {"kk": "Қазақша", "ru": "Русский"
 
 
 def menu_button(ctx: Context) -> Choice:
-    return Choice(ctx._("⬅️ Main menu"), "menu")
+    return Choice(ctx._("⬅️ Main menu"), MENU.build(Menu()))
 
 
 def main_menu_rows(ctx: Context) -> list[Choice]:
-    tools = [Choice(ctx._("🛠 Coordinator tools"), "ad")] if ctx.user.is_coordinator else []
+    tools = [Choice(ctx._("🛠 Coordinator tools"), ADMIN.build(AdminForums()))] \
+        if ctx.user.is_coordinator else []
     # Questions to a human, only where the coordinators' chat is configured.
     ask = [Choice(ctx._("💬 Ask a coordinator"), "ho")] if handover.available(ctx.settings) \
         else []
     return [
-        Choice(ctx._("🧭 Can I return as a kandas?"), "el"),
-        Choice(ctx._("📅 Business forums"), "fo"),
-        Choice(ctx._("🤝 Support projects"), "prj"),
-        Choice(ctx._("📊 Kazakhs abroad in numbers"), "num"),
-        Choice(ctx._("⚙️ Settings"), "set"),
+        Choice(ctx._("🧭 Can I return as a kandas?"), ELIGIBILITY.build(Eligibility())),
+        Choice(ctx._("📅 Business forums"), FORUMS.build(ForumList())),
+        Choice(ctx._("🤝 Support projects"), PROJECTS.build(Projects())),
+        Choice(ctx._("📊 Kazakhs abroad in numbers"), NUMBERS.build(Numbers())),
+        Choice(ctx._("⚙️ Settings"), SETTINGS.build(SettingsScreen())),
         *ask,
-        Choice(ctx._("❓ Help"), "help"),
+        Choice(ctx._("❓ Help"), HELP.build(Help())),
         *tools,
     ]
 
@@ -47,7 +68,8 @@ def show_menu(ctx: Context, lead: str | None = None) -> None:
 
 
 def language_rows() -> list[Choice]:
-    return [Choice(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]
+    return [Choice(name, LANG.build(Lang(code)))  # type: ignore[arg-type]
+            for code, name in LANGUAGE_NAMES.items()]
 
 
 def ask_language(ctx: Context) -> None:
@@ -59,6 +81,12 @@ def ask_language(ctx: Context) -> None:
     else:
         ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows(),
                 menu_button(ctx))
+
+
+def show_stale(ctx: Context) -> None:
+    """A button from an older message that no longer works: a note and the menu."""
+    show_menu(ctx, ctx._("That button is from an older message and no longer works. "
+                         "Here is the menu."))
 
 
 def refuse_unless_coordinator(ctx: Context) -> bool:

@@ -5,8 +5,8 @@ with its reasons, a personal plan with figures, and a document checklist. Answer
 are stored as the user goes, so leaving and coming back (or a restart) continues
 where they stopped.
 
-Payloads: `el` (entry), `el:a:<question>:<answer>`, `el:back`, `el:new`, `el:res`,
-`el:plan`, `el:cl`, `el:t:<item>`.
+Buttons: `ELIGIBILITY` in handlers/payloads.py (the entry, an answer, back, start over,
+the result, the plan, the checklist, a document ticked).
 """
 
 from __future__ import annotations
@@ -15,11 +15,23 @@ from babel.dates import format_date
 
 from bot.content.eligibility import EligibilityContent, Question, Words
 from bot.core.context import Context
+from bot.core.payloads import whole_number
 from bot.core.replies import Choice
 from bot.core.router import Router
 from bot.db.models import EligibilityCheck
 from bot.services import eligibility as service
 from handlers.common import menu_button, show_menu
+from handlers.payloads import (
+    ELIGIBILITY,
+    Answer,
+    Back,
+    Checklist,
+    Eligibility,
+    Plan,
+    Result,
+    StartOver,
+    ToggleDocument,
+)
 
 router = Router("eligibility")
 
@@ -53,7 +65,6 @@ def _ask(ctx: Context, check: EligibilityCheck, lead: str | None = None) -> None
     words = _words(ctx)
     ctx.goto(ANSWERING)
     ctx.data["screen"] = "el"
-    ctx.data["question"] = question.id
     number = len(check.path) + 1
     lines = [ctx._("Question {number}").format(number=number), words.questions[question.id].text]
     if lead:
@@ -64,20 +75,24 @@ def _ask(ctx: Context, check: EligibilityCheck, lead: str | None = None) -> None
             answer=_answer_text(ctx, question, previous)))
     choices: list[Choice | list[Choice]] = []
     if question.kind == "choice":
-        choices += [Choice(_label(ctx, question, a), f"el:a:{question.id}:{a}")
+        choices += [Choice(_label(ctx, question, a), _answer(question, a))
                     for a in question.answers]
     elif question.kind == "number":
-        buttons = [Choice(str(n), f"el:a:{question.id}:{n}") for n in question.buttons]
+        buttons = [Choice(str(n), _answer(question, str(n))) for n in question.buttons]
         choices += [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
     else:
-        buttons = [Choice(service.country_name(code, ctx.language), f"el:a:{question.id}:{code}")
+        buttons = [Choice(service.country_name(code, ctx.language), _answer(question, code))
                    for code in rules.country_buttons]
         choices += [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
-    navigation = [Choice(ctx._("↩️ Back"), "el:back")] if check.path else []
-    navigation.append(Choice(ctx._("🔄 Start over"), "el:new"))
+    navigation = [Choice(ctx._("↩️ Back"), ELIGIBILITY.build(Back()))] if check.path else []
+    navigation.append(Choice(ctx._("🔄 Start over"), ELIGIBILITY.build(StartOver())))
     choices.append(navigation)
     choices.append(menu_button(ctx))
     ctx.say("\n".join(lines), *choices)
+
+
+def _answer(question: Question, value: str) -> str:
+    return ELIGIBILITY.build(Answer(question.id, value))
 
 
 def _answer_text(ctx: Context, question: Question, value: object) -> str:
@@ -110,10 +125,10 @@ def _result_buttons(ctx: Context, check: EligibilityCheck) -> list[Choice]:
     buttons: list[Choice] = []
     if check.verdict != "not_eligible":
         done, total = service.progress(check)
-        buttons.append(Choice(ctx._("📝 My plan"), "el:plan"))
+        buttons.append(Choice(ctx._("📝 My plan"), ELIGIBILITY.build(Plan())))
         buttons.append(Choice(ctx._("📋 Documents: {done} of {total}").format(
-            done=done, total=total), "el:cl"))
-    buttons.append(Choice(ctx._("🔄 Check again"), "el:new"))
+            done=done, total=total), ELIGIBILITY.build(Checklist())))
+    buttons.append(Choice(ctx._("🔄 Check again"), ELIGIBILITY.build(StartOver())))
     buttons.append(menu_button(ctx))
     return buttons
 
@@ -202,9 +217,10 @@ def _show_checklist(ctx: Context, check: EligibilityCheck) -> None:
     for number, (item, ready) in enumerate(check.checklist.items(), 1):
         mark = "✅" if ready else "⬜"
         lines.append(f"{mark} {number}. {_document_name(ctx, item)}")
-        buttons.append(Choice(f"{mark} {number}", f"el:t:{item}"))
+        buttons.append(Choice(f"{mark} {number}", ELIGIBILITY.build(ToggleDocument(item))))
     rows: list[Choice | list[Choice]] = [buttons[i:i + 4] for i in range(0, len(buttons), 4)]
-    rows.append([Choice(ctx._("📝 My plan"), "el:plan"), Choice(ctx._("⬅️ Result"), "el:res")])
+    rows.append([Choice(ctx._("📝 My plan"), ELIGIBILITY.build(Plan())),
+                 Choice(ctx._("⬅️ Result"), ELIGIBILITY.build(Result()))])
     rows.append(menu_button(ctx))
     ctx.say("\n".join(lines), *rows)
 
@@ -217,49 +233,68 @@ async def _begin(ctx: Context) -> None:
     _ask(ctx, check, lead=_words(ctx).intro.strip())
 
 
-@router.button("el")
+@router.button(ELIGIBILITY)
 async def eligibility(ctx: Context) -> None:
-    args = ctx.payload_args
-    action = args[0] if args else ""
-    if action == "new":
+    press = ctx.press
+    if isinstance(press, StartOver):
         await _begin(ctx)
         return
-    if action in ("a", "back", ""):
+    if isinstance(press, Answer | Back | Eligibility):
         current = await service.draft(ctx.db, ctx.user.id)
         if current is not None:
-            await _continue(ctx, current, action, args[1:])
+            await _continue(ctx, current, press)
             return
     result = await service.last_result(ctx.db, ctx.user.id)
     if result is None:
         await _begin(ctx)
         return
-    if action == "plan" and result.verdict != "not_eligible":
+    open_plan = result.verdict != "not_eligible"
+    if isinstance(press, Plan) and open_plan:
         ctx.reset()
         ctx.data["screen"] = "el:plan"
+        done, total = service.progress(result)
         ctx.say(plan_text(ctx, result), Choice(ctx._("📋 Documents: {done} of {total}").format(
-            done=service.progress(result)[0], total=service.progress(result)[1]), "el:cl"),
-                Choice(ctx._("⬅️ Result"), "el:res"), menu_button(ctx))
-    elif action == "cl" and result.verdict != "not_eligible":
+            done=done, total=total), ELIGIBILITY.build(Checklist())),
+                Choice(ctx._("⬅️ Result"), ELIGIBILITY.build(Result())), menu_button(ctx))
+    elif isinstance(press, Checklist) and open_plan:
         _show_checklist(ctx, result)
-    elif action == "t" and len(args) > 1 and result.verdict != "not_eligible":
-        service.toggle(result, ":".join(args[1:]))
+    elif isinstance(press, ToggleDocument) and open_plan:
+        service.toggle(result, press.item)
         _show_checklist(ctx, result)
     else:
-        # "res", the entry, or a button from an older questionnaire that has ended.
+        # The result, the entry, or a button from an older questionnaire that has ended.
         _show_result(ctx, result)
 
 
-async def _continue(ctx: Context, check: EligibilityCheck, action: str, args: list[str]) -> None:
+@router.fallback("stale", button=ELIGIBILITY)
+async def older_button(ctx: Context) -> None:
+    """A questionnaire button this version no longer reads: the open question again,
+    else the last result."""
+    current = await service.draft(ctx.db, ctx.user.id)
+    if current is not None:
+        _ask(ctx, current, lead=ctx._("That button belongs to an earlier question. "
+                                      "Here is where we are:"))
+        return
+    result = await service.last_result(ctx.db, ctx.user.id)
+    if result is None:
+        await _begin(ctx)
+        return
+    _show_result(ctx, result)
+
+
+async def _continue(ctx: Context, check: EligibilityCheck,
+                    press: Answer | Back | Eligibility) -> None:
     rules = _content(ctx).rules
-    if action == "back":
+    if isinstance(press, Back):
         service.back(check)
         _ask(ctx, check)
         return
-    if action == "a":
+    if isinstance(press, Answer):
         question = service.next_question(rules, check.path, check.answers)
-        qid, raw = (args[0], ":".join(args[1:])) if len(args) >= 2 else ("", "")
-        if question is not None and question.id == qid:
-            value: object = int(raw) if question.kind == "number" and raw.isdigit() else raw
+        if question is not None and question.id == press.question:
+            value: object = press.value
+            if question.kind == "number":
+                value = whole_number(press.value)
             if service.valid_answer(question, value):
                 await _take(ctx, check, question, value)
                 return
@@ -292,7 +327,7 @@ async def typed(ctx: Context) -> None:
                  .format(text=text[:60]))
             return
     elif question.kind == "number":
-        value = int(text) if text.isdigit() else None
+        value = whole_number(text)
         if value is None or not service.valid_answer(question, value):
             _ask(ctx, check, lead=ctx._("Please type a number from {low} to {high}.").format(
                 low=question.min, high=question.max))
@@ -311,8 +346,9 @@ async def typed(ctx: Context) -> None:
 
 def _typed_choice(ctx: Context, question: Question, text: str) -> str | None:
     typed = text.casefold().strip(" .!")
-    if typed.isdigit() and 1 <= int(typed) <= len(question.answers):
-        return question.answers[int(typed) - 1]
+    number = whole_number(typed)
+    if number is not None and 1 <= number <= len(question.answers):
+        return question.answers[number - 1]
     for answer in question.answers:
         if typed == _label(ctx, question, answer).casefold():
             return answer

@@ -1,8 +1,8 @@
 """Coordinators' forum tools: create a forum in a guided dialog, edit it, publish, close
 registration, cancel; counts per status; the attendee list as CSV and XLSX.
 
-Every action checks the role and is logged. Payloads `ad…`; the dialog's states
-`ad:new:<step>` and `ad:edit`.
+Every action checks the role and is logged. Buttons: `ADMIN` in handlers/payloads.py;
+the dialog's states `ad:new:<step>` and `ad:edit`, its session data `AdminSession`.
 """
 
 from __future__ import annotations
@@ -11,36 +11,73 @@ import logging
 import re
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.core import get_global
 from babel.dates import format_datetime
 
 from bot import LANGUAGES
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.replies import Attachment, Choice
 from bot.core.router import Router
-from bot.db.models import Forum
+from bot.db.models import Forum, ForumStatus
 from bot.services import forums
-from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country
 from bot.services.roles import is_lead
 from handlers import forum_text as text
 from handlers.common import LANGUAGE_NAMES, menu_button
 from handlers.common import refuse_unless_coordinator as _refuse
+from handlers.payloads import (
+    ADMIN,
+    BROADCASTS,
+    AdminForum,
+    AdminForums,
+    Announcements,
+    CancelForum,
+    CancelForumAsk,
+    CloseRegistration,
+    EditForum,
+    EditForumField,
+    ExportCsv,
+    ExportXlsx,
+    ForumStep,
+    NewForum,
+    PickEventLanguage,
+    PickZone,
+    Publish,
+    StopDialog,
+)
 
 log = logging.getLogger(__name__)
 router = Router("forum_admin")
 
 # The dialog's steps in order; each is also an editable field.
-STEPS = ("title_kk", "title_ru", "title_en", "description_kk", "description_ru",
-         "description_en", "country", "city_kk", "city_ru", "city_en", "venue_kk", "venue_ru",
-         "venue_en", "timezone", "starts_at", "ends_at", "event_language", "capacity",
-         "deadline")
+STEPS: tuple[ForumStep, ...] = get_args(ForumStep)
 # Fields written in each language: `<field>_<language>` steps.
 LOCALIZED = ("title_", "description_", "city_", "venue_")
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M")
+
+
+class FieldEdit(TypedDict):
+    """One field of a forum being changed."""
+
+    forum: int
+    field: ForumStep
+
+
+class AdminSession(TypedDict, total=False):
+    """The session data of the forum tools (`ctx.data`)."""
+
+    # The new forum's answers so far, by step: text, a country code, a zone, an ISO
+    # local time, a language code, a number of seats; and the slug once made.
+    fw: dict[str, Any]
+    ed: FieldEdit
+
+
+def _session(ctx: Context) -> AdminSession:
+    return cast(AdminSession, ctx.data)
 
 
 def _audit(ctx: Context, action: str, forum: Forum | None = None) -> None:
@@ -84,11 +121,11 @@ async def show_list(ctx: Context) -> None:
     for forum in items[:20]:
         lines.append(f"• {text.title(forum, ctx.language)} · {text.city(forum, ctx.language)} · "
                      f"{_status(ctx, forum.status)} · {forum.confirmed_count}/{forum.capacity}")
-        buttons.append(Choice(text.short_label(forum, ctx.t), f"ad:f:{forum.id}"))
+        buttons.append(ADMIN.choice(text.short_label(forum, ctx.t), AdminForum(forum.id)))
     if not items:
         lines.append(ctx._("No forums yet."))
-    buttons.append(Choice(ctx._("➕ New forum"), "ad:new"))
-    buttons.append(Choice(ctx._("📣 Announcements"), "bc"))  # handlers/broadcast_admin.py
+    buttons.append(ADMIN.choice(ctx._("➕ New forum"), NewForum()))
+    buttons.append(BROADCASTS.choice(ctx._("📣 Announcements"), Announcements()))
     if is_lead(ctx.user, ctx.settings):  # handlers/coordinators.py
         buttons.append(Choice(ctx._("👥 Coordinators"), "co"))
     buttons.append(menu_button(ctx))
@@ -96,8 +133,9 @@ async def show_list(ctx: Context) -> None:
 
 
 def _status(ctx: Context, status: str) -> str:
-    return {"draft": ctx._("draft"), "published": ctx._("open"),
-            "closed": ctx._("registration closed"), "cancelled": ctx._("cancelled")}[status]
+    return {ForumStatus.DRAFT: ctx._("draft"), ForumStatus.PUBLISHED: ctx._("open"),
+            ForumStatus.CLOSED: ctx._("registration closed"),
+            ForumStatus.CANCELLED: ctx._("cancelled")}[ForumStatus(status)]
 
 
 async def show_forum(ctx: Context, forum: Forum, lead: str | None = None) -> None:
@@ -110,16 +148,17 @@ async def show_forum(ctx: Context, forum: Forum, lead: str | None = None) -> Non
                    "{cancelled} · checked in {checked_in}").format(capacity=forum.capacity,
                                                                    **counts)]
     buttons: list[Choice | list[Choice]] = []
-    if forum.status in ("draft", "closed"):
-        buttons.append(Choice(ctx._("📢 Publish / open registration"), f"ad:pub:{forum.id}"))
-    if forum.status == "published":
-        buttons.append(Choice(ctx._("🔒 Close registration"), f"ad:close:{forum.id}"))
-    if forum.status != "cancelled":
-        buttons.append([Choice(ctx._("✏️ Edit"), f"ad:ed:{forum.id}"),
-                        Choice(ctx._("❌ Cancel forum"), f"ad:cx:{forum.id}")])
-    buttons.append([Choice(ctx._("⬇️ CSV"), f"ad:csv:{forum.id}"),
-                    Choice(ctx._("⬇️ XLSX"), f"ad:xlsx:{forum.id}")])
-    buttons += [Choice(ctx._("⬅️ All forums"), "ad"), menu_button(ctx)]
+    if forum.status in (ForumStatus.DRAFT, ForumStatus.CLOSED):
+        buttons.append(ADMIN.choice(ctx._("📢 Publish / open registration"), Publish(forum.id)))
+    if forum.status == ForumStatus.PUBLISHED:
+        buttons.append(ADMIN.choice(ctx._("🔒 Close registration"),
+                                    CloseRegistration(forum.id)))
+    if forum.status != ForumStatus.CANCELLED:
+        buttons.append([ADMIN.choice(ctx._("✏️ Edit"), EditForum(forum.id)),
+                        ADMIN.choice(ctx._("❌ Cancel forum"), CancelForumAsk(forum.id))])
+    buttons.append([ADMIN.choice(ctx._("⬇️ CSV"), ExportCsv(forum.id)),
+                    ADMIN.choice(ctx._("⬇️ XLSX"), ExportXlsx(forum.id))])
+    buttons += [ADMIN.choice(ctx._("⬅️ All forums"), AdminForums()), menu_button(ctx)]
     ctx.say("\n".join(line for line in lines if line is not None).strip(), *buttons)
 
 
@@ -150,24 +189,27 @@ async def _export(ctx: Context, forum: Forum, kind: str) -> None:
     ctx.say(ctx._("Attendees of \"{title}\": confirmed {confirmed}, waiting {waiting}, "
                   "cancelled {cancelled}, checked in {checked_in}.").format(
                       title=text.title(forum, ctx.language), **counts),
-            Choice(ctx._("⬅️ Back to the forum"), f"ad:f:{forum.id}"), attachment=attachment)
+            ADMIN.choice(ctx._("⬅️ Back to the forum"), AdminForum(forum.id)),
+            attachment=attachment)
 
 
 # ---- the guided dialog --------------------------------------------------------------------
 
 
-def _ask(ctx: Context, step: str, lead: str | None = None, editing: bool = False) -> None:
+def _ask(ctx: Context, step: ForumStep, lead: str | None = None,
+         editing: bool = False) -> None:
     ctx.goto("ad:edit" if editing else f"ad:new:{step}")
     prefix = f"{lead}\n\n" if lead else ""
     buttons: list[Choice | list[Choice]] = []
-    wizard = ctx.data.get("fw", {})
+    wizard = _session(ctx).get("fw", {})
     if step == "timezone":
         country = wizard.get("country")
         zones = get_global("territory_zones").get(country, []) if country else []
-        buttons += [Choice(zone, f"ad:tz:{zone}") for zone in zones[:6]]
+        buttons += [ADMIN.choice(zone, PickZone(zone)) for zone in zones[:6]]
     elif step == "event_language":
-        buttons.append([Choice(name, f"ad:lang:{code}") for code, name in LANGUAGE_NAMES.items()])
-    buttons.append(Choice(ctx._("✖️ Stop"), "ad:stop"))
+        buttons.append([ADMIN.choice(name, PickEventLanguage(code))  # type: ignore[arg-type]
+                        for code, name in LANGUAGE_NAMES.items()])
+    buttons.append(ADMIN.choice(ctx._("✖️ Stop"), StopDialog()))
     ctx.say(prefix + _prompt(ctx, step), *buttons)
 
 
@@ -267,6 +309,10 @@ async def _next(ctx: Context, wizard: dict[str, Any]) -> None:
                                             "ready."))
 
 
+def _step(name: str) -> ForumStep | None:
+    return next((step for step in STEPS if step == name), None)
+
+
 async def _next_with_error(ctx: Context, wizard: dict[str, Any], message: str) -> None:
     step = next(step for step in STEPS if step not in wizard)
     _ask(ctx, step, lead=message)
@@ -276,8 +322,11 @@ async def _next_with_error(ctx: Context, wizard: dict[str, Any], message: str) -
 async def wizard_text(ctx: Context) -> None:
     if _refuse(ctx):
         return
-    step = (ctx.state or "").removeprefix("ad:new:")
-    wizard = ctx.data.setdefault("fw", {})
+    step = _step((ctx.state or "").removeprefix("ad:new:"))
+    wizard = _session(ctx).setdefault("fw", {})
+    if step is None:
+        await show_list(ctx)
+        return
     value, problem = _parse(ctx, step, ctx.event.text, wizard)
     if problem:
         _ask(ctx, step, lead=problem)
@@ -290,12 +339,12 @@ async def wizard_text(ctx: Context) -> None:
 async def edit_text(ctx: Context) -> None:
     if _refuse(ctx):
         return
-    editing = ctx.data.get("ed") or {}
-    forum = await forums.get(ctx.db, int(editing.get("forum", 0)))
-    step = editing.get("field")
-    if forum is None or step not in STEPS:
+    editing = _session(ctx).get("ed")
+    forum = await forums.get(ctx.db, editing["forum"]) if editing else None
+    if forum is None or editing is None:
         await show_list(ctx)
         return
+    step = editing["field"]
     value, problem = _parse(ctx, step, ctx.event.text, {
         "timezone": forum.timezone, "starts_at": forums.local(forum, forum.starts_at).isoformat()
         if step != "starts_at" else None})
@@ -305,7 +354,7 @@ async def edit_text(ctx: Context) -> None:
     await _apply_edit(ctx, forum, step, value)
 
 
-async def _apply_edit(ctx: Context, forum: Forum, step: str, value: Any) -> None:
+async def _apply_edit(ctx: Context, forum: Forum, step: ForumStep, value: Any) -> None:
     changes: dict[str, Any] = {}
     if step.startswith(LOCALIZED):
         field, language = step.rsplit("_", 1)
@@ -322,7 +371,7 @@ async def _apply_edit(ctx: Context, forum: Forum, step: str, value: Any) -> None
         return
     _audit(ctx, f"edit {','.join(sorted(changed)) or 'nothing'}", forum)
     lead = ctx._("Saved.")
-    if changed & forums.ANNOUNCED_FIELDS and forum.status in ("published", "closed"):
+    if changed & forums.ANNOUNCED_FIELDS and forum.status in forums.LISTED:
         lead = ctx._("Saved. Everyone registered will be told about the change.")
     await show_forum(ctx, forum, lead=lead)
 
@@ -330,68 +379,83 @@ async def _apply_edit(ctx: Context, forum: Forum, step: str, value: Any) -> None
 # ---- buttons -------------------------------------------------------------------------------
 
 
-@router.button("ad")
+# Buttons about one forum (`forum` is its id).
+_ON_A_FORUM = (AdminForum, Publish, CloseRegistration, CancelForumAsk, CancelForum, ExportCsv,
+               ExportXlsx, EditForum, EditForumField)
+
+
+@router.button(ADMIN)
 @router.command("forums")
 async def admin(ctx: Context) -> None:
     if _refuse(ctx):
         return
-    args = ctx.payload_args
-    action = args[0] if args else ""
-    if action == "new":
+    press = ctx.press
+    if isinstance(press, NewForum):
         ctx.reset()
-        ctx.data["fw"] = {}
+        _session(ctx)["fw"] = {}
         _audit(ctx, "start a new forum")
         ctx.say(ctx._("A new forum: {count} short steps. /cancel stops at any time.").format(
             count=len(STEPS)))
         _ask(ctx, STEPS[0])
         return
-    if action == "stop":
+    if isinstance(press, StopDialog):
         ctx.reset()
         await show_list(ctx)
         return
-    if action == "tz" and len(args) > 1:
-        zone = ":".join(args[1:])
-        await _button_value(ctx, "timezone", zone)
+    if isinstance(press, PickZone):
+        await _button_value(ctx, "timezone", press.zone)
         return
-    if action == "lang" and len(args) > 1 and args[1] in LANGUAGES:
-        await _button_value(ctx, "event_language", args[1])
+    if isinstance(press, PickEventLanguage):
+        await _button_value(ctx, "event_language", press.code)
         return
-    forum = await forums.get(ctx.db, int(args[1])) if len(args) > 1 and args[1].isdigit() \
-        else None
-    if forum is None:
+    forum = await forums.get(ctx.db, press.forum) if isinstance(press, _ON_A_FORUM) else None
+    if forum is None:  # the list itself (AdminForums, /forums), or a forum no longer there
         await show_list(ctx)
         return
-    if action == "f":
-        await show_forum(ctx, forum)
-    elif action in ("pub", "close", "cx!"):
-        await _status_change(ctx, forum, {"pub": "published", "close": "closed",
-                                          "cx!": "cancelled"}[action])
-    elif action == "cx":
-        ctx.say(ctx._("Cancel \"{title}\"? Everyone registered will be told.").format(
-            title=text.title(forum, ctx.language)),
-            Choice(ctx._("❌ Yes, cancel the forum"), f"ad:cx!:{forum.id}"),
-            Choice(ctx._("No"), f"ad:f:{forum.id}"))
-    elif action in ("csv", "xlsx"):
-        await _export(ctx, forum, action)
-    elif action == "ed":
-        ctx.reset()
-        ctx.data["screen"] = f"ad:ed:{forum.id}"
-        fields = [Choice(_field_label(ctx, step), f"ad:ef:{forum.id}:{step}") for step in STEPS]
-        ctx.say(ctx._("What do you want to change?"),
-                *[fields[i:i + 3] for i in range(0, len(fields), 3)],
-                Choice(ctx._("⬅️ Back to the forum"), f"ad:f:{forum.id}"))
-    elif action == "ef" and len(args) > 2 and args[2] in STEPS:
-        ctx.reset()
-        ctx.data["ed"] = {"forum": forum.id, "field": args[2]}
-        _ask(ctx, args[2], lead=ctx._("Now: {value}").format(
-            value=_current(ctx, forum, args[2])), editing=True)
-    else:
-        await show_forum(ctx, forum)
+    match press:
+        case Publish():
+            await _status_change(ctx, forum, ForumStatus.PUBLISHED)
+        case CloseRegistration():
+            await _status_change(ctx, forum, ForumStatus.CLOSED)
+        case CancelForum():
+            await _status_change(ctx, forum, ForumStatus.CANCELLED)
+        case CancelForumAsk():
+            ctx.say(ctx._("Cancel \"{title}\"? Everyone registered will be told.").format(
+                title=text.title(forum, ctx.language)),
+                ADMIN.choice(ctx._("❌ Yes, cancel the forum"), CancelForum(forum.id)),
+                ADMIN.choice(ctx._("No"), AdminForum(forum.id)))
+        case ExportCsv():
+            await _export(ctx, forum, "csv")
+        case ExportXlsx():
+            await _export(ctx, forum, "xlsx")
+        case EditForum():
+            ctx.reset()
+            ctx.data["screen"] = f"ad:ed:{forum.id}"
+            fields = [ADMIN.choice(_field_label(ctx, step), EditForumField(forum.id, step))
+                      for step in STEPS]
+            ctx.say(ctx._("What do you want to change?"),
+                    *[fields[i:i + 3] for i in range(0, len(fields), 3)],
+                    ADMIN.choice(ctx._("⬅️ Back to the forum"), AdminForum(forum.id)))
+        case EditForumField(field=step):
+            ctx.reset()
+            _session(ctx)["ed"] = {"forum": forum.id, "field": step}
+            _ask(ctx, step, lead=ctx._("Now: {value}").format(
+                value=_current(ctx, forum, step)), editing=True)
+        case _:
+            await show_forum(ctx, forum)
 
 
-async def _button_value(ctx: Context, step: str, value: str) -> None:
+@router.fallback("stale", button=ADMIN)
+async def older_button(ctx: Context) -> None:
+    """A button this version no longer reads: the list of forums."""
+    if _refuse(ctx):
+        return
+    await show_list(ctx)
+
+
+async def _button_value(ctx: Context, step: ForumStep, value: str) -> None:
     if ctx.state == f"ad:new:{step}":
-        wizard = ctx.data.setdefault("fw", {})
+        wizard = _session(ctx).setdefault("fw", {})
         if step == "timezone":
             _, problem = _parse(ctx, step, value, wizard)
             if problem:
@@ -400,25 +464,26 @@ async def _button_value(ctx: Context, step: str, value: str) -> None:
         wizard[step] = value
         await _next(ctx, wizard)
         return
-    editing = ctx.data.get("ed") or {}
-    if ctx.state == "ad:edit" and editing.get("field") == step:
-        forum = await forums.get(ctx.db, int(editing["forum"]))
+    editing = _session(ctx).get("ed")
+    if ctx.state == "ad:edit" and editing and editing["field"] == step:
+        forum = await forums.get(ctx.db, editing["forum"])
         if forum is not None:
             await _apply_edit(ctx, forum, step, value)
             return
     await show_list(ctx)
 
 
-async def _status_change(ctx: Context, forum: Forum, status: str) -> None:
+async def _status_change(ctx: Context, forum: Forum, status: ForumStatus) -> None:
     try:
         await forums.set_status(ctx.db, forum, status, now())
     except forums.ForumError as error:
         await show_forum(ctx, forum, lead=_error(ctx, error.code))
         return
     _audit(ctx, f"status {status}", forum)
-    leads = {"published": ctx._("Published: registration is open."),
-             "closed": ctx._("Registration is closed."),
-             "cancelled": ctx._("The forum is cancelled; everyone registered will be told.")}
+    leads = {ForumStatus.PUBLISHED: ctx._("Published: registration is open."),
+             ForumStatus.CLOSED: ctx._("Registration is closed."),
+             ForumStatus.CANCELLED: ctx._("The forum is cancelled; everyone registered will "
+                                          "be told.")}
     await show_forum(ctx, forum, lead=leads[status])
 
 

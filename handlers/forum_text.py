@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import segno
 from babel.dates import format_datetime, format_time, get_timezone_gmt
 
+from bot.clock import as_utc
 from bot.core.i18n import N_, Translator
 from bot.core.replies import Attachment, Reply
-from bot.db.models import Forum, Registration
+from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus
 from bot.services import forums
-from bot.services.clock import as_utc
 from bot.services.eligibility import country_name
 
 LANGUAGE_NAMES = {"kk": N_("in Kazakh"), "ru": N_("in Russian"), "en": N_("in English")}
@@ -71,7 +71,7 @@ def short_label(forum: Forum, t: Translator) -> str:
 
 
 def seats_line(forum: Forum, t: Translator, now: datetime) -> str:
-    if forum.status == "cancelled":
+    if forum.status == ForumStatus.CANCELLED:
         return t._("❌ Cancelled")
     if not forums.registration_open(forum, now):
         return t._("Registration is closed")
@@ -170,7 +170,7 @@ def reminder(kind: str, forum: Forum, registration: Registration, t: Translator,
     elif kind == "changed":
         text = t._("ℹ️ \"{title}\" has changed. Now:").format(title=name)
         text += f"\n🕙 {when(forum, t)}\n🏛 {place(forum, t)}"
-        if registration.status == "waiting":
+        if registration.status == RegistrationStatus.WAITING:
             text += "\n\n" + t._("You are still on the waiting list.")
     else:
         text = t._("❌ \"{title}\" is cancelled. We are sorry. Your registration is "

@@ -1,31 +1,53 @@
 """Business forums for attendees: the catalogue, registration as a short conversation,
 tickets, "My registrations", cancellation, and check-in by a ticket's QR code.
 
-Payloads: `fo` (list), `fo:c:<country>` (filter), `fo:v:<id>` (details), `fo:r:<id>`
-(register), `fo:my`, `fo:m:<reg>`, `fo:t:<reg>` (ticket), `fo:x:<reg>` / `fo:xx:<reg>`
-(cancel, confirmed); registration steps `rg:…`.
+Buttons: `FORUMS` (the list, a country filter, a forum, register, my registrations, a
+ticket, cancel) and `REGISTRATION` (the registration's steps) in handlers/payloads.py;
+the registration's states are `rg:<step>`, its session data `RegistrationSession`.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import phonenumbers
 from babel.dates import format_datetime
 from email_validator import EmailNotValidError, validate_email
 
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.i18n import Translator
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
-from bot.db.models import Forum, Registration
+from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus
 from bot.services import forums
-from bot.services.clock import now
 from bot.services.eligibility import country_name, match_country, remember_country
 from handlers import forum_text as text
 from handlers.common import menu_button, show_menu
+from handlers.payloads import (
+    FORUMS,
+    REGISTRATION,
+    Agree,
+    CancelAsk,
+    CancelConfirmed,
+    DetailField,
+    EditDetail,
+    EnterFresh,
+    ForumList,
+    ForumsIn,
+    ForumView,
+    MyRegistration,
+    MyRegistrations,
+    PickSector,
+    Register,
+    SkipEmail,
+    StopRegistration,
+    Submit,
+    Ticket,
+    UseKnown,
+)
 
 log = logging.getLogger(__name__)
 router = Router("forums")
@@ -34,8 +56,26 @@ STEPS = ("full_name", "country", "city", "organization", "sector", "phone", "ema
 LIMITS = {"full_name": 200, "city": 100, "organization": 200}
 
 
-def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+class RegistrationDraft(TypedDict):
+    """What the registration collected so far (`ctx.data["rg"]`)."""
+
+    forum: NotRequired[int]
+    # Answers by step (`STEPS`): the details of `forums.DETAIL_FIELDS`, and `consent`.
+    fields: dict[str, Any]
+    # The details of the user's last registration, offered again.
+    known: NotRequired[dict[str, Any]]
+    # The step being changed from the summary.
+    editing: NotRequired[str]
+
+
+class RegistrationSession(TypedDict, total=False):
+    """The session data of a registration (`ctx.data`)."""
+
+    rg: RegistrationDraft
+
+
+def _session(ctx: Context) -> RegistrationSession:
+    return cast(RegistrationSession, ctx.data)
 
 
 # ---- the catalogue ------------------------------------------------------------------------
@@ -58,15 +98,15 @@ async def show_list(ctx: Context, country: str | None = None) -> None:
                 country=country_name(country, ctx.language))
         for forum in items:
             lines += ["", text.card(forum, ctx.t, moment)]
-            buttons.append(Choice(text.short_label(forum, ctx.t), f"fo:v:{forum.id}"))
+            buttons.append(FORUMS.choice(text.short_label(forum, ctx.t), ForumView(forum.id)))
     if len(countries) > 1:
-        filters = [Choice(country_name(code, ctx.language)[:24], f"fo:c:{code}")
+        filters = [FORUMS.choice(country_name(code, ctx.language)[:24], ForumsIn(code))
                    for code in countries if code != country][:6]
         if country:
-            filters.insert(0, Choice(ctx._("🌍 All countries"), "fo:c"))
+            filters.insert(0, FORUMS.choice(ctx._("🌍 All countries"), ForumsIn()))
         buttons += [filters[i:i + 3] for i in range(0, len(filters), 3)]
     if mine:
-        buttons.append(Choice(ctx._("🎟 My registrations"), "fo:my"))
+        buttons.append(FORUMS.choice(ctx._("🎟 My registrations"), MyRegistrations()))
     buttons.append(menu_button(ctx))
     ctx.say("\n".join(lines), *buttons)
 
@@ -74,7 +114,7 @@ async def show_list(ctx: Context, country: str | None = None) -> None:
 async def show_forum(ctx: Context, forum_id: int) -> None:
     forum = await forums.get(ctx.db, forum_id)
     moment = now()
-    if forum is None or forum.status == "draft":
+    if forum is None or forum.status == ForumStatus.DRAFT:
         await show_list(ctx)
         return
     ctx.reset()
@@ -82,21 +122,20 @@ async def show_forum(ctx: Context, forum_id: int) -> None:
     buttons: list[Choice] = []
     registration = await forums.active_registration(ctx.db, forum.id, ctx.user.id)
     if registration is not None:
-        buttons.append(Choice(ctx._("🎟 My registration"), f"fo:m:{registration.id}"))
+        buttons.append(FORUMS.choice(ctx._("🎟 My registration"), MyRegistration(registration.id)))
     elif forums.registration_open(forum, moment):
         label = ctx._("✍️ Register") if forums.seats_left(forum) else \
             ctx._("✍️ Join the waiting list")
-        buttons.append(Choice(label, f"fo:r:{forum.id}"))
-    buttons += [Choice(ctx._("⬅️ All forums"), "fo"), menu_button(ctx)]
+        buttons.append(FORUMS.choice(label, Register(forum.id)))
+    buttons += [FORUMS.choice(ctx._("⬅️ All forums"), ForumList()), menu_button(ctx)]
     ctx.say(text.card(forum, ctx.t, moment, full=True), *buttons)
 
 
 # ---- registration ---------------------------------------------------------------------------
 
 
-def _draft(ctx: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = ctx.data.setdefault("rg", {"fields": {}})
-    return draft
+def _draft(ctx: Context) -> RegistrationDraft:
+    return _session(ctx).setdefault("rg", {"fields": {}})
 
 
 def _next_step(fields: dict[str, Any]) -> str:
@@ -117,18 +156,19 @@ async def start_registration(ctx: Context, forum_id: int) -> None:
         await show_registration(ctx, existing.id)
         return
     ctx.reset()
-    ctx.data["rg"] = {"forum": forum_id, "fields": {}}
+    draft: RegistrationDraft = {"forum": forum_id, "fields": {}}
+    _session(ctx)["rg"] = draft
     known = await forums.latest_details(ctx.db, ctx.user.id)
     if known:
-        ctx.data["rg"]["known"] = known
+        draft["known"] = known
         ctx.goto("rg:known")
         summary = _summary_lines(ctx, known)
         ctx.say("\n".join([ctx._("Registration for \"{title}\".").format(
             title=text.title(forum, ctx.language)), "",
             ctx._("Use your details from last time?"), "", *summary]),
-            Choice(ctx._("✅ Yes, use them"), "rg:use"),
-            Choice(ctx._("✏️ Enter new details"), "rg:fresh"),
-            Choice(ctx._("✖️ Cancel registration"), "rg:stop"))
+            REGISTRATION.choice(ctx._("✅ Yes, use them"), UseKnown()),
+            REGISTRATION.choice(ctx._("✏️ Enter new details"), EnterFresh()),
+            REGISTRATION.choice(ctx._("✖️ Cancel registration"), StopRegistration()))
         return
     ctx.say(ctx._("Registration for \"{title}\". It takes 8 short steps; /cancel stops it at "
                   "any time.").format(title=text.title(forum, ctx.language)))
@@ -139,7 +179,7 @@ def _ask(ctx: Context, lead: str | None = None) -> None:
     draft = _draft(ctx)
     step = draft.get("editing") or _next_step(draft["fields"])
     ctx.goto(f"rg:{step}")
-    stop = Choice(ctx._("✖️ Cancel registration"), "rg:stop")
+    stop = REGISTRATION.choice(ctx._("✖️ Cancel registration"), StopRegistration())
     prefix = f"{lead}\n\n" if lead else ""
     if step == "full_name":
         ctx.say(prefix + ctx._("Your full name, as in your passport:"), stop)
@@ -150,7 +190,7 @@ def _ask(ctx: Context, lead: str | None = None) -> None:
     elif step == "organization":
         ctx.say(prefix + ctx._("Your organization or company (or \"-\" if none):"), stop)
     elif step == "sector":
-        choices = [Choice(ctx._(label), f"rg:sector:{code}")
+        choices = [REGISTRATION.choice(ctx._(label), PickSector(code))
                    for code, label in text.SECTORS.items()]
         ctx.say(prefix + ctx._("Your business sector:"),
                 *[choices[i:i + 2] for i in range(0, len(choices), 2)], stop)
@@ -160,7 +200,7 @@ def _ask(ctx: Context, lead: str | None = None) -> None:
                 ask_contact=ctx._("📱 Share my phone"))
     elif step == "email":
         ctx.say(prefix + ctx._("Your e-mail, for the ticket and changes (optional):"),
-                Choice(ctx._("Skip"), "rg:skip"), stop)
+                REGISTRATION.choice(ctx._("Skip"), SkipEmail()), stop)
     elif step == "consent":
         privacy = ctx._("We use your details only to organise this forum: the attendee "
                         "list, your ticket and reminders. They are deleted {days} days after "
@@ -170,7 +210,7 @@ def _ask(ctx: Context, lead: str | None = None) -> None:
             privacy += "\n" + ctx._("Privacy notice: {url}").format(url=ctx.settings.privacy_url)
         ctx.say(prefix + privacy + "\n\n" + ctx._("Do you agree to the processing of your "
                                                   "personal data for this forum?"),
-                Choice(ctx._("✅ I agree"), "rg:agree"), stop)
+                REGISTRATION.choice(ctx._("✅ I agree"), Agree()), stop)
     else:
         _show_summary(ctx, prefix)
 
@@ -194,16 +234,17 @@ def _summary_lines(ctx: Context, fields: dict[str, Any]) -> list[str]:
 def _show_summary(ctx: Context, prefix: str = "") -> None:
     draft = _draft(ctx)
     ctx.goto("rg:summary")
-    edit = [Choice(label, f"rg:e:{field}") for field, label in (
+    labels: tuple[tuple[DetailField, str], ...] = (
         ("full_name", ctx._("✏️ Name")), ("country", ctx._("✏️ Country")),
         ("city", ctx._("✏️ City")), ("organization", ctx._("✏️ Organization")),
         ("sector", ctx._("✏️ Sector")), ("phone", ctx._("✏️ Phone")),
-        ("email", ctx._("✏️ E-mail")))]
+        ("email", ctx._("✏️ E-mail")))
+    edit = [REGISTRATION.choice(label, EditDetail(field)) for field, label in labels]
     ctx.say(prefix + "\n".join([ctx._("Please check your details:"), "",
                                 *_summary_lines(ctx, draft["fields"])]),
-            Choice(ctx._("✅ Confirm registration"), "rg:go"),
+            REGISTRATION.choice(ctx._("✅ Confirm registration"), Submit()),
             *[edit[i:i + 3] for i in range(0, len(edit), 3)],
-            Choice(ctx._("✖️ Cancel registration"), "rg:stop"))
+            REGISTRATION.choice(ctx._("✖️ Cancel registration"), StopRegistration()))
 
 
 def _accept(ctx: Context, step: str, value: Any) -> None:
@@ -266,17 +307,18 @@ def _phone(raw: str, country: str | None) -> str | None:
 async def registration_text(ctx: Context) -> None:
     """Text typed during registration: the answer to the current step."""
     step = (ctx.state or "").removeprefix("rg:")
-    if step in ("sector", "consent", "summary", "known") or "rg" not in ctx.data:
+    if step in ("sector", "consent", "summary", "known") or "rg" not in _session(ctx):
         _ask(ctx, ctx._("Please use the buttons below."))
         return
     await _typed(ctx, step)
 
 
-@router.fallback("contact")
+@router.fallback("contact", state="rg:phone")
 async def shared_contact(ctx: Context) -> None:
     """A phone number shared with Telegram's button."""
-    if ctx.state != "rg:phone" or not ctx.event.phone:
-        await _unexpected_contact(ctx)
+    if not ctx.event.phone:
+        _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
+                        "country code, e.g. +7 701 234 5678."))
         return
     phone = _phone(ctx.event.phone if ctx.event.phone.startswith("+") else
                    f"+{ctx.event.phone}", None)
@@ -289,60 +331,65 @@ async def shared_contact(ctx: Context) -> None:
     _ask(ctx)
 
 
-async def _unexpected_contact(ctx: Context) -> None:
-    show_menu(ctx, ctx._("I can only read text and buttons for now. Please choose an item "
-                         "from the menu."))
-
-
-@router.button("rg")
+@router.button(REGISTRATION)
 async def registration_button(ctx: Context) -> None:
-    args = ctx.payload_args
-    draft = ctx.data.get("rg")
+    press = ctx.press
+    draft = _session(ctx).get("rg")
     if not ctx.state or not ctx.state.startswith("rg:") or not draft:
         show_menu(ctx, ctx._("That registration is no longer open. Here is the menu."))
         return
-    action = args[0] if args else ""
     step = ctx.state.removeprefix("rg:")
-    if action == "stop":
+    if isinstance(press, StopRegistration):
         forum_id = draft.get("forum")
         ctx.reset()
         ctx.say(ctx._("Registration cancelled; nothing was saved."))
         if forum_id:
-            await show_forum(ctx, int(forum_id))
+            await show_forum(ctx, forum_id)
         return
-    if action == "use" and step == "known":
+    if isinstance(press, UseKnown) and step == "known" and "known" in draft:
         draft["fields"] = dict(draft.pop("known"))
         _ask(ctx)
         return
-    if action == "fresh" and step == "known":
+    if isinstance(press, EnterFresh) and step == "known":
         draft.pop("known", None)
         _ask(ctx)
         return
-    if action == "sector" and step == "sector" and len(args) > 1 and args[1] in text.SECTORS:
-        _accept(ctx, "sector", args[1])
+    if isinstance(press, PickSector) and step == "sector" and press.sector in text.SECTORS:
+        _accept(ctx, "sector", press.sector)
         _ask(ctx)
         return
-    if action == "skip" and step == "email":
+    if isinstance(press, SkipEmail) and step == "email":
         _accept(ctx, "email", None)
         _ask(ctx)
         return
-    if action == "agree" and step == "consent":
+    if isinstance(press, Agree) and step == "consent":
         _accept(ctx, "consent", True)
         _ask(ctx)
         return
-    if action == "e" and step == "summary" and len(args) > 1 and args[1] in STEPS:
-        draft["editing"] = args[1]
+    if isinstance(press, EditDetail) and step == "summary":
+        draft["editing"] = press.field
         _ask(ctx)
         return
-    if action == "go" and step == "summary":
+    if isinstance(press, Submit) and step == "summary":
         await _submit(ctx, draft)
         return
-    # A button from an earlier step: ask the current one again.
+    await older_step(ctx)
+
+
+@router.fallback("stale", button=REGISTRATION)
+async def older_step(ctx: Context) -> None:
+    """A button from an earlier step (or an older version): ask the current one again."""
+    if not ctx.state or not ctx.state.startswith("rg:") or "rg" not in _session(ctx):
+        show_menu(ctx, ctx._("That registration is no longer open. Here is the menu."))
+        return
     _ask(ctx, ctx._("That button belongs to an earlier step. Here is where we are:"))
 
 
-async def _submit(ctx: Context, draft: dict[str, Any]) -> None:
-    forum_id = int(draft["forum"])
+async def _submit(ctx: Context, draft: RegistrationDraft) -> None:
+    if "forum" not in draft:
+        await older_step(ctx)
+        return
+    forum_id = draft["forum"]
     fields = {key: value for key, value in draft["fields"].items() if key != "consent"}
     moment = now()
     try:
@@ -362,7 +409,7 @@ async def _submit(ctx: Context, draft: dict[str, Any]) -> None:
     await remember_country(ctx.db, ctx.user.id, registration.country)
     forum = await forums.get(ctx.db, forum_id)
     assert forum is not None
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         ctx.say(ctx._("🎉 You are registered for \"{title}\"! Here is your ticket: show the QR "
                       "code at the entrance. I will remind you before the start.").format(
                           title=text.title(forum, ctx.language)))
@@ -372,7 +419,7 @@ async def _submit(ctx: Context, draft: dict[str, Any]) -> None:
         ctx.say(ctx._("All seats are taken, so you are on the waiting list: number {position}. "
                       "If a seat frees up, you get it automatically and I will tell you.")
                 .format(position=position))
-    ctx.say(ctx._("What next?"), Choice(ctx._("🎟 My registrations"), "fo:my"),
+    ctx.say(ctx._("What next?"), FORUMS.choice(ctx._("🎟 My registrations"), MyRegistrations()),
             menu_button(ctx))
 
 
@@ -392,18 +439,21 @@ async def show_mine(ctx: Context) -> None:
     ctx.data["screen"] = "fo:my"
     items = await forums.user_registrations(ctx.db, ctx.user.id)
     if not items:
-        ctx.say(ctx._("You have no registrations yet."), Choice(ctx._("📅 Forums"), "fo"),
+        ctx.say(ctx._("You have no registrations yet."),
+                FORUMS.choice(ctx._("📅 Forums"), ForumList()),
                 menu_button(ctx))
         return
     lines = [ctx._("Your registrations:")]
     buttons = []
     for registration, forum in items:
-        status = ctx._("✅ confirmed") if registration.status == "confirmed" else \
+        status = ctx._("✅ confirmed") if registration.status == RegistrationStatus.CONFIRMED else \
             ctx._("⏳ waiting list")
         lines += ["", f"📅 {text.title(forum, ctx.language)}", f"🕙 {text.when(forum, ctx.t)}",
                   status]
-        buttons.append(Choice(text.short_label(forum, ctx.t), f"fo:m:{registration.id}"))
-    ctx.say("\n".join(lines), *buttons, Choice(ctx._("⬅️ All forums"), "fo"), menu_button(ctx))
+        buttons.append(FORUMS.choice(text.short_label(forum, ctx.t),
+                                     MyRegistration(registration.id)))
+    ctx.say("\n".join(lines), *buttons, FORUMS.choice(ctx._("⬅️ All forums"), ForumList()),
+            menu_button(ctx))
 
 
 async def _own(ctx: Context, registration_id: int | None) -> tuple[Registration, Any] | None:
@@ -425,7 +475,7 @@ async def show_registration(ctx: Context, registration_id: int | None) -> None:
     ctx.reset()
     ctx.data["screen"] = f"fo:m:{registration.id}"
     lines = [text.card(forum, ctx.t, now(), full=False), ""]
-    if registration.status == "confirmed":
+    if registration.status == RegistrationStatus.CONFIRMED:
         lines.append(ctx._("✅ Your seat is confirmed."))
         if registration.checked_in_at:
             lines.append(ctx._("You have checked in. Welcome!"))
@@ -436,40 +486,42 @@ async def show_registration(ctx: Context, registration_id: int | None) -> None:
     lines += ["", *_summary_lines(ctx, {field: getattr(registration, field)
                                         for field in forums.DETAIL_FIELDS})]
     buttons = []
-    if registration.status == "confirmed":
-        buttons.append(Choice(ctx._("🎟 Ticket"), f"fo:t:{registration.id}"))
-    buttons.append(Choice(ctx._("✖️ Cancel my registration"), f"fo:x:{registration.id}"))
-    ctx.say("\n".join(lines), *buttons, Choice(ctx._("⬅️ My registrations"), "fo:my"),
+    if registration.status == RegistrationStatus.CONFIRMED:
+        buttons.append(FORUMS.choice(ctx._("🎟 Ticket"), Ticket(registration.id)))
+    buttons.append(FORUMS.choice(ctx._("✖️ Cancel my registration"), CancelAsk(registration.id)))
+    ctx.say("\n".join(lines), *buttons,
+            FORUMS.choice(ctx._("⬅️ My registrations"), MyRegistrations()),
             menu_button(ctx))
 
 
-@router.button("fo")
+@router.button(FORUMS)
 async def forum_button(ctx: Context) -> None:
-    args = ctx.payload_args
-    action = args[0] if args else ""
-    number = _int(args[1]) if len(args) > 1 else None
-    if action == "c":
-        await show_list(ctx, args[1] if len(args) > 1 and len(args[1]) == 2 else None)
-    elif action == "v" and number is not None:
-        await show_forum(ctx, number)
-    elif action == "r" and number is not None:
-        await start_registration(ctx, number)
-    elif action == "my":
-        await show_mine(ctx)
-    elif action == "m":
-        await show_registration(ctx, number)
-    elif action == "t":
-        found = await _own(ctx, number)
-        if found is None or found[0].status != "confirmed":
+    match ctx.press:
+        case ForumsIn(country=country):
+            await show_list(ctx, country if country and len(country) == 2 else None)
+        case ForumView(forum=forum_id):
+            await show_forum(ctx, forum_id)
+        case Register(forum=forum_id):
+            await start_registration(ctx, forum_id)
+        case MyRegistrations():
             await show_mine(ctx)
-            return
-        _send_ticket(ctx, found[1], found[0])
-        ctx.say(ctx._("What next?"), Choice(ctx._("🎟 My registrations"), "fo:my"),
-                menu_button(ctx))
-    elif action in ("x", "xx"):
-        await _cancel(ctx, number, confirmed=action == "xx")
-    else:
-        await show_list(ctx)
+        case MyRegistration(registration=registration_id):
+            await show_registration(ctx, registration_id)
+        case Ticket(registration=registration_id):
+            found = await _own(ctx, registration_id)
+            if found is None or found[0].status != RegistrationStatus.CONFIRMED:
+                await show_mine(ctx)
+                return
+            _send_ticket(ctx, found[1], found[0])
+            ctx.say(ctx._("What next?"),
+                    FORUMS.choice(ctx._("🎟 My registrations"), MyRegistrations()),
+                    menu_button(ctx))
+        case CancelAsk(registration=registration_id):
+            await _cancel(ctx, registration_id, confirmed=False)
+        case CancelConfirmed(registration=registration_id):
+            await _cancel(ctx, registration_id, confirmed=True)
+        case _:
+            await show_list(ctx)
 
 
 async def _cancel(ctx: Context, registration_id: int | None, confirmed: bool) -> None:
@@ -481,8 +533,8 @@ async def _cancel(ctx: Context, registration_id: int | None, confirmed: bool) ->
     if not confirmed:
         ctx.say(ctx._("Cancel your registration for \"{title}\"? Your seat goes to the next "
                       "person in line.").format(title=text.title(forum, ctx.language)),
-                Choice(ctx._("✖️ Yes, cancel it"), f"fo:xx:{registration.id}"),
-                Choice(ctx._("No, keep it"), f"fo:m:{registration.id}"))
+                FORUMS.choice(ctx._("✖️ Yes, cancel it"), CancelConfirmed(registration.id)),
+                FORUMS.choice(ctx._("No, keep it"), MyRegistration(registration.id)))
         return
     await forums.cancel(ctx.db, registration, now(), ctx.settings.reminder_offsets)
     ctx.say(ctx._("Your registration is cancelled. Reminders are off."))

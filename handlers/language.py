@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from bot import LANGUAGES
+from typing import TypedDict, cast
+
 from bot.core.context import Context
 from bot.core.i18n import pick_language
 from bot.core.router import Router
 from handlers.common import ASKING, ask_language, show_menu
 from handlers.forums import check_in
+from handlers.payloads import LANG, LANGUAGE, Lang
 
 CHECK_IN_PREFIX = "ci_"
 
 router = Router("language")
+
+
+class LanguageSession(TypedDict, total=False):
+    """The session data while the language is asked (`ctx.data`)."""
+
+    greet: bool  # the first choice: greet after it, not just confirm
+
+
+def _session(ctx: Context) -> LanguageSession:
+    return cast(LanguageSession, ctx.data)
+
 
 # What people type instead of pressing a language button.
 _TYPED: dict[str, str] = {
@@ -49,7 +62,7 @@ async def start(ctx: Context) -> None:
         hinted = pick_language(ctx.event.language_hint)
         if hinted is None:
             ask_language(ctx)
-            ctx.data["greet"] = True
+            _session(ctx)["greet"] = True
             return
         ctx.set_language(hinted)
     greet(ctx)
@@ -60,7 +73,7 @@ async def language_command(ctx: Context) -> None:
     ask_language(ctx)
 
 
-@router.button("language")
+@router.button(LANGUAGE)
 async def language_button(ctx: Context) -> None:
     ask_language(ctx)
 
@@ -68,11 +81,11 @@ async def language_button(ctx: Context) -> None:
 @router.fallback("no_language")
 async def no_language(ctx: Context) -> None:
     ask_language(ctx)
-    ctx.data["greet"] = True
+    _session(ctx)["greet"] = True
 
 
 async def _choose(ctx: Context, code: str) -> None:
-    first_time = ctx.user.language is None or bool(ctx.data.get("greet"))
+    first_time = ctx.user.language is None or _session(ctx).get("greet", False)
     ctx.set_language(code)
     if first_time:
         greet(ctx)
@@ -80,13 +93,16 @@ async def _choose(ctx: Context, code: str) -> None:
     show_menu(ctx, ctx._("Done: I will speak English with you."))
 
 
-@router.button("lang")
+@router.button(LANG)
 async def language_chosen(ctx: Context) -> None:
-    args = ctx.payload_args
-    if not args or args[0] not in LANGUAGES:
-        ask_language(ctx)
-        return
-    await _choose(ctx, args[0])
+    assert isinstance(ctx.press, Lang)
+    await _choose(ctx, ctx.press.code)
+
+
+@router.fallback("stale", button=LANG)
+async def unknown_language(ctx: Context) -> None:
+    """A language button of an older version: ask again."""
+    ask_language(ctx)
 
 
 @router.state(ASKING)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bot.core.context import Context
 from bot.core.router import Router
-from handlers.common import menu_button, show_menu
+from handlers.common import menu_button, show_menu, show_stale
+from handlers.payloads import HELP, MENU
 
 router = Router("menu")
 
 
 @router.command("menu")
-@router.button("menu")
+@router.button(MENU)
 async def menu(ctx: Context) -> None:
     show_menu(ctx)
 
@@ -41,7 +42,7 @@ def help_text(ctx: Context) -> str:
 
 
 @router.command("help")
-@router.button("help")
+@router.button(HELP)
 async def help_screen(ctx: Context) -> None:
     ctx.data["screen"] = "help"
     ctx.say(help_text(ctx), menu_button(ctx))
@@ -49,8 +50,7 @@ async def help_screen(ctx: Context) -> None:
 
 @router.fallback("stale")
 async def stale_button(ctx: Context) -> None:
-    show_menu(ctx, ctx._("That button is from an older message and no longer works. "
-                         "Here is the menu."))
+    show_stale(ctx)
 
 
 @router.fallback("text")
@@ -70,8 +70,13 @@ async def unsupported(ctx: Context) -> None:
                          "from the menu."))
 
 
+@router.fallback("contact")
+async def unexpected_contact(ctx: Context) -> None:
+    """A phone number shared where no step asked for one."""
+    show_menu(ctx, ctx._("I can only read text and buttons for now. Please choose an item "
+                         "from the menu."))
+
+
 @router.fallback("unknown_command")
 async def unknown_command(ctx: Context) -> None:
     show_menu(ctx, ctx._("I do not know that command. Type /help to see what I can do."))
-
-

@@ -7,6 +7,7 @@ from babel.dates import format_date
 from bot.core.context import Context
 from bot.core.router import Router
 from handlers.common import menu_button
+from handlers.payloads import NUMBERS
 
 router = Router("numbers")
 
@@ -38,7 +39,7 @@ def _build(ctx: Context) -> str:
     return "\n".join(lines)
 
 
-@router.button("num")
+@router.button(NUMBERS)
 async def numbers(ctx: Context) -> None:
     ctx.reset()
     ctx.data["screen"] = "num"

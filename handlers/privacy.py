@@ -8,18 +8,18 @@ from bot.core.replies import Attachment, Choice
 from bot.core.router import Router
 from bot.services import privacy
 from handlers.common import menu_button
+from handlers.payloads import MENU, PRIVACY, ForgetAsk, ForgetConfirmed, Menu
 
 router = Router("privacy")
 
 
 @router.command("mydata")
-@router.button("pv")
+@router.button(PRIVACY)
 async def privacy_screen(ctx: Context) -> None:
-    args = ctx.payload_args
-    if args == ["forget"]:
+    if isinstance(ctx.press, ForgetAsk):
         await forget_ask(ctx)
         return
-    if args == ["forget", "yes"]:
+    if isinstance(ctx.press, ForgetConfirmed):
         await privacy.forget(ctx.db, ctx.user.id, ctx.settings.reminder_offsets)
         ctx.forget()
         ctx.say(ctx._("Done: everything I stored about you is deleted. If you write to me "
@@ -30,7 +30,7 @@ async def privacy_screen(ctx: Context) -> None:
     ctx.say(
         ctx._("Here is everything I store about you, as a file. I use it only to answer you "
               "and to keep your progress."),
-        Choice(ctx._("🗑 Delete my data"), "pv:forget"),
+        Choice(ctx._("🗑 Delete my data"), PRIVACY.build(ForgetAsk())),
         menu_button(ctx),
         attachment=Attachment("my-data.json", privacy.export_json(data), "application/json"),
     )
@@ -44,6 +44,6 @@ async def forget_ask(ctx: Context) -> None:
         ctx._("Delete everything I store about you: your language, your answers and "
               "results, your forum registrations (their seats go to the next in line)? "
               "This cannot be undone."),
-        Choice(ctx._("🗑 Yes, delete everything"), "pv:forget:yes"),
-        Choice(ctx._("No, keep it"), "menu"),
+        Choice(ctx._("🗑 Yes, delete everything"), PRIVACY.build(ForgetConfirmed())),
+        Choice(ctx._("No, keep it"), MENU.build(Menu())),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.core.context import Context
 from bot.core.replies import Choice
 from bot.core.router import Router
-from handlers.common import menu_button, show_menu
+from handlers.common import menu_button, show_stale
+from handlers.payloads import PROJECTS, Projects
 
 router = Router("projects")
 
@@ -19,21 +20,20 @@ def show_list(ctx: Context) -> None:
     for project in ctx.content.projects:
         text = project.text[language]
         lines.append(f"• {text.title}: {text.summary}")
-        buttons.append(Choice(text.button, f"prj:{project.id}"))
+        buttons.append(Choice(text.button, PROJECTS.build(Projects(project.id))))
     ctx.say("\n".join(lines), *buttons, menu_button(ctx))
 
 
-@router.button("prj")
+@router.button(PROJECTS)
 async def projects(ctx: Context) -> None:
-    args = ctx.payload_args
-    if not args:
+    assert isinstance(ctx.press, Projects)
+    if ctx.press.project is None:
         show_list(ctx)
         return
-    project = ctx.content.project(args[0])
+    project = ctx.content.project(ctx.press.project)
     if project is None:
         # A button from an older message, for a project that is no longer listed.
-        show_menu(ctx, ctx._("That button is from an older message and no longer works. "
-                             "Here is the menu."))
+        show_stale(ctx)
         return
     ctx.reset()
     ctx.data["screen"] = f"prj:{project.id}"
@@ -41,4 +41,4 @@ async def projects(ctx: Context) -> None:
     body = f"{text.title}\n\n{text.body}"
     if project.link:
         body += "\n\n" + ctx._("More: {link}").format(link=project.link)
-    ctx.say(body, Choice(ctx._("⬅️ All projects"), "prj"), menu_button(ctx))
+    ctx.say(body, Choice(ctx._("⬅️ All projects"), PROJECTS.build(Projects())), menu_button(ctx))

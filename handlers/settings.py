@@ -7,13 +7,21 @@ from bot.core.replies import Choice
 from bot.core.router import Router
 from bot.services import broadcasts
 from handlers.common import LANGUAGE_NAMES, menu_button, show_menu
+from handlers.payloads import (
+    LANGUAGE,
+    PRIVACY,
+    SETTINGS,
+    LanguageScreen,
+    MyData,
+    ToggleAnnouncements,
+)
 
 router = Router("settings")
 
 
-@router.button("set")
+@router.button(SETTINGS)
 async def settings(ctx: Context) -> None:
-    if ctx.payload_args == ["ann"]:  # the announcements switch
+    if isinstance(ctx.press, ToggleAnnouncements):
         on = not await broadcasts.announcements_on(ctx.db, ctx.user.id)
         await broadcasts.set_announcements(ctx.db, ctx.user.id, on)
     ctx.reset()
@@ -24,10 +32,10 @@ async def settings(ctx: Context) -> None:
     ctx.say(
         ctx._("Settings\n\nLanguage: {language}").format(language=current) + "\n"
         + ctx._("Announcements from the Fund: {state}").format(state=state),
-        Choice(ctx._("🌐 Change language"), "language"),
+        Choice(ctx._("🌐 Change language"), LANGUAGE.build(LanguageScreen())),
         Choice(ctx._("🔔 Announcements: on") if on else ctx._("🔕 Announcements: off"),
-               "set:ann"),
-        Choice(ctx._("🔒 My data"), "pv"),
+               SETTINGS.build(ToggleAnnouncements())),
+        Choice(ctx._("🔒 My data"), PRIVACY.build(MyData())),
         menu_button(ctx),
     )
 

@@ -59,6 +59,9 @@ class Context:
                                                                   repr=False)
     # True once the step's transaction is over (while its follow-ups run).
     stored: bool = False
+    # A button press read by its flow's codec (`bot.core.payloads`): one of the flow's
+    # payload dataclasses; None for anything but a press.
+    press: object = None
     _session: AsyncSession | None = field(default=None, init=False, repr=False)
 
     @property

@@ -326,8 +326,13 @@ class Engine:
             return
         if event.kind is EventKind.BUTTON:
             prefix = event.payload.split(":", 1)[0]
-            handler = router.buttons.get(prefix, router.fallbacks["stale"])
-            await handler(ctx)
+            found = router.buttons.get(prefix)
+            codec = router.codecs.get(prefix)
+            if found is not None and codec is not None:
+                ctx.press = codec.parse(event.payload)
+                if ctx.press is None:  # malformed, out of range, or from an older version
+                    found = None
+            await (found or router.fallback_for("stale", prefix=prefix))(ctx)
             return
         if event.kind is EventKind.TEXT and ctx.state in router.states:
             await router.states[ctx.state](ctx)
@@ -338,13 +343,9 @@ class Engine:
         if ctx.user.language is None:
             await router.fallbacks["no_language"](ctx)
             return
-        if event.kind is EventKind.TEXT:
-            await router.fallbacks["text"](ctx)
-            return
-        if event.kind is EventKind.CONTACT:
-            await router.fallbacks["contact"](ctx)
-            return
-        await router.fallbacks["unsupported"](ctx)
+        kind = {EventKind.TEXT: "text", EventKind.CONTACT: "contact"}.get(event.kind,
+                                                                         "unsupported")
+        await router.fallback_for(kind, state=ctx.state)(ctx)
 
     async def _dispatch_in_group(self, ctx: Context) -> None:
         """Only what flows registered for the coordinators' chat; the rest is left alone

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from bot.core.events import Place
+from bot.core.payloads import Codec
 
 if TYPE_CHECKING:
     from bot.core.context import Context
@@ -21,17 +22,25 @@ IN_GROUP = (Place.COORDINATORS,)
 EVERYWHERE = (Place.PRIVATE, Place.COORDINATORS)
 
 FALLBACKS = ("stale", "text", "unsupported", "unknown_command", "no_language", "contact")
+# Fallbacks a flow may take over for its own states (by state prefix).
+STATE_SCOPED = ("text", "unsupported", "contact")
 
 
 class Router:
     """Maps what a user did to the step that answers it.
 
     - commands: `/start`, `/menu`, ... (also words on channels without commands)
-    - buttons: by payload prefix, the part before the first `:`
+    - buttons: by payload prefix, the part before the first `:`; a prefix given as a
+      `Codec` has its payloads parsed before the step runs (`ctx.press`), and a payload
+      the codec refuses goes to the "stale" fallback instead
     - states: free text while the session is in that state; `files=True` also takes
       photos and documents (EventKind.FILE) there, which go to "unsupported" elsewhere
     - fallbacks: stale buttons, unexpected text, unsupported input, unknown
-      commands, and a user who has not chosen a language yet
+      commands, and a user who has not chosen a language yet. A flow may register
+      its own for its scope: `fallback("stale", button=codec)` for its refused or
+      unknown presses, `fallback("text", state="rg:")` (also "unsupported",
+      "contact") for input while the session's state starts with that prefix. The
+      longest matching scope wins; the global fallback answers everywhere else.
     - in the coordinators' group chat (`Place.COORDINATORS`) only what is registered
       for it: commands and buttons with `places=`, and one step for a message written
       there as a reply to another (`group_reply`); anything else there is left alone
@@ -44,6 +53,7 @@ class Router:
         self.name = name
         self.commands: dict[str, Handler] = {}
         self.buttons: dict[str, Handler] = {}
+        self.codecs: dict[str, Codec] = {}
         self.states: dict[str, Handler] = {}
         self.file_states: dict[str, Handler] = {}
         self.fallbacks: dict[str, Handler] = {}
@@ -51,6 +61,9 @@ class Router:
         self.group_buttons: dict[str, Handler] = {}
         self.group_replies: dict[str, Handler] = {}  # at most one, under "reply"
         self.notices: dict[str, Composer] = {}
+        # (kind, scope) -> handler; the scope is a payload prefix for "stale", a state
+        # prefix for the others.
+        self.scoped: dict[tuple[str, str], Handler] = {}
 
     @staticmethod
     def _add(table: dict[str, Any], key: str, handler: Any, kind: str) -> None:
@@ -70,16 +83,19 @@ class Router:
 
         return register
 
-    def button(self, *prefixes: str, places: Collection[Place] = PRIVATE
+    def button(self, *prefixes: str | Codec, places: Collection[Place] = PRIVATE
                ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            for prefix in prefixes:
+            for item in prefixes:
+                prefix = item.prefix if isinstance(item, Codec) else item
                 if ":" in prefix:
                     raise ValueError("a button prefix has no ':'")
                 if Place.PRIVATE in places:
                     self._add(self.buttons, prefix, handler, "button")
                 if Place.COORDINATORS in places:
                     self._add(self.group_buttons, prefix, handler, "group button")
+                if isinstance(item, Codec):
+                    self.codecs[prefix] = item
             return handler
 
         return register
@@ -114,15 +130,41 @@ class Router:
 
         return register
 
-    def fallback(self, kind: str) -> Callable[[Handler], Handler]:
+    def fallback(self, kind: str, *, state: str | None = None,
+                 button: str | Codec | None = None) -> Callable[[Handler], Handler]:
         if kind not in FALLBACKS:
             raise ValueError(f"unknown fallback {kind!r}")
+        if button is not None and kind != "stale":
+            raise ValueError("only the 'stale' fallback is scoped by button")
+        if state is not None and kind not in STATE_SCOPED:
+            raise ValueError(f"the {kind!r} fallback is not scoped by state")
+        scope = button.prefix if isinstance(button, Codec) else button if button else state
 
         def register(handler: Handler) -> Handler:
-            self._add(self.fallbacks, kind, handler, "fallback")
+            if scope is None:
+                self._add(self.fallbacks, kind, handler, "fallback")
+            elif (kind, scope) in self.scoped:
+                raise ValueError(f"fallback {kind!r} for {scope!r} is registered twice")
+            else:
+                self.scoped[(kind, scope)] = handler
             return handler
 
         return register
+
+    def fallback_for(self, kind: str, *, state: str | None = None,
+                     prefix: str | None = None) -> Handler:
+        """The fallback that answers here: a flow's own for this state or payload
+        prefix if one is registered, else the global one."""
+        if kind == "stale" and prefix is not None:
+            handler = self.scoped.get((kind, prefix))
+            if handler is not None:
+                return handler
+        elif state is not None:
+            matches = [scope for (scoped, scope) in self.scoped
+                       if scoped == kind and state.startswith(scope)]
+            if matches:
+                return self.scoped[(kind, max(matches, key=len))]
+        return self.fallbacks[kind]
 
     def include(self, *others: Router) -> Router:
         for other in others:
@@ -140,6 +182,11 @@ class Router:
                     self._add(table, key, handler, kind)
             for name, composer in other.notices.items():
                 self._add(self.notices, name, composer, "notice")
+            self.codecs.update(other.codecs)
+            for scoped, handler in other.scoped.items():
+                if scoped in self.scoped:
+                    raise ValueError(f"fallback {scoped!r} is registered twice")
+                self.scoped[scoped] = handler
         return self
 
     def check_complete(self) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -23,9 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from bot.clock import as_utc
+from bot.clock import now as utcnow
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -36,20 +36,52 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else as_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else as_utc(value)
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# Statuses, stored as their string values.
+
+
+class CheckStatus(StrEnum):
+    """An eligibility check: being answered, or finished with a verdict."""
+
+    DRAFT = "draft"
+    DONE = "done"
+
+
+class ForumStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"  # registration open until the deadline
+    CLOSED = "closed"  # registration closed by a coordinator
+    CANCELLED = "cancelled"
+
+
+class RegistrationStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    WAITING = "waiting"  # on the waiting list
+    CANCELLED = "cancelled"
+
+
+class BroadcastStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class ThreadStatus(StrEnum):
+    """A question to the coordinators."""
+
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
@@ -103,7 +135,7 @@ class EligibilityCheck(Base):
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     user_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"))
     rules_version: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(8))  # draft | done
+    status: Mapped[str] = mapped_column(String(8))  # CheckStatus
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     path: Mapped[list[str]] = mapped_column(JSON, default=list)
     verdict: Mapped[str | None] = mapped_column(String(16), default=None)
@@ -225,7 +257,7 @@ class Forum(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=ForumStatus.DRAFT)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -246,7 +278,7 @@ class Registration(Base):
     user_id: Mapped[int | None] = mapped_column(
         ID_TYPE, ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # RegistrationStatus
     full_name: Mapped[str | None] = mapped_column(String(200), default=None)
     country: Mapped[str | None] = mapped_column(String(2), default=None)
     city: Mapped[str | None] = mapped_column(String(100), default=None)
@@ -298,8 +330,7 @@ class Broadcast(Base):
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     created_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
-    # draft, scheduled, sending, done, cancelled
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.DRAFT)
     texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     attachment_kind: Mapped[str | None] = mapped_column(String(16), default=None)  # photo, document
     attachment_name: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -358,7 +389,7 @@ class HandoverThread(Base):
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     user_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open, closed
+    status: Mapped[str] = mapped_column(String(16), default=ThreadStatus.OPEN)
     coordinator_id: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, cast
 
 from sqlalchemy import (
     and_,
@@ -44,8 +44,11 @@ from bot.db.models import (
     ID_TYPE,
     Broadcast,
     BroadcastDelivery,
+    BroadcastStatus,
+    CheckStatus,
     EligibilityCheck,
     Registration,
+    RegistrationStatus,
     User,
     utcnow,
 )
@@ -57,8 +60,7 @@ CHANNELS = ("telegram", "whatsapp")
 FORUM_STATUSES = ("registered", "waiting", "checked_in")
 VERDICTS = ("eligible", "needs_checking", "not_eligible")
 ALL = "*"  # the key of one text (or button label) for every language
-# In `Broadcast.audience`: the coordinator's photo or document as the channel's file
-# reference; the sender fetches its bytes once (`Sender.fetch_file`) before sending.
+# In `Broadcast.audience`: the coordinator's photo or document (`AudienceRecord`).
 FILE_KEY = "_file"
 TEXT_LIMIT = 4096
 ATTACHMENT_LIMIT = 10 * 1024 * 1024
@@ -82,14 +84,56 @@ class BroadcastError(Exception):
 # ---- the audience -------------------------------------------------------------------------
 
 
+class Audience(TypedDict, total=False):
+    """Who gets a broadcast: each filter given narrows it; none is everyone."""
+
+    languages: list[str]  # LANGUAGES
+    channels: list[str]  # CHANNELS
+    countries: list[str]  # ISO codes of the country of residence
+    forum: int  # one forum's attendees...
+    forum_statuses: list[str]  # ...in these of FORUM_STATUSES (none: all of them)
+    verdicts: list[str]  # the latest eligibility verdict, VERDICTS
+
+
+class BroadcastFile(TypedDict):
+    """The coordinator's photo or document as the channel's file reference; the sender
+    fetches its bytes once (`Sender.fetch_file`) before sending."""
+
+    ref: str
+    kind: str  # photo, document
+
+
+class AudienceRecord(Audience, total=False):
+    """What `Broadcast.audience` holds: the filters and two records kept beside them."""
+
+    _file: BroadcastFile
+    # Users the filters matched who were not sent to, counted when sending started:
+    # {"opted_out": n, "unreachable": n}.
+    _excluded: dict[str, int]
+
+
+def audience_of(broadcast: Broadcast) -> AudienceRecord:
+    """A copy of the broadcast's stored audience, to read or to change and store back."""
+    return cast(AudienceRecord, dict(broadcast.audience or {}))
+
+
+def filters(record: AudienceRecord) -> Audience:
+    """The filters alone, without the records kept beside them."""
+    audience: Audience = {}
+    for key in Audience.__required_keys__ | Audience.__optional_keys__:
+        if key in record:
+            audience[key] = record[key]  # type: ignore[literal-required]
+    return audience
+
+
 def _latest_verdict() -> Any:
     return (select(EligibilityCheck.verdict)
-            .where(EligibilityCheck.user_id == User.id, EligibilityCheck.status == "done")
+            .where(EligibilityCheck.user_id == User.id, EligibilityCheck.status == CheckStatus.DONE)
             .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc())
             .limit(1).correlate(User).scalar_subquery())
 
 
-def _conditions(audience: dict[str, Any], default_language: str) -> list[Any]:
+def _conditions(audience: Audience, default_language: str) -> list[Any]:
     """The audience's filters as SQL conditions on `users` (the opt-out not included)."""
     language = func.coalesce(User.language, default_language)
     conditions: list[Any] = [User.channel.in_(audience.get("channels") or CHANNELS)]
@@ -101,13 +145,13 @@ def _conditions(audience: dict[str, Any], default_language: str) -> list[Any]:
         statuses = audience.get("forum_statuses") or list(FORUM_STATUSES)
         which = []
         if "registered" in statuses:
-            which.append(Registration.status == "confirmed")
+            which.append(Registration.status == RegistrationStatus.CONFIRMED)
         if "waiting" in statuses:
-            which.append(Registration.status == "waiting")
+            which.append(Registration.status == RegistrationStatus.WAITING)
         if "checked_in" in statuses:
             which.append(Registration.checked_in_at.is_not(None))
         conditions.append(exists().where(
-            Registration.user_id == User.id, Registration.forum_id == int(audience["forum"]),
+            Registration.user_id == User.id, Registration.forum_id == audience["forum"],
             or_(*which)))
     if audience.get("verdicts"):
         conditions.append(_latest_verdict().in_(audience["verdicts"]))
@@ -118,13 +162,13 @@ def _reachable() -> list[Any]:
     return [User.announcements.is_(True), User.unreachable_since.is_(None)]
 
 
-async def count(db: AsyncSession, audience: dict[str, Any], default_language: str) -> int:
+async def count(db: AsyncSession, audience: Audience, default_language: str) -> int:
     return int((await db.execute(
         select(func.count()).select_from(User)
         .where(*_conditions(audience, default_language), *_reachable()))).scalar_one())
 
 
-async def excluded(db: AsyncSession, audience: dict[str, Any],
+async def excluded(db: AsyncSession, audience: Audience,
                    default_language: str) -> dict[str, int]:
     """Users the filters match who are not sent to: opted out, unreachable (blocked)."""
     base = _conditions(audience, default_language)
@@ -155,7 +199,7 @@ def compose(broadcast: Broadcast, language: str) -> Reply:
 
 
 async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, str],
-                 audience: dict[str, Any], attachment: Attachment | None = None,
+                 audience: AudienceRecord, attachment: Attachment | None = None,
                  attachment_kind: str | None = None, button_labels: dict[str, str] | None = None,
                  button_url: str | None = None) -> Broadcast:
     if not texts or any(len(text) > TEXT_LIMIT for text in texts.values()):
@@ -164,7 +208,8 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
         raise BroadcastError("too_big")
     now = utcnow()
     broadcast = Broadcast(
-        created_by=created_by, status="draft", texts=texts, audience=audience, total=0,
+        created_by=created_by, status=BroadcastStatus.DRAFT, texts=texts,
+        audience=dict(audience), total=0,
         attachment_kind=attachment_kind if attachment else None,
         attachment_name=attachment.filename if attachment else None,
         attachment_mime=attachment.mime if attachment else None,
@@ -179,18 +224,22 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
 async def schedule(db: AsyncSession, broadcast_id: int, when: datetime) -> Broadcast:
     """Send at `when` (now for "send now"): the scheduler job starts it."""
     broadcast = await db.get(Broadcast, broadcast_id)
-    if broadcast is None or broadcast.status not in ("draft", "scheduled"):
+    if broadcast is None or broadcast.status not in (BroadcastStatus.DRAFT,
+                                                     BroadcastStatus.SCHEDULED):
         raise BroadcastError("state")
-    broadcast.status, broadcast.scheduled_at, broadcast.updated_at = "scheduled", when, utcnow()
+    broadcast.status, broadcast.scheduled_at = BroadcastStatus.SCHEDULED, when
+    broadcast.updated_at = utcnow()
     return broadcast
 
 
 async def cancel(db: AsyncSession, broadcast_id: int, now: datetime) -> Broadcast:
     """A scheduled or running broadcast stops: rows not yet sent are skipped."""
     broadcast = await db.get(Broadcast, broadcast_id)
-    if broadcast is None or broadcast.status not in ("draft", "scheduled", "sending"):
+    if broadcast is None or broadcast.status not in (
+            BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
         raise BroadcastError("state")
-    broadcast.status, broadcast.cancelled_at, broadcast.updated_at = "cancelled", now, now
+    broadcast.status = BroadcastStatus.CANCELLED
+    broadcast.cancelled_at = broadcast.updated_at = now
     if broadcast.started_at is not None:
         broadcast.finished_at = now
     await db.execute(update(D).where(D.broadcast_id == broadcast_id, D.status == "pending")
@@ -213,7 +262,7 @@ async def start_due(db: AsyncSession, now: datetime, default_language: str) -> l
     for broadcast_id in started:
         broadcast = await db.get(Broadcast, broadcast_id)
         assert broadcast is not None
-        audience = dict(broadcast.audience or {})
+        audience = audience_of(broadcast)
         rows = select(
             literal(broadcast_id, ID_TYPE), User.id, User.channel, User.external_id,
             func.coalesce(User.language, default_language), literal("pending"), literal(0),
@@ -226,7 +275,7 @@ async def start_due(db: AsyncSession, now: datetime, default_language: str) -> l
             total = int((await db.execute(select(func.count()).select_from(D).where(
                 D.broadcast_id == broadcast_id))).scalar_one())
         audience["_excluded"] = await excluded(db, audience, default_language)
-        broadcast.audience, broadcast.total = audience, int(total)
+        broadcast.audience, broadcast.total = dict(audience), int(total)
         if not total:
             broadcast.status, broadcast.finished_at = "done", now
         log.info("broadcast %s started: %d recipients", broadcast_id, total)
@@ -579,13 +628,13 @@ async def report(db: AsyncSession, broadcast: Broadcast, now: datetime) -> Repor
     if broadcast.started_at is not None:
         duration = (broadcast.finished_at or now) - broadcast.started_at
     return Report(broadcast, counts, reasons,
-                  dict((broadcast.audience or {}).get("_excluded") or {}), duration)
+                  dict(audience_of(broadcast).get("_excluded") or {}), duration)
 
 
 async def listing(db: AsyncSession, limit: int = 10) -> list[Broadcast]:
     """Scheduled and running first, then the latest ones."""
     return list((await db.execute(
-        select(Broadcast).where(Broadcast.status != "draft")
+        select(Broadcast).where(Broadcast.status != BroadcastStatus.DRAFT)
         .order_by(Broadcast.id.desc()).limit(limit))).scalars())
 
 

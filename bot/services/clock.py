@@ -1,13 +1,8 @@
-"""Time helpers: SQLite gives naive datetimes back; everything here is UTC-aware."""
+"""The time helpers live in `bot.clock`; this name stays importable for the modules
+that still use it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from bot.clock import as_utc, now
 
-
-def as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["as_utc", "now"]

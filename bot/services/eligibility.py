@@ -6,17 +6,17 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from babel import Locale
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import LANGUAGES
+from bot.clock import now
 from bot.content.eligibility import Question, Rules
-from bot.db.models import EligibilityCheck, User, utcnow
+from bot.db.models import CheckStatus, EligibilityCheck, User
 
 Answers = dict[str, Any]
 
@@ -165,7 +165,7 @@ def country_name(code: str, language: str) -> str:
 async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
     return (await db.execute(
         select(EligibilityCheck)
-        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == "draft")
+        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == CheckStatus.DRAFT)
         .order_by(EligibilityCheck.id.desc()).limit(1)
     )).scalar_one_or_none()
 
@@ -173,7 +173,7 @@ async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
 async def last_result(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
     return (await db.execute(
         select(EligibilityCheck)
-        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == "done")
+        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == CheckStatus.DONE)
         .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc()).limit(1)
     )).scalar_one_or_none()
 
@@ -183,9 +183,10 @@ async def start(db: AsyncSession, user_id: int, rules: Rules) -> EligibilityChec
     old = await draft(db, user_id)
     if old is not None:
         await db.delete(old)
-    check = EligibilityCheck(user_id=user_id, rules_version=rules.version, status="draft",
-                             answers={}, path=[], checklist={}, started_at=utcnow(),
-                             updated_at=utcnow())
+    check = EligibilityCheck(user_id=user_id, rules_version=rules.version,
+                             status=CheckStatus.DRAFT,
+                             answers={}, path=[], checklist={}, started_at=now(),
+                             updated_at=now())
     db.add(check)
     await db.flush()
     return check
@@ -194,7 +195,7 @@ async def start(db: AsyncSession, user_id: int, rules: Rules) -> EligibilityChec
 def answer(check: EligibilityCheck, question: Question, value: Any) -> None:
     check.answers = {**check.answers, question.id: value}
     check.path = [*check.path, question.id]
-    check.updated_at = utcnow()
+    check.updated_at = now()
 
 
 def back(check: EligibilityCheck) -> str | None:
@@ -203,7 +204,7 @@ def back(check: EligibilityCheck) -> str | None:
         return None
     *rest, last = check.path
     check.path = rest
-    check.updated_at = utcnow()
+    check.updated_at = now()
     return last
 
 
@@ -217,13 +218,13 @@ def finish(check: EligibilityCheck, rules: Rules) -> Outcome:
     answers = effective_answers(check.path, check.answers)
     outcome = evaluate(rules, answers)
     check.answers = answers
-    check.status = "done"
+    check.status = CheckStatus.DONE
     check.verdict = outcome.verdict
     check.country = answers.get("country")
     check.family_size = family_members(answers)
     check.rules_version = rules.version
     check.checklist = {item: False for item in checklist_items(rules, answers)}
-    check.completed_at = check.updated_at = utcnow()
+    check.completed_at = check.updated_at = now()
     return outcome
 
 
@@ -232,37 +233,9 @@ def toggle(check: EligibilityCheck, item: str) -> bool:
     if item not in check.checklist:
         return False
     check.checklist = {**check.checklist, item: not check.checklist[item]}
-    check.updated_at = utcnow()
+    check.updated_at = now()
     return True
 
 
 def progress(check: EligibilityCheck) -> tuple[int, int]:
     return sum(1 for ready in check.checklist.values() if ready), len(check.checklist)
-
-
-@dataclass(frozen=True)
-class OutcomeCount:
-    country: str | None
-    month: str
-    verdict: str
-    count: int
-
-
-async def outcome_stats(db: AsyncSession, since: datetime | None = None) -> list[OutcomeCount]:
-    """Anonymous statistics: finished checks per country, month and verdict."""
-    if db.get_bind().dialect.name == "postgresql":
-        month = func.to_char(EligibilityCheck.completed_at, "YYYY-MM")
-    else:
-        month = func.strftime("%Y-%m", EligibilityCheck.completed_at)
-    query = (
-        select(EligibilityCheck.country, month.label("month"), EligibilityCheck.verdict,
-               func.count())
-        .where(EligibilityCheck.status == "done")
-        .group_by(EligibilityCheck.country, month, EligibilityCheck.verdict)
-        .order_by(month, EligibilityCheck.country, EligibilityCheck.verdict)
-    )
-    if since is not None:
-        query = query.where(EligibilityCheck.completed_at >= since)
-    rows = (await db.execute(query)).all()
-    return [OutcomeCount(country, str(m), str(verdict), int(count))
-            for country, m, verdict, count in rows]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import LANGUAGES
-from bot.db.models import Forum
+from bot.db.models import Forum, ForumStatus
 from bot.services import forums
 
 
@@ -121,7 +121,7 @@ async def apply(db: AsyncSession, items: list[ForumFile], now: datetime,
                 changed = await forums.update_forum(db, forum, changes, now, offsets)
                 outcome = f"updated ({', '.join(sorted(changed))})" if changed else "unchanged"
             if forum.status != item.status:
-                await forums.set_status(db, forum, item.status, now)
+                await forums.set_status(db, forum, ForumStatus(item.status), now)
                 outcome += f", {item.status}"
         except forums.ForumError as error:
             raise ImportError_(f"{item.slug}: {error.code}") from error

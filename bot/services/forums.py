@@ -21,10 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Forum, Registration, Reminder
-from bot.services.clock import as_utc
+from bot.clock import as_utc, iso
+from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus, Reminder
 
-ACTIVE = ("confirmed", "waiting")
+# Forums people see: open, or with registration closed.
+LISTED = (ForumStatus.PUBLISHED, ForumStatus.CLOSED)
+ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITING)
 DETAIL_FIELDS = ("full_name", "country", "city", "organization", "sector", "phone", "email")
 # Fields whose change is announced to the people registered.
 ANNOUNCED_FIELDS = {"starts_at", "ends_at", "venue", "city", "timezone"}
@@ -48,7 +50,7 @@ def local(forum: Forum, moment: datetime) -> datetime:
 
 
 def registration_open(forum: Forum, now: datetime) -> bool:
-    return (forum.status == "published" and now < as_utc(forum.deadline)
+    return (forum.status == ForumStatus.PUBLISHED and now < as_utc(forum.deadline)
             and now < as_utc(forum.starts_at))
 
 
@@ -60,7 +62,7 @@ def seats_left(forum: Forum) -> int:
 
 
 async def upcoming(db: AsyncSession, now: datetime, country: str | None = None) -> list[Forum]:
-    query = (select(Forum).where(Forum.status.in_(("published", "closed")),
+    query = (select(Forum).where(Forum.status.in_(LISTED),
                                  Forum.ends_at > now)
              .order_by(Forum.starts_at, Forum.id))
     if country:
@@ -70,7 +72,7 @@ async def upcoming(db: AsyncSession, now: datetime, country: str | None = None) 
 
 async def upcoming_countries(db: AsyncSession, now: datetime) -> list[str]:
     rows = await db.execute(
-        select(Forum.country).where(Forum.status.in_(("published", "closed")),
+        select(Forum.country).where(Forum.status.in_(LISTED),
                                     Forum.ends_at > now)
         .group_by(Forum.country).order_by(func.min(Forum.starts_at)))
     return [country for (country,) in rows]
@@ -135,9 +137,9 @@ async def _free_seat(db: AsyncSession, forum_id: int) -> None:
 async def register(db: AsyncSession, forum_id: int, user_id: int, details: dict[str, Any],
                    now: datetime, offsets: list[timedelta]) -> Registration:
     forum = await db.get(Forum, forum_id)
-    if forum is None or forum.status in ("draft",):
+    if forum is None or forum.status == ForumStatus.DRAFT:
         raise ForumError("not_found")
-    if forum.status == "cancelled":
+    if forum.status == ForumStatus.CANCELLED:
         raise ForumError("cancelled")
     if not registration_open(forum, now):
         raise ForumError("closed")
@@ -145,7 +147,8 @@ async def register(db: AsyncSession, forum_id: int, user_id: int, details: dict[
         raise ForumError("already_registered")
     confirmed = await _claim_seat(db, forum_id)
     registration = Registration(
-        forum_id=forum_id, user_id=user_id, status="confirmed" if confirmed else "waiting",
+        forum_id=forum_id, user_id=user_id,
+        status=RegistrationStatus.CONFIRMED if confirmed else RegistrationStatus.WAITING,
         ticket_secret=new_secret(), consent_at=now, created_at=now, updated_at=now,
         **{field: details.get(field) for field in DETAIL_FIELDS},
     )
@@ -161,7 +164,8 @@ async def waiting_position(db: AsyncSession, registration: Registration) -> int:
     return int((await db.execute(
         select(func.count()).select_from(Registration)
         .where(Registration.forum_id == registration.forum_id,
-               Registration.status == "waiting", Registration.id <= registration.id)
+               Registration.status == RegistrationStatus.WAITING,
+               Registration.id <= registration.id)
     )).scalar_one())
 
 
@@ -170,18 +174,19 @@ async def promote(db: AsyncSession, forum_id: int, now: datetime,
     """Fill free seats from the waiting list, first come first served."""
     promoted: list[Registration] = []
     forum = await db.get(Forum, forum_id)
-    if forum is None or forum.status == "cancelled" or now >= as_utc(forum.starts_at):
+    if forum is None or forum.status == ForumStatus.CANCELLED or now >= as_utc(forum.starts_at):
         return promoted
     while True:
         query = (select(Registration)
-                 .where(Registration.forum_id == forum_id, Registration.status == "waiting")
+                 .where(Registration.forum_id == forum_id,
+                        Registration.status == RegistrationStatus.WAITING)
                  .order_by(Registration.id).limit(1))
         if db.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         candidate = (await db.execute(query)).scalar_one_or_none()
         if candidate is None or not await _claim_seat(db, forum_id):
             return promoted
-        candidate.status = "confirmed"
+        candidate.status = RegistrationStatus.CONFIRMED
         candidate.promoted_at = candidate.updated_at = now
         await db.refresh(forum)
         schedule_before(db, candidate, forum, now, offsets)
@@ -194,8 +199,8 @@ async def cancel(db: AsyncSession, registration: Registration, now: datetime,
     """Cancel a registration; a freed seat goes to the first in line. Returns them."""
     if registration.status not in ACTIVE:
         return []
-    was_confirmed = registration.status == "confirmed"
-    registration.status = "cancelled"
+    was_confirmed = registration.status == RegistrationStatus.CONFIRMED
+    registration.status = RegistrationStatus.CANCELLED
     registration.cancelled_at = registration.updated_at = now
     await _cancel_pending(db, [registration.id])
     await db.flush()
@@ -271,7 +276,7 @@ async def create(db: AsyncSession, draft: ForumDraft, by: int | None, now: datet
     check_draft(draft)
     if (await db.execute(select(Forum.id).where(Forum.slug == draft.slug))).first():
         raise ForumError("slug_taken")
-    forum = Forum(**vars(draft), status="draft", confirmed_count=0, created_by=by,
+    forum = Forum(**vars(draft), status=ForumStatus.DRAFT, confirmed_count=0, created_by=by,
                   created_at=now, updated_at=now)
     db.add(forum)
     await db.flush()
@@ -294,10 +299,10 @@ async def update_forum(db: AsyncSession, forum: Forum, changes: dict[str, Any], 
         setattr(forum, key, changes[key])
     forum.updated_at = now
     await db.flush()
-    if forum.status in ("published", "closed"):
+    if forum.status in LISTED:
         registrations = await _active_of(db, forum.id)
         if changed & {"starts_at", "timezone"}:
-            confirmed = [r for r in registrations if r.status == "confirmed"]
+            confirmed = [r for r in registrations if r.status == RegistrationStatus.CONFIRMED]
             await _cancel_pending(db, [r.id for r in confirmed], kinds=("before",))
             for registration in confirmed:
                 schedule_before(db, registration, forum, now, offsets)
@@ -315,15 +320,17 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
-async def set_status(db: AsyncSession, forum: Forum, status: str, now: datetime) -> None:
-    allowed = {"published": ("draft", "closed"), "closed": ("published",),
-               "cancelled": ("draft", "published", "closed")}
+async def set_status(db: AsyncSession, forum: Forum, status: ForumStatus,
+                     now: datetime) -> None:
+    allowed = {ForumStatus.PUBLISHED: (ForumStatus.DRAFT, ForumStatus.CLOSED),
+               ForumStatus.CLOSED: (ForumStatus.PUBLISHED,),
+               ForumStatus.CANCELLED: (ForumStatus.DRAFT, *LISTED)}
     if forum.status not in allowed[status]:
         raise ForumError("bad_status")
     previous = forum.status
     forum.status = status
     forum.updated_at = now
-    if status == "cancelled" and previous != "draft":
+    if status == ForumStatus.CANCELLED and previous != ForumStatus.DRAFT:
         registrations = await _active_of(db, forum.id)
         await _cancel_pending(db, [r.id for r in registrations])
         for registration in registrations:
@@ -348,9 +355,10 @@ async def check_in(db: AsyncSession, secret: str, by: int, now: datetime) -> Che
     if row is None:
         return CheckIn("unknown")
     registration, forum = row
-    if registration.status == "cancelled" or forum.status == "cancelled":
+    if (registration.status == RegistrationStatus.CANCELLED
+            or forum.status == ForumStatus.CANCELLED):
         return CheckIn("cancelled", registration, forum)
-    if registration.status == "waiting":
+    if registration.status == RegistrationStatus.WAITING:
         return CheckIn("waiting", registration, forum)
     if registration.checked_in_at is not None:
         return CheckIn("already", registration, forum)
@@ -387,7 +395,7 @@ async def attendee_rows(db: AsyncSession, forum: Forum) -> list[dict[str, Any]]:
     waiting = 0
     zone = ZoneInfo(forum.timezone)
     for number, r in enumerate(registrations, 1):
-        if r.status == "waiting":
+        if r.status == RegistrationStatus.WAITING:
             waiting += 1
 
         def stamp(moment: datetime | None) -> str:
@@ -399,7 +407,7 @@ async def attendee_rows(db: AsyncSession, forum: Forum) -> list[dict[str, Any]]:
             "organization": r.organization or "", "sector": r.sector or "",
             "phone": r.phone or "", "email": r.email or "",
             "registered_at": stamp(r.created_at), "checked_in_at": stamp(r.checked_in_at),
-            "waiting_position": waiting if r.status == "waiting" else "",
+            "waiting_position": waiting if r.status == RegistrationStatus.WAITING else "",
         })
     return rows
 
@@ -481,9 +489,8 @@ def exported(registration: Registration, forum: Forum) -> dict[str, Any]:
     return {
         "forum": forum.slug, "status": registration.status,
         **{field: getattr(registration, field) for field in DETAIL_FIELDS},
-        "registered_at": as_utc(registration.created_at).isoformat(),
-        "checked_in_at": as_utc(registration.checked_in_at).isoformat()
-        if registration.checked_in_at else None,
+        "registered_at": iso(registration.created_at),
+        "checked_in_at": iso(registration.checked_in_at),
     }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core.events import InboundFile
-from bot.db.models import HandoverMessage, HandoverThread, User
+from bot.db.models import HandoverMessage, HandoverThread, ThreadStatus, User
 
 
 def available(settings: Settings) -> bool:
@@ -36,7 +36,7 @@ async def current(db: AsyncSession, user_id: int) -> HandoverThread | None:
     """The user's open thread, if any."""
     return (await db.execute(
         select(HandoverThread).where(HandoverThread.user_id == user_id,
-                                     HandoverThread.status == "open")
+                                     HandoverThread.status == ThreadStatus.OPEN)
         .order_by(HandoverThread.id.desc()).limit(1)
     )).scalar_one_or_none()
 
@@ -47,7 +47,8 @@ async def open_thread(db: AsyncSession, user_id: int, now: datetime
     thread = await current(db, user_id)
     if thread is not None:
         return thread, False
-    thread = HandoverThread(user_id=user_id, status="open", created_at=now, updated_at=now)
+    thread = HandoverThread(user_id=user_id, status=ThreadStatus.OPEN, created_at=now,
+                            updated_at=now)
     db.add(thread)
     await db.flush()
     return thread, True
@@ -150,8 +151,8 @@ async def close(db: AsyncSession, thread_id: int, by: int | None, now: datetime
     A conditional UPDATE, so two coordinators closing at once tell the user once."""
     result = await db.execute(
         update(HandoverThread)
-        .where(HandoverThread.id == thread_id, HandoverThread.status == "open")
-        .values(status="closed", closed_at=now, closed_by=by, updated_at=now)
+        .where(HandoverThread.id == thread_id, HandoverThread.status == ThreadStatus.OPEN)
+        .values(status=ThreadStatus.CLOSED, closed_at=now, closed_by=by, updated_at=now)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -175,7 +176,7 @@ async def open_threads(db: AsyncSession, limit: int = 50) -> list[ThreadInfo]:
         select(HandoverThread, User, func.coalesce(counts.c.n, 0))
         .join(User, User.id == HandoverThread.user_id)
         .outerjoin(counts, counts.c.thread_id == HandoverThread.id)
-        .where(HandoverThread.status == "open")
+        .where(HandoverThread.status == ThreadStatus.OPEN)
         .order_by(HandoverThread.created_at, HandoverThread.id).limit(limit)
     )).all()
     return [ThreadInfo(thread, user, int(count)) for thread, user, count in rows]
