@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.channels.broadcast_senders import TelegramBroadcaster
-from bot.channels.telegram_session import JsonBodySession
+from bot.channels.telegram_session import BotApiSession
 from bot.core.ratelimit import PriorityLimiter
 from bot.db.engine import create_engine, session_factory
 from bot.db.models import Broadcast
@@ -43,7 +43,7 @@ async def main() -> None:
     # The bot's own engine and session (one trip per SQLite statement, JSON requests).
     engine = create_engine(args.database_url)
     sessionmaker = session_factory(engine)
-    session = JsonBodySession(api=TelegramAPIServer.from_base(args.api_url))
+    session = BotApiSession(api=TelegramAPIServer.from_base(args.api_url))
     bot = Bot(TOKEN, session=session)
     # A quarter of a token of slack absorbs the event loop's timer lateness; with the
     # rate 1 % under the server's, no second can hold more than the server allows.
