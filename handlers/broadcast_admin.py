@@ -105,7 +105,6 @@ async def broadcasts_command(ctx: Context) -> None:
 
 async def show_list(ctx: Context) -> None:
     ctx.reset()
-    ctx.data["screen"] = "bc"
     items = await broadcasts.listing(ctx.db)
     blocks = [ctx._("📣 Announcements")]
     buttons: list[Choice | list[Choice]] = []
@@ -123,7 +122,6 @@ async def show_list(ctx: Context) -> None:
 
 async def show_one(ctx: Context, broadcast: Broadcast, lead: str | None = None) -> None:
     ctx.reset()
-    ctx.data["screen"] = f"bc:v:{broadcast.id}"
     text = report_text(ctx.t, await broadcasts.report(ctx.db, broadcast, now()))
     buttons: list[Choice | list[Choice]] = [Choice(ctx._("🔄 Refresh"), f"bc:v:{broadcast.id}")]
     if broadcast.status in ("scheduled", "sending"):
@@ -309,7 +307,6 @@ async def _describe(ctx: Context, audience: dict[str, Any]) -> str:
 
 async def show_audience(ctx: Context, broadcast: Broadcast, lead: str | None = None) -> None:
     ctx.goto("bc:country")
-    ctx.data["screen"] = "bc:aud"
     audience = _filters(broadcast)
     number = await broadcasts.count(ctx.db, audience, ctx.settings.default_locale)
     text = ctx._("Who gets it: {audience}\nRecipients: {number}\n\nTap to combine filters; "

@@ -48,7 +48,6 @@ def _telegram_id(raw: str) -> int | None:
 
 async def show_coordinators(ctx: Context, lead: str | None = None) -> None:
     ctx.reset()
-    ctx.data["screen"] = "co"
     people = await coordinators.listing(ctx.db, ctx.settings)
     body = text.coordinators_text(ctx.t, people)
     buttons: list[Choice | list[Choice]] = []
@@ -84,7 +83,7 @@ async def _remove(ctx: Context, telegram_id: int) -> None:
 
 def _ask_id(ctx: Context, lead: str | None = None) -> None:
     ctx.reset()
-    ctx.goto(ADDING, screen="co:add")
+    ctx.goto(ADDING)
     prompt = ctx._("Send the Telegram user id of the new coordinator (a number; they can see "
                    "it with @userinfobot). In the coordinators' chat you can also reply "
                    "/addcoordinator to their message.")
@@ -149,7 +148,6 @@ async def threads(ctx: Context) -> None:
     if _refuse(ctx):
         return
     log.info("coordinator %s: list open questions", _who(ctx))
-    ctx.data["screen"] = "co:threads"
     ctx.say(text.threads_text(ctx.t, await handover.open_threads(ctx.db), now()),
             menu_button(ctx))
 

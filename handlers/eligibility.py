@@ -52,7 +52,6 @@ def _ask(ctx: Context, check: EligibilityCheck, lead: str | None = None) -> None
         raise RuntimeError("a finished questionnaire was asked again")
     words = _words(ctx)
     ctx.goto(ANSWERING)
-    ctx.data["screen"] = "el"
     ctx.data["question"] = question.id
     number = len(check.path) + 1
     lines = [ctx._("Question {number}").format(number=number), words.questions[question.id].text]
@@ -123,7 +122,6 @@ def _show_result(ctx: Context, check: EligibilityCheck) -> None:
     words = _words(ctx)
     outcome = service.evaluate(rules, check.answers)
     ctx.reset()
-    ctx.data["screen"] = "el:res"
     checked = format_date(check.completed_at or check.updated_at, format="long",
                           locale=ctx.language)
     lines = [words.verdicts[outcome.verdict], ""]
@@ -194,7 +192,6 @@ def _document_name(ctx: Context, item: str) -> str:
 
 def _show_checklist(ctx: Context, check: EligibilityCheck) -> None:
     ctx.reset()
-    ctx.data["screen"] = "el:cl"
     done, total = service.progress(check)
     lines = [ctx._("📋 Your documents: {done} of {total} ready").format(done=done, total=total),
              ctx._("Press a number to mark a document as ready, or to unmark it."), ""]
@@ -235,7 +232,6 @@ async def eligibility(ctx: Context) -> None:
         return
     if action == "plan" and result.verdict != "not_eligible":
         ctx.reset()
-        ctx.data["screen"] = "el:plan"
         ctx.say(plan_text(ctx, result), Choice(ctx._("📋 Documents: {done} of {total}").format(
             done=service.progress(result)[0], total=service.progress(result)[1]), "el:cl"),
                 Choice(ctx._("⬅️ Result"), "el:res"), menu_button(ctx))

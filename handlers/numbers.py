@@ -41,5 +41,4 @@ def _build(ctx: Context) -> str:
 @router.button("num")
 async def numbers(ctx: Context) -> None:
     ctx.reset()
-    ctx.data["screen"] = "num"
     ctx.say(figures_text(ctx), menu_button(ctx))
