@@ -40,7 +40,7 @@ async def main() -> None:
     parser.add_argument("--stale", type=float, default=5.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    # The bot's own engine and session (one trip per SQLite statement, JSON requests).
+    # The bot's own engine (one SQLite connection) and Bot API session.
     engine = create_engine(args.database_url)
     sessionmaker = session_factory(engine)
     session = BotApiSession(api=TelegramAPIServer.from_base(args.api_url))
