@@ -11,12 +11,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 bot
 WORKDIR /app
 
-COPY pyproject.toml README.md alembic.ini babel.cfg ./
+COPY pyproject.toml requirements.lock README.md alembic.ini babel.cfg ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY locales ./locales
 COPY migrations ./migrations
-RUN pip install -e . \
+# The runtime dependencies only, at the versions of requirements.lock.
+RUN pip install -c requirements.lock -e . \
     && python -m babel.messages.frontend compile -D bot -d locales \
     && mkdir -p /app/data && chown -R bot:bot /app/data /app/locales
 

@@ -3,16 +3,36 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BABEL := $(PY) -m babel.messages.frontend
+# How requirements.lock is made from pyproject.toml (`make upgrade`): every package of the
+# runtime and of the dev extra, pip and setuptools included, without this machine's
+# package index or wheel folders.
+LOCK_OPTIONS := --allow-unsafe --extra dev --strip-extras --no-emit-index-url \
+	--no-emit-find-links -o requirements.lock pyproject.toml
 
-.PHONY: run test install catalogs compile lint bench clean
+.PHONY: run test install lock upgrade catalogs compile lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+# The exact versions of requirements.lock, then the project itself on top of them.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed compile
+
+## After editing pyproject.toml's dependencies: the lock follows, keeping its versions
+## where the ranges still allow them.
+lock: $(VENV)/.installed
+	$(PY) -m piptools compile --quiet $(LOCK_OPTIONS)
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $(VENV)/.installed
+
+## Newest versions within pyproject.toml's ranges into requirements.lock, and installed.
+## Then check them: `make lint test` and `make bench` (README, "Upgrading dependencies").
+upgrade: $(VENV)/.installed
+	$(PY) -m piptools compile --quiet --upgrade $(LOCK_OPTIONS)
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $(VENV)/.installed
 
 compile: $(VENV)/.installed
 	$(BABEL) compile -D bot -d locales --statistics

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.channels.broadcast_senders import TelegramBroadcaster
-from bot.channels.telegram_session import JsonBodySession
+from bot.channels.telegram_session import BotApiSession
 from bot.core.ratelimit import PriorityLimiter
 from bot.db.engine import create_engine, session_factory
 from bot.db.models import Broadcast
@@ -40,10 +40,10 @@ async def main() -> None:
     parser.add_argument("--stale", type=float, default=5.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    # The bot's own engine and session (one trip per SQLite statement, JSON requests).
+    # The bot's own engine (one SQLite connection) and Bot API session.
     engine = create_engine(args.database_url)
     sessionmaker = session_factory(engine)
-    session = JsonBodySession(api=TelegramAPIServer.from_base(args.api_url))
+    session = BotApiSession(api=TelegramAPIServer.from_base(args.api_url))
     bot = Bot(TOKEN, session=session)
     # A quarter of a token of slack absorbs the event loop's timer lateness; with the
     # rate 1 % under the server's, no second can hold more than the server allows.

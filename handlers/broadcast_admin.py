@@ -147,7 +147,6 @@ async def broadcasts_command(ctx: Context) -> None:
 
 async def show_list(ctx: Context) -> None:
     ctx.reset()
-    ctx.data["screen"] = "bc"
     items = await broadcasts.listing(ctx.db)
     blocks = [ctx._("📣 Announcements")]
     buttons: list[Choice | list[Choice]] = []
@@ -167,7 +166,6 @@ async def show_list(ctx: Context) -> None:
 
 async def show_one(ctx: Context, broadcast: Broadcast, lead: str | None = None) -> None:
     ctx.reset()
-    ctx.data["screen"] = f"bc:v:{broadcast.id}"
     text = report_text(ctx.t, await broadcasts.report(ctx.db, broadcast, now()))
     buttons: list[Choice | list[Choice]] = [
         BROADCASTS.choice(ctx._("🔄 Refresh"), ViewAnnouncement(broadcast.id))]
@@ -353,7 +351,6 @@ async def _describe(ctx: Context, audience: Audience) -> str:
 
 async def show_audience(ctx: Context, broadcast: Broadcast, lead: str | None = None) -> None:
     ctx.goto("bc:country")
-    ctx.data["screen"] = "bc:aud"
     audience = filters(audience_of(broadcast))
     number = await broadcasts.count(ctx.db, audience, ctx.settings.default_locale)
     text = ctx._("Who gets it: {audience}\nRecipients: {number}\n\nTap to combine filters; "

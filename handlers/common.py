@@ -60,7 +60,6 @@ def main_menu_rows(ctx: Context) -> list[Choice]:
 def show_menu(ctx: Context, lead: str | None = None) -> None:
     """The main menu; `lead` is a short line said before it."""
     ctx.reset()
-    ctx.data["screen"] = "menu"
     text = ctx._("Main menu. What would you like to know?")
     if lead:
         text = f"{lead}\n\n{text}"
@@ -74,7 +73,6 @@ def language_rows() -> list[Choice]:
 
 def ask_language(ctx: Context) -> None:
     ctx.goto(ASKING)
-    ctx.data["screen"] = "language"
     # Shown before a language is known, so it speaks all three.
     if ctx.user.language is None:
         ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows())

@@ -82,7 +82,6 @@ def _ask_for_target(ctx: Context) -> None:
 
 async def show_coordinators(ctx: Context, lead: str | None = None) -> None:
     ctx.reset()
-    ctx.data["screen"] = "co"
     people = await coordinators.listing(ctx.db, ctx.settings)
     body = text.coordinators_text(ctx.t, people)
     if ctx.in_coordinators_chat:
@@ -122,7 +121,7 @@ async def _remove(ctx: Context, telegram_id: int) -> None:
 
 def _ask_id(ctx: Context, lead: str | None = None) -> None:
     ctx.reset()
-    ctx.goto(ADDING, screen="co:add")
+    ctx.goto(ADDING)
     prompt = ctx._("Send the Telegram user id of the new coordinator (a number; they can see "
                    "it with @userinfobot). In the coordinators' chat you can also reply "
                    "/addcoordinator to their message.")

@@ -64,7 +64,6 @@ def _ask(ctx: Context, check: EligibilityCheck, lead: str | None = None) -> None
         raise RuntimeError("a finished questionnaire was asked again")
     words = _words(ctx)
     ctx.goto(ANSWERING)
-    ctx.data["screen"] = "el"
     number = len(check.path) + 1
     lines = [ctx._("Question {number}").format(number=number), words.questions[question.id].text]
     if lead:
@@ -138,7 +137,6 @@ def _show_result(ctx: Context, check: EligibilityCheck) -> None:
     words = _words(ctx)
     outcome = service.evaluate(rules, check.answers)
     ctx.reset()
-    ctx.data["screen"] = "el:res"
     checked = format_date(check.completed_at or check.updated_at, format="long",
                           locale=ctx.language)
     lines = [words.verdicts[outcome.verdict], ""]
@@ -209,7 +207,6 @@ def _document_name(ctx: Context, item: str) -> str:
 
 def _show_checklist(ctx: Context, check: EligibilityCheck) -> None:
     ctx.reset()
-    ctx.data["screen"] = "el:cl"
     done, total = service.progress(check)
     lines = [ctx._("📋 Your documents: {done} of {total} ready").format(done=done, total=total),
              ctx._("Press a number to mark a document as ready, or to unmark it."), ""]
@@ -251,7 +248,6 @@ async def eligibility(ctx: Context) -> None:
     open_plan = result.verdict != "not_eligible"
     if isinstance(press, Plan) and open_plan:
         ctx.reset()
-        ctx.data["screen"] = "el:plan"
         done, total = service.progress(result)
         ctx.say(plan_text(ctx, result), Choice(ctx._("📋 Documents: {done} of {total}").format(
             done=done, total=total), ELIGIBILITY.build(Checklist())),

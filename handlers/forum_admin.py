@@ -114,7 +114,6 @@ def _prompt(ctx: Context, step: str) -> str:
 
 async def show_list(ctx: Context) -> None:
     ctx.reset()
-    ctx.data["screen"] = "ad"
     items = await forums.all_forums(ctx.db)
     lines = [ctx._("🛠 Forums (all statuses):")]
     buttons: list[Choice | list[Choice]] = []
@@ -140,7 +139,6 @@ def _status(ctx: Context, status: str) -> str:
 
 async def show_forum(ctx: Context, forum: Forum, lead: str | None = None) -> None:
     ctx.reset()
-    ctx.data["screen"] = f"ad:f:{forum.id}"
     counts = await forums.counts(ctx.db, forum)
     lines = [lead + "\n" if lead else "", text.card(forum, ctx.t, now(), full=True), "",
              ctx._("Status: {status}").format(status=_status(ctx, forum.status)),
@@ -430,7 +428,6 @@ async def admin(ctx: Context) -> None:
             await _export(ctx, forum, "xlsx")
         case EditForum():
             ctx.reset()
-            ctx.data["screen"] = f"ad:ed:{forum.id}"
             fields = [ADMIN.choice(_field_label(ctx, step), EditForumField(forum.id, step))
                       for step in STEPS]
             ctx.say(ctx._("What do you want to change?"),

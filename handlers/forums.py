@@ -84,7 +84,6 @@ def _session(ctx: Context) -> RegistrationSession:
 async def show_list(ctx: Context, country: str | None = None) -> None:
     moment = now()
     ctx.reset()
-    ctx.data["screen"] = "fo"
     items = await forums.upcoming(ctx.db, moment, country)
     countries = await forums.upcoming_countries(ctx.db, moment)
     mine = await forums.user_registrations(ctx.db, ctx.user.id)
@@ -118,7 +117,6 @@ async def show_forum(ctx: Context, forum_id: int) -> None:
         await show_list(ctx)
         return
     ctx.reset()
-    ctx.data["screen"] = f"fo:v:{forum_id}"
     buttons: list[Choice] = []
     registration = await forums.active_registration(ctx.db, forum.id, ctx.user.id)
     if registration is not None:
@@ -436,7 +434,6 @@ def _send_ticket(ctx: Context, forum: Any, registration: Registration) -> None:
 
 async def show_mine(ctx: Context) -> None:
     ctx.reset()
-    ctx.data["screen"] = "fo:my"
     items = await forums.user_registrations(ctx.db, ctx.user.id)
     if not items:
         ctx.say(ctx._("You have no registrations yet."),
@@ -473,7 +470,6 @@ async def show_registration(ctx: Context, registration_id: int | None) -> None:
         return
     registration, forum = found
     ctx.reset()
-    ctx.data["screen"] = f"fo:m:{registration.id}"
     lines = [text.card(forum, ctx.t, now(), full=False), ""]
     if registration.status == RegistrationStatus.CONFIRMED:
         lines.append(ctx._("✅ Your seat is confirmed."))
@@ -553,7 +549,6 @@ async def check_in(ctx: Context, secret: str) -> None:
     result = await forums.check_in(ctx.db, secret, ctx.user.id, now())
     log.info("check-in by user %s: %s", ctx.user.id, result.outcome)
     ctx.reset()
-    ctx.data["screen"] = "checkin"
     registration, forum = result.registration, result.forum
     if registration is None or forum is None:
         ctx.say(ctx._("❌ Unknown ticket. Ask for the name and check the list."), menu_button(ctx))

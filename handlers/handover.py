@@ -34,7 +34,7 @@ async def ask(ctx: Context) -> None:
     thread = await handover.current(ctx.db, ctx.user.id)
     if thread is not None:
         ctx.reset()
-        ctx.goto(OPEN, thread=thread.id, screen="ho")
+        ctx.goto(OPEN, thread=thread.id)
         if action == "reply":
             text = ctx._("Write your reply: it goes to the coordinator of your question "
                          "#{id}.").format(id=thread.id)
@@ -44,7 +44,7 @@ async def ask(ctx: Context) -> None:
         ctx.say(text, menu_button(ctx))
         return
     ctx.reset()
-    ctx.goto(ASK, screen="ho")
+    ctx.goto(ASK)
     ctx.say(ctx._("Write your question to the Fund's coordinators: a message, a photo or a "
                   "document. A person will read it and answer here."),
             Choice(ctx._("✖️ Cancel"), "menu"))
@@ -70,7 +70,7 @@ async def question(ctx: Context) -> None:
         author_id=ctx.user.id, now=moment)
     ctx.emit(handover.Relay(message.id, thread.id, created, file))
     ctx.reset()
-    ctx.goto(OPEN, thread=thread.id, screen="ho")
+    ctx.goto(OPEN, thread=thread.id)
     if created:
         ctx.say("\n".join([
             ctx._("Thank you! Your question #{id} has been passed to the Fund's "

@@ -44,7 +44,6 @@ async def threads(ctx: Context) -> None:
     if refuse(ctx):
         return
     log.info("coordinator %s: list open questions", who(ctx))
-    ctx.data["screen"] = "co:threads"
     say(ctx, text.threads_text(ctx.t, await handover.open_threads(ctx.db), now()))
 
 

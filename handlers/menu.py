@@ -44,7 +44,6 @@ def help_text(ctx: Context) -> str:
 @router.command("help")
 @router.button(HELP)
 async def help_screen(ctx: Context) -> None:
-    ctx.data["screen"] = "help"
     ctx.say(help_text(ctx), menu_button(ctx))
 
 

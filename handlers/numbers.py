@@ -42,5 +42,4 @@ def _build(ctx: Context) -> str:
 @router.button(NUMBERS)
 async def numbers(ctx: Context) -> None:
     ctx.reset()
-    ctx.data["screen"] = "num"
     ctx.say(figures_text(ctx), menu_button(ctx))

@@ -26,7 +26,6 @@ async def privacy_screen(ctx: Context) -> None:
                       "again, we will start from the beginning."))
         return
     data = await privacy.export(ctx.db, ctx.user.id)
-    ctx.data["screen"] = "pv"
     ctx.say(
         ctx._("Here is everything I store about you, as a file. I use it only to answer you "
               "and to keep your progress."),
@@ -39,7 +38,6 @@ async def privacy_screen(ctx: Context) -> None:
 @router.command("forgetme")
 async def forget_ask(ctx: Context) -> None:
     ctx.reset()
-    ctx.data["screen"] = "pv:forget"
     ctx.say(
         ctx._("Delete everything I store about you: your language, your answers and "
               "results, your forum registrations (their seats go to the next in line)? "

@@ -13,7 +13,6 @@ router = Router("projects")
 
 def show_list(ctx: Context) -> None:
     ctx.reset()
-    ctx.data["screen"] = "prj"
     language = ctx.language
     lines = [ctx._("The Otandastar Fund's support projects. Choose one to read more:"), ""]
     buttons: list[Choice] = []
@@ -36,7 +35,6 @@ async def projects(ctx: Context) -> None:
         show_stale(ctx)
         return
     ctx.reset()
-    ctx.data["screen"] = f"prj:{project.id}"
     text = project.text[ctx.language]
     body = f"{text.title}\n\n{text.body}"
     if project.link:

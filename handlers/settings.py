@@ -25,7 +25,6 @@ async def settings(ctx: Context) -> None:
         on = not await broadcasts.announcements_on(ctx.db, ctx.user.id)
         await broadcasts.set_announcements(ctx.db, ctx.user.id, on)
     ctx.reset()
-    ctx.data["screen"] = "set"
     current = LANGUAGE_NAMES[ctx.language]
     on = await broadcasts.announcements_on(ctx.db, ctx.user.id)
     state = ctx._("on") if on else ctx._("off")

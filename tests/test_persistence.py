@@ -79,6 +79,20 @@ async def test_nothing_is_written_when_nothing_changed(app) -> None:  # type: ig
         assert (await db.execute(select(ChatSession))).scalar_one().version == before
 
 
+async def test_showing_screens_writes_no_session(app) -> None:  # type: ignore[no-untyped-def]
+    chat = Chat(app, "browsing", language_hint="en")
+    await chat.text("/start")
+    async with app.engine.sessionmaker() as db:
+        before = (await db.execute(select(ChatSession))).scalar_one().version
+    for payload in ("prj", "prj:bereke", "num", "help", "set", "menu"):
+        await chat.press(payload)
+        assert chat.texts()
+    await chat.text("/menu")
+    async with app.engine.sessionmaker() as db:
+        session = (await db.execute(select(ChatSession))).scalar_one()
+    assert (session.version, session.state, session.data) == (before, None, {})
+
+
 async def test_migrations_up_down_up(database_url: str) -> None:
     engine = create_engine(database_url)
     try:

@@ -1,20 +1,24 @@
-"""Requests without files go to the Bot API as UTF-8 JSON; with a file, as multipart."""
+"""The Bot API session: requests as aiogram builds them, errors mapped as aiogram maps
+them, and the answer classes kept alive across garbage collections."""
 
 from __future__ import annotations
 
-import json
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
-from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.methods.base import Response
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiohttp import web
 from aiohttp.test_utils import unused_port
 
-from bot.channels.telegram_session import JsonBodySession
+from bot.channels.telegram_session import BotApiSession
 
 TOKEN = "123456:SESSION"
 
@@ -23,6 +27,7 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, bytes]] = []  # method, content type, body
         self.answer: tuple[int, dict[str, Any]] | None = None
+        self.base = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append((request.match_info["method"], request.content_type,
@@ -33,9 +38,12 @@ class Recorder:
         return web.json_response({"ok": True, "result": {
             "message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}, "text": "ok"}})
 
+    def bot(self, session_class: type[AiohttpSession] = BotApiSession) -> Bot:
+        return Bot(TOKEN, session=session_class(api=TelegramAPIServer.from_base(self.base)))
+
 
 @pytest.fixture
-async def server() -> AsyncIterator[tuple[Recorder, Bot]]:
+async def recorder() -> AsyncIterator[Recorder]:
     recorder = Recorder()
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", recorder.handle)
@@ -43,41 +51,38 @@ async def server() -> AsyncIterator[tuple[Recorder, Bot]]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    bot = Bot(TOKEN, session=JsonBodySession(api=TelegramAPIServer.from_base(base)))
+    recorder.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
-        yield recorder, bot
+        yield recorder
     finally:
-        await bot.session.close()
         await runner.cleanup()
 
 
-async def test_text_goes_as_utf8_json(server: tuple[Recorder, Bot]) -> None:
-    recorder, bot = server
+@pytest.fixture
+async def bot(recorder: Recorder) -> AsyncIterator[Bot]:
+    bot = recorder.bot()
+    try:
+        yield bot
+    finally:
+        await bot.session.close()
+
+
+async def test_requests_go_as_aiogram_builds_them(recorder: Recorder, bot: Bot) -> None:
     markup = InlineKeyboardMarkup(inline_keyboard=[[
         InlineKeyboardButton(text="Қазақша", callback_data="lang:kk")]])
     sent = await bot.send_message(chat_id=42, text="Сәлем, ағайын!", reply_markup=markup)
     assert sent.message_id == 7
-    method, content_type, body = recorder.requests[-1]
-    assert (method, content_type) == ("sendMessage", "application/json")
-    assert "Сәлем".encode() in body  # neither percent-encoded nor \u-escaped
-    assert json.loads(body) == {
-        "chat_id": 42, "text": "Сәлем, ағайын!",
-        "reply_markup": {"inline_keyboard": [[{"text": "Қазақша", "callback_data": "lang:kk"}]]},
-    }
+    plain = recorder.bot(AiohttpSession)
+    try:
+        await plain.send_message(chat_id=42, text="Сәлем, ағайын!", reply_markup=markup)
+    finally:
+        await plain.session.close()
+    ours, aiograms = recorder.requests
+    assert ours[0] == "sendMessage"
+    assert ours == aiograms  # the same method, content type and body
 
 
-async def test_a_file_goes_as_multipart(server: tuple[Recorder, Bot]) -> None:
-    recorder, bot = server
-    await bot.send_document(chat_id=42, caption="Билет",
-                            document=BufferedInputFile(b"%PDF-1.4", filename="ticket.pdf"))
-    method, content_type, body = recorder.requests[-1]
-    assert (method, content_type) == ("sendDocument", "multipart/form-data")
-    assert b"%PDF-1.4" in body and b"ticket.pdf" in body
-
-
-async def test_errors_keep_their_meaning(server: tuple[Recorder, Bot]) -> None:
-    recorder, bot = server
+async def test_errors_keep_their_meaning(recorder: Recorder, bot: Bot) -> None:
     recorder.answer = (400, {"ok": False, "error_code": 400,
                              "description": "Bad Request: message is not modified"})
     with pytest.raises(TelegramBadRequest, match="not modified"):
@@ -92,9 +97,19 @@ async def test_errors_keep_their_meaning(server: tuple[Recorder, Bot]) -> None:
 
 async def test_an_unreachable_api_is_a_network_error() -> None:
     base = f"http://127.0.0.1:{unused_port()}"
-    bot = Bot(TOKEN, session=JsonBodySession(api=TelegramAPIServer.from_base(base)))
+    bot = Bot(TOKEN, session=BotApiSession(api=TelegramAPIServer.from_base(base)))
     try:
         with pytest.raises(TelegramNetworkError):
             await bot.send_message(chat_id=42, text="hello")
     finally:
         await bot.session.close()
+
+
+async def test_the_answer_class_outlives_garbage_collection(bot: Bot) -> None:
+    await bot.send_message(chat_id=42, text="hello")
+    answer_class = weakref.ref(Response[Message])
+    gc.collect()
+    # pydantic's own cache is weak: without the session's reference the class is gone
+    # and the next request compiles it again.
+    assert answer_class() is not None
+    assert answer_class() in BotApiSession.kept_responses

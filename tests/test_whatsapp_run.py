@@ -46,7 +46,9 @@ async def test_run_serves_whatsapp_alone(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             async with ClientSession() as http:
-                for _ in range(200):
+                # Up to a minute to start: the process imports aiogram (all of its
+                # models are built at import), slow on a busy machine.
+                for _ in range(1200):
                     try:
                         async with http.get(f"{base}/healthz") as response:
                             if response.status == 200:

@@ -39,7 +39,7 @@ from aiogram.types import (
 from aiohttp import web
 
 from bot import LANGUAGES
-from bot.channels.telegram_session import JsonBodySession
+from bot.channels.telegram_session import BotApiSession
 from bot.config import Settings
 from bot.core import metrics
 from bot.core.engine import Engine
@@ -98,7 +98,7 @@ class TelegramChannel:
         self.engine = engine
         self.settings = settings
         self.translations = translations
-        session = JsonBodySession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        session = BotApiSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         self.bot = Bot(settings.bot_token.get_secret_value(), session=session)
         # BROADCAST_RATE for every send: replies and pushes go ahead of broadcast
         # messages (bot/channels/broadcast_senders.py), which share this limiter. A

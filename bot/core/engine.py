@@ -9,7 +9,6 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import nullcontext
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -28,7 +27,6 @@ from bot.core.i18n import Translations, pick_language
 from bot.core.notify import Notifier
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
-from bot.db import sqlite
 from bot.db.models import ChatSession, Coordinator, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -190,9 +188,7 @@ class Engine:
         ctx: Context | None = None
         try:
             async with self.database.connect() as connection, connection.begin():
-                driver = await sqlite.one_trip(connection)
-                with driver.reading_here() if driver else nullcontext():
-                    row = (await connection.execute(_LOAD, key)).first()
+                row = (await connection.execute(_LOAD, key)).first()
                 is_new = row is None
                 if row is None:
                     await self._insert_user(connection, event)
@@ -230,8 +226,6 @@ class Engine:
                 values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data,
                           "b_now": now}
                 if row.version is None or ctx.state != row.state or ctx.data != original_data:
-                    if driver:
-                        driver.commit_with_next(1)  # the step's last write commits with it
                     if row.version is None:
                         await connection.execute(_INSERT_SESSION, values)
                     else:

@@ -11,36 +11,42 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from bot import MIGRATIONS_DIR, PROJECT_DIR
-from bot.db import sqlite
+
+# Seconds a statement waits for another connection's write lock on SQLite.
+SQLITE_BUSY_TIMEOUT = 30
 
 
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # SQLite has one writer at a time anyway: one connection (and so one aiosqlite
-        # thread) spares the lock waits and thread switches of a pool (bench/).
-        kwargs = {"connect_args": {"timeout": 30}, "pool_size": 1, "max_overflow": 0}
-        if database and not parsed.query:
-            # One trip to the database thread per statement (bot/db/sqlite.py).
-            kwargs["async_creator"] = sqlite.creator(database, **kwargs["connect_args"])
-    engine = create_async_engine(url, **kwargs)
-    if parsed.get_backend_name() == "sqlite":
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    database = parsed.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # SQLite takes one writer at a time: one connection (and so one aiosqlite thread)
+    # spares the lock waits and thread switches of a larger pool (bench/). `timeout` is
+    # sqlite3's busy timeout, for another process (a migration, a second worker) that
+    # holds the write lock. Every use of a connection goes through SQLAlchemy, whose
+    # `Connection.close()` rolls back a transaction left open, so the pool's own
+    # rollback of each returned connection (a trip to aiosqlite's thread after every
+    # commit) has nothing left to do and is turned off.
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
+                                 poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
+                                 pool_reset_on_return=None)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Each new SQLite connection: foreign keys enforced, WAL (readers never wait for the
+    writer), and fsync at checkpoints only, which WAL keeps safe from corruption."""
+    cursor = dbapi_connection.cursor()
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:

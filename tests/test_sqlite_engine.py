@@ -1,0 +1,152 @@
+"""SQLite through SQLAlchemy's own aiosqlite dialect, as `create_engine` tunes it: the
+pragmas, one connection, transactions that end where SQLAlchemy ends them, and the
+engine's hot path in a few statements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, exc, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db.engine import SQLITE_BUSY_TIMEOUT, create_engine, session_factory
+
+metadata = MetaData()
+items = Table("items", metadata,
+              Column("id", Integer, primary_key=True),
+              Column("name", String(50), unique=True, nullable=False),
+              Column("score", Integer, nullable=False, default=0))
+
+MANY = 1500
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+
+
+async def _count(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(select(func.count()).select_from(items)))
+                   .scalar_one())
+
+
+async def test_each_connection_is_tuned(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        pragma = {name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                  for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")}
+    assert pragma == {"journal_mode": "wal", "synchronous": 1,  # NORMAL
+                      "foreign_keys": 1, "busy_timeout": SQLITE_BUSY_TIMEOUT * 1000}
+    assert engine.pool.size() == 1  # type: ignore[attr-defined]  # one writer
+
+
+async def test_large_results_arrive_whole_and_in_order(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(items), [{"name": f"n{i:05}", "score": i}
+                                                 for i in range(MANY)])
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(items.c.name).order_by(items.c.id))).scalars()
+        assert list(names) == [f"n{i:05}" for i in range(MANY)]
+        streamed: list[int] = []
+        result = await connection.stream(select(items.c.score).order_by(items.c.id))
+        async for partition in result.partitions(100):
+            assert len(partition) <= 100
+            streamed.extend(row.score for row in partition)
+        assert streamed == list(range(MANY))
+
+
+async def test_inserted_ids_and_row_counts(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        first = await connection.execute(insert(items).values(name="a"))
+        second = await connection.execute(insert(items).values(name="b"))
+        assert first.inserted_primary_key is not None
+        assert second.inserted_primary_key is not None
+        assert second.inserted_primary_key[0] == first.inserted_primary_key[0] + 1
+        returned = await connection.execute(insert(items).values(name="c").returning(items.c.id))
+        assert returned.scalar_one() == second.inserted_primary_key[0] + 1
+
+
+async def test_errors_roll_back_and_the_connection_goes_on(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(items).values(name="first"))
+    with pytest.raises(exc.IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(insert(items).values(name="kept"))
+            await connection.execute(insert(items).values(name="first"))  # unique
+    with pytest.raises(exc.OperationalError):
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT * FROM no_such_table")
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(items.c.name))).scalars().all()
+    assert names == ["first"]  # "kept" was rolled back with its transaction
+
+
+async def test_a_transaction_left_open_does_not_outlive_its_connection(
+        engine: AsyncEngine) -> None:
+    """The pool does not roll back returned connections (create_engine): SQLAlchemy's
+    Connection and Session do it when they close with a transaction open."""
+    async with engine.connect() as connection:
+        await connection.execute(insert(items).values(name="never committed"))
+    async with session_factory(engine)() as session:
+        await session.execute(insert(items).values(name="never committed either"))
+    assert await _count(engine) == 0
+    async with engine.connect() as connection:
+        await connection.execute(insert(items).values(name="gone"))
+        await connection.rollback()
+        await connection.execute(insert(items).values(name="committed"))
+        await connection.commit()
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(items.c.name))).scalars().all()
+    assert names == ["committed"]
+
+
+async def test_a_menu_step_is_one_read_and_writes_nothing(tmp_path: Path) -> None:
+    """The engine's hot path: one joined SELECT for the user, the session and the role;
+    a step that changes nothing writes nothing, one that moves the session writes it
+    once."""
+    from bot.app import build_app
+    from tests.conftest import Chat, make_settings
+
+    app = await build_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"))
+    try:
+        chat = Chat(app, language_hint="kk")
+        await chat.text("/start")
+        await chat.press("prj")
+        with statements(app.engine.database) as sent:
+            await chat.press("menu")
+        assert len(sent) == 1 and sent[0].startswith("SELECT users.id"), sent
+        with statements(app.engine.database) as sent:
+            await chat.press("menu")  # the same screen again
+            await chat.press("num")  # another screen
+        assert len(sent) == 2 and all(s.startswith("SELECT") for s in sent), sent
+        with statements(app.engine.database) as sent:
+            await chat.text("/language")  # the session now waits for a language
+        assert [s.split()[0] for s in sent] == ["SELECT", "UPDATE"], sent
+        assert sent[1].startswith("UPDATE sessions"), sent
+    finally:
+        await app.close()
