@@ -52,6 +52,7 @@ test: install
 lint: install
 	$(PY) -m ruff check bot handlers tests bench migrations scripts
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 ## After changing user-visible strings: extract, merge into the catalogs, compile.
 catalogs: $(VENV)/.installed
