@@ -45,6 +45,9 @@ class Event:
     display_name: str | None = None
     phone: str | None = None
     file: InboundFile | None = None
+    # `start` on a channel where it is also the word to opt in again after `stop`
+    # (WhatsApp): the flow turns announcements back on.
+    opt_in: bool = False
 
     @classmethod
     def from_text(cls, identity: Identity, text: str, **extra: str | None) -> Event:

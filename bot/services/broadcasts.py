@@ -599,7 +599,9 @@ async def announcements_on(db: AsyncSession, user_id: int) -> bool:
 
 
 async def set_announcements(db: AsyncSession, user_id: int, on: bool) -> None:
-    await db.execute(update(User).where(User.id == user_id).values(announcements=on)
+    """Announcements on or off (the row is left alone when it already is)."""
+    await db.execute(update(User).where(User.id == user_id, User.announcements.is_not(on))
+                     .values(announcements=on)
                      .execution_options(synchronize_session=False))
 
 
