@@ -71,12 +71,16 @@ class WhatsAppChannel:
             settings.whatsapp_phone_number_id, settings.whatsapp_token.get_secret_value(),
             PriorityLimiter(settings.whatsapp_rate),
         )
-        self.limiter: PriorityLimiter = self.client.limiter
         self.outgoing = Outgoing(engine, settings, translations, self.client)
         self.inbox = Inbox(engine.sessionmaker, self.process,
                            app_secret=settings.whatsapp_app_secret,
                            verify_token=settings.whatsapp_verify_token,
                            workers=workers, lease=lease, poll_interval=poll_interval)
+
+    @property
+    def limiter(self) -> PriorityLimiter:
+        """The phone number's limiter, shared by everything that sends."""
+        return self.client.limiter
 
     @property
     def lease(self) -> timedelta:
