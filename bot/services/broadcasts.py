@@ -607,7 +607,8 @@ async def set_announcements(db: AsyncSession, user_id: int, on: bool) -> None:
 
 async def resume_announcements(sessionmaker: async_sessionmaker[AsyncSession],
                                identity: Any) -> None:
-    """WhatsApp's word `start`: announcements on again (a new user has them on anyway)."""
+    """Announcements on again for a user known by channel and id, in a transaction of
+    its own. (WhatsApp's `start` does this in its flow step: `set_announcements`.)"""
     async with sessionmaker() as db, db.begin():
         await db.execute(update(User).where(User.channel == identity.channel,
                                             User.external_id == identity.external_id,
