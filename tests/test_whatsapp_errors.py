@@ -139,11 +139,16 @@ async def test_replies_go_ahead_of_broadcast_messages(wa: WA) -> None:
     from bot.channels.broadcast_senders import WhatsAppBroadcaster
 
     assert wa.channel.limiter is wa.channel.client.limiter
-    wa.channel.client.limiter = PriorityLimiter(rate=20)  # one message every 50 ms
+    wa.channel.client.limiter = PriorityLimiter(rate=10)  # one message every 100 ms
     broadcaster = WhatsAppBroadcaster(wa.channel)
-    sending = [asyncio.create_task(broadcaster.send(f"4930000000{n:02d}", Reply("News"), "1"))
-               for n in range(10)]
-    await wa.api.wait_messages("493000000000", 1)  # the broadcast is running
+    recipients = [f"4930000000{n:02d}" for n in range(10)]
+    sending = [asyncio.create_task(broadcaster.send(to, Reply("News"), "1"))
+               for to in recipients]
+    # The broadcast is running: its first message is out, the others wait their turn.
+    arrivals = [asyncio.create_task(wa.api.wait_messages(to, 1)) for to in recipients]
+    await asyncio.wait(arrivals, return_when=asyncio.FIRST_COMPLETED)
+    for arrival in arrivals:
+        arrival.cancel()
     await wa.channel.send_replies(Identity("whatsapp", "KZ.1"), {"to": "77019999999"},
                                   [Reply("Hello")])
     outcomes = await asyncio.gather(*sending)
