@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.whatsapp_contacts import export_for as whatsapp_export
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.core.engine import Engine
 from bot.core.events import Identity
 from bot.core.i18n import Translations
 from bot.db.engine import create_engine, migrate, session_factory
-from bot.services import roles
+from bot.services import privacy, roles
 from handlers import get_router
 
 
@@ -32,6 +33,8 @@ class App:
 
 async def build_app(settings: Settings, *, apply_migrations: bool = True) -> App:
     """Load and check content and catalogs (a problem stops here), then migrate."""
+    # What WhatsApp keeps is in `/mydata` whether or not WhatsApp is configured now.
+    privacy.register_exporter("whatsapp", whatsapp_export, before="questions_to_coordinators")
     content = load_content()
     translations = Translations()
     db = create_engine(settings.database_url)

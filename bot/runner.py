@@ -64,8 +64,7 @@ async def purge_forum_data(app: App) -> None:
 
 def make_broadcast_sender(app: App, telegram: TelegramChannel | None,
                           whatsapp: WhatsAppChannel | None, worker: str) -> broadcasts.Sender:
-    """Announcements: Telegram through the channel's shared limiter (replies first),
-    WhatsApp through its Graph client's limiter."""
+    """Announcements through each platform's shared limiter, behind replies to users."""
     platforms: dict[str, broadcasts.Platform] = {}
     fetch_file = None
     if telegram is not None:

@@ -7,6 +7,7 @@ from typing import TypedDict, cast
 from bot.core.context import Context
 from bot.core.i18n import pick_language
 from bot.core.router import Router
+from bot.services import broadcasts
 from handlers.common import ASKING, ask_language, show_menu
 from handlers.forums import check_in
 from handlers.payloads import LANG, LANGUAGE, Lang
@@ -51,6 +52,8 @@ def greet(ctx: Context) -> None:
 
 @router.command("start")
 async def start(ctx: Context) -> None:
+    if ctx.event.opt_in:  # WhatsApp's `start`: announcements on again after `stop`
+        await broadcasts.set_announcements(ctx.db, ctx.user.id, True)
     if ctx.event.args.startswith(CHECK_IN_PREFIX):
         # A ticket's QR code: the deep link `start=ci_<secret>`.
         if ctx.user.language is None:

@@ -385,7 +385,7 @@ async def test_every_reachable_button_answers_within_the_limits(wa: WA, language
 
 
 async def test_forgetme_removes_the_whatsapp_records_too(wa: WA) -> None:
-    from bot.channels.whatsapp import export_for
+    from bot.channels.whatsapp_contacts import export_for
 
     user = WhatsAppUser("77015550010", "KZ.4000000000000000014", "Ерболат")
     await wa.deliver(user.text("сәлем"))

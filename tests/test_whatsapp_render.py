@@ -9,12 +9,8 @@ import hmac
 import pytest
 
 from bot import LANGUAGES
-from bot.channels.whatsapp import (
-    command_word,
-    language_for_phone,
-    signature_ok,
-    template_parameter,
-)
+from bot.channels.whatsapp_events import command_word, language_for_phone
+from bot.channels.whatsapp_inbox import signature_ok
 from bot.channels.whatsapp_render import (
     MORE_PREFIX,
     SHORT_LABELS,
@@ -23,6 +19,7 @@ from bot.channels.whatsapp_render import (
     list_page,
     render,
 )
+from bot.channels.whatsapp_templates import template_parameter
 from bot.core.i18n import Translations
 from bot.core.replies import Choice, Reply
 from tests.fakes.graph_api import Sent, check_message

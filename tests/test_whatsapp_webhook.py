@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bot.app import App, build_app
 from bot.channels.whatsapp import SIGNATURE_HEADER, WhatsAppChannel
 from bot.channels.whatsapp_api import GraphClient
+from bot.core.ratelimit import PriorityLimiter
 from bot.db.models import (
     User,
     WhatsAppContact,
@@ -89,7 +90,9 @@ async def make_wa(database_url: str, **overrides: Any) -> AsyncIterator[WA]:
         )
         app = await build_app(settings)
         client = GraphClient(api.url, api.version, api.phone_number_id, api.token,
-                             settings.whatsapp_rate, backoff=0.01, attempts=4)
+                             PriorityLimiter(settings.whatsapp_rate,
+                                             burst=settings.whatsapp_rate / 5),
+                             backoff=0.01, attempts=4)
         channel = WhatsAppChannel(app.engine, settings, app.translations, client=client,
                                   lease=timedelta(seconds=30))
         http = TestClient(TestServer(make_web_app(app.db, None, channel)))

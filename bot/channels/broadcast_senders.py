@@ -3,8 +3,9 @@
 Telegram: through the channel's shared `PriorityLimiter` at broadcast priority (replies
 to users go first), at most one message per second to the same chat, a 429 pausing
 every sender; a photo or document is uploaded once and then sent by its `file_id`.
-WhatsApp: the channel's `push` (templates outside the 24-hour window), paced by the
-Graph client's own limiter (`WHATSAPP_RATE`); the wamid is kept for the statuses.
+WhatsApp: the channel's `push` (templates outside the 24-hour window) at broadcast
+priority through the phone number's `PriorityLimiter` (`WHATSAPP_RATE`, replies to
+users first, a 130429 pausing every sender); the wamid is kept for the statuses.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class WhatsAppBroadcaster:
         self.channel = channel
 
     async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
-        result, wamid = await self.channel.push_with_id(external_id, [reply], "broadcast")
+        result, wamid = await self.channel.push_with_id(external_id, [reply], "broadcast",
+                                                        priority=BROADCAST)
         if result is PushResult.SENT:
             return Outcome("sent", message_id=wamid)
         if result is PushResult.UNREACHABLE:

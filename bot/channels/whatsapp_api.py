@@ -1,69 +1,28 @@
 """A small client of the WhatsApp Cloud API (Graph API): messages and media.
 
-One rate limiter for the phone number (`WHATSAPP_RATE` messages per second); retries
-with backoff on throttling (130429, 131056, 4, 80007) and on 5xx or network errors;
-other errors are raised as `GraphError` after one clear log line.
+Every call takes its turn from the phone number's `PriorityLimiter` (`WHATSAPP_RATE`
+messages per second): replies to users at `INTERACTIVE` priority go ahead of broadcast
+messages at `BROADCAST`. Throttling (`ErrorKind.THROTTLED`, e.g. 130429) pauses every
+sender of the number and is retried with backoff, as are 5xx answers and network
+errors; other errors are raised as `GraphError` (see `whatsapp_errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from bot.channels.whatsapp_errors import ErrorKind, GraphError, MetaError
 from bot.core import metrics
+from bot.core.ratelimit import INTERACTIVE, PriorityLimiter
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
-
-# Throttling: wait and try again.
-RETRY_CODES = frozenset({4, 80007, 130429, 131056})
-# The user is outside the 24-hour customer service window: send a template instead.
-REENGAGEMENT = 131047
-# The message could not be delivered to this user (not on WhatsApp, old app, ...).
-UNDELIVERABLE = 131026
-
-
-class GraphError(Exception):
-    """An error answer of the Graph API."""
-
-    def __init__(self, status: int, code: int | None, title: str, details: str = "") -> None:
-        super().__init__(f"{status} {code}: {title} {details}".strip())
-        self.status = status
-        self.code = code
-        self.title = title
-        self.details = details
-
-    @property
-    def retryable(self) -> bool:
-        return self.status >= 500 or self.status == 429 or self.code in RETRY_CODES
-
-
-class RateLimiter:
-    """At most `rate` calls per second, all callers together; `pause` stops everyone."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = 0.0
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next, self._paused_until)
-            self._next = start + self.interval
-        delay = start - now
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
 @dataclass(frozen=True)
@@ -75,12 +34,12 @@ class MediaFile:
 
 class GraphClient:
     def __init__(self, base_url: str, version: str, phone_number_id: str, token: str,
-                 rate: float, *, attempts: int = 5, backoff: float = 0.5,
+                 limiter: PriorityLimiter, *, attempts: int = 5, backoff: float = 0.5,
                  timeout: float = 20.0) -> None:
         self.api_root = f"{base_url.rstrip('/')}/v{version}"
         self.root = f"{self.api_root}/{phone_number_id}"
         self._headers = {"Authorization": f"Bearer {token}"}
-        self.limiter = RateLimiter(rate)
+        self.limiter = limiter
         self.attempts = attempts
         self.backoff = backoff
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -100,14 +59,14 @@ class GraphClient:
             await self._session.close()
             self._session = None
 
-    async def send_message(self, payload: dict[str, Any]) -> str:
+    async def send_message(self, payload: dict[str, Any], priority: int = INTERACTIVE) -> str:
         """POST /messages; returns the new message's id (wamid)."""
         body = {"messaging_product": "whatsapp", **payload}
-        answer = await self._request("messages", json=body)
+        answer = await self._request("messages", priority, json=body)
         messages = answer.get("messages") or [{}]
         return str(messages[0].get("id", ""))
 
-    async def upload_media(self, media: MediaFile) -> str:
+    async def upload_media(self, media: MediaFile, priority: int = INTERACTIVE) -> str:
         """POST /media (QR tickets, .ics, CSV); returns the media id to send."""
 
         def form() -> aiohttp.FormData:
@@ -118,32 +77,35 @@ class GraphClient:
                            content_type=media.mime_type)
             return data
 
-        answer = await self._request("media", make_data=form)
+        answer = await self._request("media", priority, make_data=form)
         return str(answer["id"])
 
     async def download_media(self, media_id: str) -> tuple[bytes, str]:
         """A file a user sent (its media id): GET /{media id} gives a short-lived URL,
         fetched with the same token. Returns the bytes and the MIME type."""
-        await self.limiter.wait()
+        await self.limiter.acquire(INTERACTIVE)
         try:
             async with self.session.get(f"{self.api_root}/{media_id}") as response:
                 answer = await _json(response)
                 if response.status >= 400:
-                    raise _error(response.status, answer)
+                    raise GraphError(MetaError.from_answer(response.status, answer))
             async with self.session.get(str(answer["url"])) as response:
                 if response.status >= 400:
-                    raise GraphError(response.status, None, "media download failed")
+                    raise GraphError(MetaError(None, "media download failed",
+                                               status=response.status))
                 data = await response.read()
         except (aiohttp.ClientError, TimeoutError, KeyError) as problem:
-            raise GraphError(0, None, "media download failed", str(problem)) from problem
+            raise GraphError(MetaError.no_answer("media download failed", problem)) \
+                from problem
         return data, str(answer.get("mime_type") or "application/octet-stream")
 
-    async def _request(self, path: str, *, json: dict[str, Any] | None = None,
+    async def _request(self, path: str, priority: int, *,
+                       json: dict[str, Any] | None = None,
                        make_data: Any = None) -> dict[str, Any]:
         url = f"{self.root}/{path}"
         for attempt in range(self.attempts):
             last = attempt == self.attempts - 1
-            await self.limiter.wait()
+            await self.limiter.acquire(priority)
             try:
                 async with self.session.post(
                     url, json=json, data=make_data() if make_data else None
@@ -151,21 +113,22 @@ class GraphClient:
                     answer = await _json(response)
                     if response.status < 400:
                         return answer
-                    error = _error(response.status, answer)
+                    error = MetaError.from_answer(response.status, answer)
             except (aiohttp.ClientError, TimeoutError) as network:
                 metrics.ERRORS.labels(CHANNEL, "send").inc()
                 if last:
-                    raise GraphError(0, None, "network error", str(network)) from network
+                    raise GraphError(MetaError.no_answer("network error", network)) \
+                        from network
                 log.warning("whatsapp: %s (attempt %d)", network or type(network).__name__,
                             attempt + 1)
                 await asyncio.sleep(self._delay(attempt))
                 continue
             metrics.ERRORS.labels(CHANNEL, "send").inc()
             if not error.retryable or last:
-                raise error
+                raise GraphError(error)
             delay = self._delay(attempt)
-            if error.code in RETRY_CODES or error.status == 429:
-                self.limiter.pause(delay)
+            if error.kind is ErrorKind.THROTTLED:
+                self.limiter.pause(delay)  # every sender of the number waits
             log.warning("whatsapp: %s, retrying in %.2fs", error, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -181,14 +144,3 @@ async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
         return {}
     return answer if isinstance(answer, dict) else {}
 
-
-def _error(status: int, answer: dict[str, Any]) -> GraphError:
-    error = answer.get("error") or {}
-    data = error.get("error_data") or {}
-    code = error.get("code")
-    return GraphError(
-        status,
-        int(code) if isinstance(code, int | str) and str(code).isdigit() else None,
-        str(error.get("message") or error.get("title") or "error"),
-        str(data.get("details") or ""),
-    )

@@ -13,24 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.channels.whatsapp_errors import MetaError
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ApiError:
-    code: int | None
-    title: str
-    details: str = ""
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any]) -> ApiError:
-        code = raw.get("code")
-        data = raw.get("error_data") or {}
-        return cls(
-            int(str(code)) if str(code).isdigit() else None,
-            str(raw.get("title") or raw.get("message") or ""),
-            str(data.get("details") or raw.get("message") or ""),
-        )
 
 
 @dataclass(frozen=True)
@@ -46,7 +31,7 @@ class Incoming:
     text: str = ""
     payload: str = ""
     phone: str | None = None
-    errors: tuple[ApiError, ...] = ()
+    errors: tuple[MetaError, ...] = ()
     # An image or a document: its media id (downloaded through the Graph API) and name.
     media_id: str | None = None
     filename: str | None = None
@@ -65,7 +50,7 @@ class Status:
     user_id: str | None
     wa_id: str | None
     timestamp: datetime
-    errors: tuple[ApiError, ...] = ()
+    errors: tuple[MetaError, ...] = ()
 
 
 @dataclass
@@ -74,7 +59,7 @@ class Delivery:
 
     messages: list[Incoming] = field(default_factory=list)
     statuses: list[Status] = field(default_factory=list)
-    errors: list[ApiError] = field(default_factory=list)
+    errors: list[MetaError] = field(default_factory=list)
 
 
 def _time(value: Any) -> datetime:
@@ -97,7 +82,7 @@ def parse_delivery(body: dict[str, Any]) -> Delivery:
             if change.get("field") != "messages":
                 continue
             value = change.get("value") or {}
-            delivery.errors += [ApiError.parse(e) for e in value.get("errors") or []]
+            delivery.errors += [MetaError.parse(e) for e in value.get("errors") or []]
             contacts = value.get("contacts") or []
             for message in value.get("messages") or []:
                 parsed = _message(message, contacts)
@@ -111,7 +96,7 @@ def parse_delivery(body: dict[str, Any]) -> Delivery:
                         user_id=_str(status.get("recipient_user_id")),
                         wa_id=_str(status.get("recipient_id")),
                         timestamp=_time(status.get("timestamp")),
-                        errors=tuple(ApiError.parse(e) for e in status.get("errors") or []),
+                        errors=tuple(MetaError.parse(e) for e in status.get("errors") or []),
                     ))
     return delivery
 
@@ -141,7 +126,7 @@ def _message(message: dict[str, Any], contacts: list[dict[str, Any]]) -> Incomin
         "wamid": wamid, "user_id": user_id, "wa_id": wa_id,
         "name": _str((contact.get("profile") or {}).get("name")),
         "timestamp": _time(message.get("timestamp")),
-        "errors": tuple(ApiError.parse(e) for e in message.get("errors") or []),
+        "errors": tuple(MetaError.parse(e) for e in message.get("errors") or []),
     }
     if kind == "text":
         return Incoming(type="text", text=str((message.get("text") or {}).get("body") or ""),

@@ -72,6 +72,9 @@ class Event:
     # the message it replies to: set in the coordinators' group chat.
     message_id: str | None = None
     reply_to: Quoted | None = None
+    # `start` on a channel where it is also the word to opt in again after `stop`
+    # (WhatsApp): the flow turns announcements back on.
+    opt_in: bool = False
 
     @classmethod
     def from_text(cls, identity: Identity, text: str, **extra: str | None) -> Event:

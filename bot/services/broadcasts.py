@@ -648,13 +648,16 @@ async def announcements_on(db: AsyncSession, user_id: int) -> bool:
 
 
 async def set_announcements(db: AsyncSession, user_id: int, on: bool) -> None:
-    await db.execute(update(User).where(User.id == user_id).values(announcements=on)
+    """Announcements on or off (the row is left alone when it already is)."""
+    await db.execute(update(User).where(User.id == user_id, User.announcements.is_not(on))
+                     .values(announcements=on)
                      .execution_options(synchronize_session=False))
 
 
 async def resume_announcements(sessionmaker: async_sessionmaker[AsyncSession],
                                identity: Any) -> None:
-    """WhatsApp's word `start`: announcements on again (a new user has them on anyway)."""
+    """Announcements on again for a user known by channel and id, in a transaction of
+    its own. (WhatsApp's `start` does this in its flow step: `set_announcements`.)"""
     async with sessionmaker() as db, db.begin():
         await db.execute(update(User).where(User.channel == identity.channel,
                                             User.external_id == identity.external_id,

@@ -1,5 +1,9 @@
 """What is stored about a user, for `/mydata`; deletion is one DELETE of the user row,
-which cascades to everything that belongs to them."""
+which cascades to everything that belongs to them.
+
+The sections of `/mydata` are the exporters of `EXPORTERS`, in order; a part that keeps
+data of its own (a channel) adds its section with `register_exporter` where the app is
+built (`bot.app.build_app`)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.whatsapp import export_for as whatsapp_export
 from bot.db.models import ChatSession, EligibilityCheck, User
 from bot.services import clock, forums, handover
 
@@ -61,9 +64,21 @@ EXPORTERS: dict[str, Exporter] = {
     "conversation": _session,
     "eligibility_checks": _eligibility,
     "forum_registrations": forums.export_for,
-    "whatsapp": whatsapp_export,
     "questions_to_coordinators": handover.export_for,
 }
+
+
+def register_exporter(name: str, exporter: Exporter, *, before: str | None = None) -> None:
+    """Add the section `name` to `/mydata` (at the end, or just ahead of the section
+    `before`); registering a name again replaces its exporter where it stands."""
+    if name in EXPORTERS or before not in EXPORTERS:
+        EXPORTERS[name] = exporter
+        return
+    sections = list(EXPORTERS.items())
+    at = [key for key, _ in sections].index(before)
+    sections.insert(at, (name, exporter))
+    EXPORTERS.clear()
+    EXPORTERS.update(sections)
 
 
 async def export(db: AsyncSession, user_id: int) -> dict[str, Any]:

@@ -1,0 +1,275 @@
+"""The webhook and the inbox: every signed delivery is stored before Meta gets its 200,
+and handled afterwards by the inbox worker, which survives restarts and redeliveries.
+
+- `GET /whatsapp/webhook`: Meta's verification handshake;
+- `POST /whatsapp/webhook`: the `X-Hub-Signature-256` HMAC of the raw body is checked
+  first (401 otherwise, nothing stored); deliveries arriving together are stored in one
+  transaction (group commit), already claimed when this process's worker runs;
+- the worker runs what the webhook hands over; the poller claims what nobody holds
+  (rows stored by a process that stopped, rows whose lease ran out) and renews the
+  leases of the rows held here. The rows themselves: `whatsapp_inbox_queue`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels import whatsapp_inbox_queue as queue
+from bot.channels import whatsapp_records as records
+from bot.core import metrics
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+KEEP_HANDLED = timedelta(days=14)  # longer than Meta redelivers (7 days)
+
+# Handles one stored delivery; True if it marked its inbox row done itself.
+Process = Callable[[int, dict[str, Any]], Awaitable[bool]]
+
+
+def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
+    """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`, compared in
+    constant time. The raw bytes are what Meta signed (with non-ASCII escaped as
+    `\\uXXXX`): never re-serialize before checking."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header[len("sha256="):].strip().encode())
+
+
+async def unconfigured_post(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": False, "error": "whatsapp is not configured"}, status=401)
+
+
+async def unconfigured_get(_request: web.Request) -> web.Response:
+    return web.Response(status=403, text="whatsapp is not configured")
+
+
+class Inbox:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], process: Process, *,
+                 app_secret: SecretStr | None, verify_token: SecretStr | None,
+                 workers: int, lease: timedelta, poll_interval: float) -> None:
+        self.sessionmaker = sessionmaker
+        self.process = process
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        self.workers = workers
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(workers)
+        self._last_cleanup = 0.0
+        self._pending: list[tuple[str, asyncio.Future[None]]] = []
+        # Deliveries this process stored while its worker runs: claimed at insert and
+        # handed over here, so the hot path needs no claiming query.
+        self._queue: asyncio.Queue[queue.Item | None] = asyncio.Queue()
+        self._poller: asyncio.Task[None] | None = None
+        # Inbox rows this process holds (queued or running): their lease is renewed.
+        self._held: set[int] = set()
+        self._flusher: asyncio.Task[None] | None = None
+
+    # ---- start and stop -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._queue = asyncio.Queue()
+        self._loop_task = asyncio.create_task(self._worker_loop(), name="whatsapp-inbox")
+        self._poller = asyncio.create_task(self._poll_loop(), name="whatsapp-inbox-poll")
+        log.info("whatsapp: inbox worker started")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._queue.put_nowait(None)
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._loop_task is not None:
+            try:
+                await asyncio.wait_for(self._loop_task, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._loop_task.cancel()
+            self._loop_task = None
+        if self._running:
+            await asyncio.wait(self._running, timeout=10)
+
+    # ---- the webhook ----------------------------------------------------------------------
+
+    async def verify(self, request: web.Request) -> web.Response:
+        query = request.query
+        expected = self.verify_token
+        given = query.get("hub.verify_token", "")
+        if (
+            query.get("hub.mode") == "subscribe"
+            and expected is not None
+            and hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+        ):
+            return web.Response(text=query.get("hub.challenge", ""))
+        return web.Response(status=403, text="forbidden")
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        secret = self.app_secret
+        if secret is None or not signature_ok(
+            secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER)
+        ):
+            metrics.ERRORS.labels(CHANNEL, "signature").inc()
+            return web.json_response({"ok": False, "error": "bad signature"}, status=401)
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"ok": False, "error": "bad body"}, status=400)
+        if not isinstance(parsed, dict) or parsed.get("object") != "whatsapp_business_account":
+            return web.json_response({"ok": True, "ignored": True})
+        await self._store(body.decode())
+        return web.json_response({"ok": True})
+
+    async def _store(self, body: str) -> None:
+        """Store a delivery durably. Deliveries arriving together share one transaction
+        (group commit): a busy webhook costs one write per batch, not per POST."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((body, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            working = self._loop_task is not None and not self._stopping
+            try:
+                stored = await queue.store(self.sessionmaker, [body for body, _ in batch],
+                                           claim=working)
+            except Exception as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            if working:
+                for item in stored:
+                    self._hand_over(item)
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    # ---- the worker and the poller --------------------------------------------------------
+
+    async def _worker_loop(self) -> None:
+        """Runs the deliveries handed over by the webhook and by the poller."""
+        while True:
+            item = await self._queue.get()
+            if item is None or self._stopping:
+                return
+            await self._slots.acquire()
+            task = asyncio.create_task(self._run(*item))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    async def _poll_loop(self) -> None:
+        """Claims what no worker holds: deliveries stored by a process that stopped or
+        crashed before handling them, and rows whose lease ran out."""
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await queue.claim(self.sessionmaker, self.workers * 2, self.lease)
+            except Exception:
+                log.exception("whatsapp: claiming from the inbox failed")
+                claimed = []
+            for item in claimed:
+                self._hand_over(item)
+            await self._renew_leases()
+            if claimed and self._queue.qsize() <= self.workers:
+                continue  # there may be more; otherwise let the queue shrink first
+            await self._maybe_cleanup()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def _hand_over(self, item: queue.Item) -> None:
+        self._held.add(item[0])
+        self._queue.put_nowait(item)
+
+    async def _renew_leases(self) -> None:
+        """Rows held here stay claimed however long they wait or run (retries with
+        backoff), so that no poller, here or in another process, takes them twice."""
+        if not self._held:
+            return
+        try:
+            await queue.renew(self.sessionmaker, list(self._held))
+        except Exception:
+            log.exception("whatsapp: renewing inbox leases failed")
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
+
+    async def drain(self, seconds: float = 10.0) -> None:
+        """Process everything in the inbox now (tests, benchmarks, shutdown)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            claimed = await queue.claim(self.sessionmaker, self.workers * 2, self.lease)
+            if claimed:
+                await asyncio.gather(*(self._run(i, b) for i, b in claimed))
+                continue
+            if self._running or not self._queue.empty():
+                if self._running:
+                    await asyncio.wait(set(self._running), timeout=deadline - loop.time())
+                else:
+                    await asyncio.sleep(0.01)
+                continue
+            return
+
+    async def _run(self, inbox_id: int, body: str) -> None:
+        try:
+            await self._run_once(inbox_id, body)
+        finally:
+            self._held.discard(inbox_id)
+
+    async def _run_once(self, inbox_id: int, body: str) -> None:
+        try:
+            finished = await self.process(inbox_id, json.loads(body))
+        except Exception as error:
+            # Left in `working`: claimed again when the lease ends.
+            log.exception("whatsapp: processing inbox row %s failed", inbox_id)
+            await queue.fail(self.sessionmaker, inbox_id, error)
+            return
+        if finished:
+            return
+        async with self.sessionmaker() as db, db.begin():
+            await queue.finish(db, inbox_id)
+
+    # ---- cleanup --------------------------------------------------------------------------
+
+    async def _maybe_cleanup(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_cleanup < 3600:
+            return
+        self._last_cleanup = loop.time()
+        try:
+            await self.cleanup()
+        except Exception:
+            log.exception("whatsapp: cleanup failed")
+
+    async def cleanup(self, keep: timedelta = KEEP_HANDLED) -> None:
+        """Forget handled deliveries and ids older than Meta redelivers (7 days)."""
+        async with self.sessionmaker() as db, db.begin():
+            await queue.purge(db, keep)
+            await records.purge_keys(db, keep)
