@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import LANGUAGES
 from bot.content.eligibility import Question, Rules
+from bot.db.dialect import year_month
 from bot.db.models import EligibilityCheck, User, utcnow
 
 Answers = dict[str, Any]
@@ -250,10 +251,7 @@ class OutcomeCount:
 
 async def outcome_stats(db: AsyncSession, since: datetime | None = None) -> list[OutcomeCount]:
     """Anonymous statistics: finished checks per country, month and verdict."""
-    if db.get_bind().dialect.name == "postgresql":
-        month = func.to_char(EligibilityCheck.completed_at, "YYYY-MM")
-    else:
-        month = func.strftime("%Y-%m", EligibilityCheck.completed_at)
+    month = year_month(db, EligibilityCheck.completed_at)
     query = (
         select(EligibilityCheck.country, month.label("month"), EligibilityCheck.verdict,
                func.count())
