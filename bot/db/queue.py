@@ -28,9 +28,12 @@ Putting a new table on the queue:
    failed=S.FAILED, ready=…, order_by=…)`; `ready(now)` adds the table's own
    condition (a reminder's due time, a delivery's broadcast still running).
 3. Work it: `async with Consumer(queue, sessionmaker, worker) as consumer:` around the
-   loop; `rows = await consumer.claim(db, limit, Model.some_column, …)` in a short
-   transaction; then settle each row with `queue.finish/retry/give_up/release(db, …)`
-   in the transaction that writes its result, and `consumer.drop(ids)`.
+   loop (or `start()` and `stop()` for a consumer that lives as long as a channel);
+   `rows = await consumer.claim(db, limit, Model.some_column, …)` in a short
+   transaction (rows of id, attempts and the columns asked for); then settle each row
+   with `queue.finish/retry/give_up/release(db, …)` in the transaction that writes its
+   result, and `consumer.drop(ids)`. A failure that is not the row's fault is a
+   `retry` with the error, never a row left claimed.
 4. Work that arrives in this process (a webhook storing what it will handle itself)
    needs no claiming query: insert the row with `**consumer.claimed()` (already claimed
    by this consumer), `consumer.hold([row.id])` after the flush, and hand it over in
@@ -248,12 +251,13 @@ class Consumer(Generic[M]):
             except Exception:
                 log.exception("queue %s: renewing leases failed", self.queue.model.__name__)
 
-    async def __aenter__(self) -> Consumer[M]:
-        self._beating = asyncio.create_task(self._heartbeat())
-        return self
+    async def start(self) -> None:
+        """Renew the held rows' leases from now on (`async with` does this and `stop`)."""
+        if self._beating is None:
+            self._beating = asyncio.create_task(self._heartbeat())
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        trace: TracebackType | None) -> None:
+    async def stop(self) -> None:
+        """No more renewals; the rows still held go back in line."""
         if self._beating is not None:
             self._beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -263,3 +267,11 @@ class Consumer(Generic[M]):
             await self.release()
         except Exception:
             log.exception("queue %s: releasing claimed rows failed", self.queue.model.__name__)
+
+    async def __aenter__(self) -> Consumer[M]:
+        await self.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        await self.stop()
