@@ -238,3 +238,6 @@ async def test_the_dialect_helpers(db: Db) -> None:
                                   .on_conflict_do_nothing())
             names = (await session.execute(select(Job.name))).scalars().all()
         assert names == ["job 0"]
+    async with db.engine.connect() as connection:  # a connection answers the same
+        assert is_postgresql(connection) == postgres
+        assert insert_for(connection) is insert_for(session)

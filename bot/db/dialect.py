@@ -15,28 +15,31 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 S = TypeVar("S", bound=Select[Any])
+# A session, or a connection (code below the ORM, e.g. the engine's user insert).
+Bind = AsyncSession | AsyncConnection
 
 
-def is_postgresql(db: AsyncSession) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
+def is_postgresql(db: Bind) -> bool:
+    dialect = db.dialect if isinstance(db, AsyncConnection) else db.get_bind().dialect
+    return dialect.name == "postgresql"
 
 
-def insert_for(db: AsyncSession) -> Any:
+def insert_for(db: Bind) -> Any:
     """`insert` with `on_conflict_do_nothing` / `on_conflict_do_update` for `db`'s database."""
     return postgresql.insert if is_postgresql(db) else sqlite.insert
 
 
-def skip_locked(db: AsyncSession, query: S, of: Any = None) -> S:
+def skip_locked(db: Bind, query: S, of: Any = None) -> S:
     """`query` locking the rows it returns, skipping those another transaction holds."""
     if is_postgresql(db):
         return query.with_for_update(skip_locked=True, of=of)
     return query
 
 
-def year_month(db: AsyncSession, column: Any) -> ColumnElement[str]:
+def year_month(db: Bind, column: Any) -> ColumnElement[str]:
     if is_postgresql(db):
         return func.to_char(column, "YYYY-MM")
     return func.strftime("%Y-%m", column)
