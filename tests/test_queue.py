@@ -118,13 +118,13 @@ async def test_an_expired_lease_is_taken_over_by_another_owner_only(db: Db) -> N
 
 async def test_a_held_lease_is_renewed_while_the_work_runs(db: Db) -> None:
     ids = await add_jobs(db, 3)
-    short = replace(JOBS, lease=timedelta(seconds=0.3))
+    short = replace(JOBS, lease=timedelta(seconds=1))  # renewed every third of a second
     async with Consumer(short, db.sessionmaker, "worker") as consumer:
         async with db.sessionmaker() as session, session.begin():
             assert [row[0] for row in await consumer.claim(session, 10)] == ids
         assert consumer.held == set(ids)
-        for _ in range(4):  # well past the lease: the heartbeat keeps it
-            await asyncio.sleep(0.25)
+        for _ in range(5):  # well past the lease: the heartbeat keeps it
+            await asyncio.sleep(0.5)
             assert await claim(db, "other", utcnow(), queue=short) == []
         async with db.sessionmaker() as session, session.begin():
             await short.finish(session, ids[:1], "done")
@@ -192,7 +192,7 @@ async def test_give_up_and_finish_record_their_reason_and_values(db: Db) -> None
 async def test_rows_written_already_claimed_are_handed_over_without_a_claim(db: Db) -> None:
     """The shape of a webhook inbox: the process that stores a row handles it itself;
     the poller (any process) takes only what nobody holds."""
-    short = replace(JOBS, lease=timedelta(seconds=0.3))
+    short = replace(JOBS, lease=timedelta(seconds=1))
     async with Consumer(short, db.sessionmaker, "webhook") as consumer:
         async with db.sessionmaker() as session, session.begin():
             job = Job(name="delivery", **consumer.claimed())
@@ -200,7 +200,7 @@ async def test_rows_written_already_claimed_are_handed_over_without_a_claim(db: 
             await session.flush()
             consumer.hold([job.id])
         await add_jobs(db, 1)  # stored while no worker ran
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.5)  # past the first lease: renewed meanwhile
         # A poller elsewhere takes the unclaimed row, not the held one.
         polled = await claim(db, "poller", utcnow(), queue=short)
         assert job.id not in polled and len(polled) == 1
