@@ -37,7 +37,7 @@ async def main() -> None:
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--stale", type=float, default=5.0)
+    parser.add_argument("--lease", type=float, default=5.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     # The bot's own engine (one SQLite connection) and Bot API session.
@@ -50,7 +50,7 @@ async def main() -> None:
     limiter = PriorityLimiter(args.rate, burst=1.25)
     sender = Sender(sessionmaker, {"telegram": TelegramBroadcaster(bot, limiter)},
                     f"bench:{os.getpid()}", batch=max(20, min(500, int(args.rate * 2))),
-                    concurrency=args.concurrency, stale=timedelta(seconds=args.stale),
+                    concurrency=args.concurrency, lease=timedelta(seconds=args.lease),
                     backoff=1.0)
     try:
         while True:
@@ -60,7 +60,7 @@ async def main() -> None:
                     Broadcast.status.in_(("scheduled", "sending"))))).first()
             if running is None:
                 break
-            await asyncio.sleep(0.2)  # rows of a dead sender wait for their claim to go stale
+            await asyncio.sleep(0.2)  # rows of a dead sender wait for their lease to expire
     finally:
         await bot.session.close()
         await engine.dispose()

@@ -271,15 +271,14 @@ async def test_restart_resumes_without_sending_a_delivered_row_again(bapp: App) 
     # A sender was killed: it had sent two rows, and held two more in flight.
     now = utcnow()
     async with bapp.engine.sessionmaker() as db, db.begin():
-        claimed = await broadcasts.claim(db, "dead", now, 4, timedelta(minutes=2))
-        await broadcasts.record(db, [(row, Outcome("sent", "x")) for row in claimed[:2]], now,
-                                5, 0.0)
+        claimed = await broadcasts.claim(db, "dead", now, 4)
+        await broadcasts.record(db, [(row, Outcome("sent", "x")) for row in claimed[:2]], now)
     in_flight = {row.external_id for row in claimed[2:]}
     platform = FakePlatform()
-    # Right after the restart the dead claim is fresh: those rows wait.
+    # Right after the restart the dead claim's lease runs: those rows wait.
     await sender(bapp, platform).run_once()
     assert len(platform.sent) == 6 and not in_flight & {e for e, _ in platform.sent}
-    # Once the claim is stale they go out; the two delivered rows never again.
+    # Once the lease has expired they go out; the two delivered rows never again.
     later = sender(bapp, platform, clock=lambda: utcnow() + timedelta(minutes=3))
     await later.run_once()
     sent = [external for external, _ in platform.sent]
@@ -632,11 +631,11 @@ async def test_two_live_senders_never_send_a_row_twice(bapp: App) -> None:
             await add_user(db, str(number))
         broadcast = await new_broadcast(db)
     await start(bapp, broadcast.id)
-    platform = FakePlatform(delay=0.08)  # a row waits ~0.5 s in hand: longer than `stale`
+    platform = FakePlatform(delay=0.08)  # a row waits ~0.5 s in hand: longer than a lease
     first = Sender(bapp.engine.sessionmaker, {"telegram": platform}, "one", batch=6,
-                   concurrency=1, stale=timedelta(seconds=0.3))
+                   concurrency=1, lease=timedelta(seconds=0.3))
     second = Sender(bapp.engine.sessionmaker, {"telegram": platform}, "two", batch=6,
-                    concurrency=1, stale=timedelta(seconds=0.3))
+                    concurrency=1, lease=timedelta(seconds=0.3))
     await asyncio.gather(first.run_once(), second.run_once())
     sent = [external for external, _ in platform.sent]
     assert sorted(sent) == sorted(str(number) for number in range(12))

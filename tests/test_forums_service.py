@@ -270,9 +270,9 @@ async def test_a_row_left_sending_by_a_dead_process_is_taken_again(app: App) -> 
     async with app.engine.sessionmaker() as db, db.begin():
         first = await reminders.claim(db, "dead", later, limit=1)
     async with app.engine.sessionmaker() as db, db.begin():
-        assert first[0] not in await reminders.claim(db, "alive", later + timedelta(minutes=1))
+        assert first[0] not in await reminders.claim(db, "alive", later + timedelta(seconds=5))
     async with app.engine.sessionmaker() as db, db.begin():
-        assert first[0] in await reminders.claim(db, "alive", later + timedelta(minutes=10))
+        assert first[0] in await reminders.claim(db, "alive", later + timedelta(seconds=20))
 
 
 async def test_unreachable_users_and_channels_without_push(app: App) -> None:

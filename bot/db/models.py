@@ -85,6 +85,20 @@ class ThreadStatus(StrEnum):
 
 
 ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
+ERROR_LENGTH = 500
+OWNER_LENGTH = 64
+
+
+class QueueColumns:
+    """The columns of a table worked as a durable queue (`bot.db.queue`): a mixin."""
+
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Not before (a retry's backoff); empty: as soon as the row is otherwise ready.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(OWNER_LENGTH), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH), default=None)
 
 
 class User(Base):
@@ -296,9 +310,19 @@ class Registration(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Reminder(Base):
+class ReminderStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Reminder(QueueColumns, Base):
     """A message due to a registered person: a reminder before the start, or a notice
-    (promoted from the waiting list, forum changed, forum cancelled). Claimed atomically."""
+    (promoted from the waiting list, forum changed, forum cancelled). A queue row
+    (`bot.services.reminders`), taken once `due_at` has come."""
 
     __tablename__ = "reminders"
     __table_args__ = (Index("ix_reminders_status_due", "status", "due_at"),)
@@ -310,12 +334,7 @@ class Reminder(Base):
     kind: Mapped[str] = mapped_column(String(16))  # before, promoted, changed, cancelled
     offset_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
 
 
 # ---- announcements (broadcasts) ----------------------------------------------------------
@@ -348,8 +367,19 @@ class Broadcast(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class BroadcastDelivery(Base):
-    """One recipient of a broadcast; claimed atomically, sent once."""
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+
+
+class BroadcastDelivery(QueueColumns, Base):
+    """One recipient of a broadcast: a queue row (`bot.services.broadcasts`), sent once."""
 
     __tablename__ = "broadcast_deliveries"
     __table_args__ = (
@@ -366,14 +396,7 @@ class BroadcastDelivery(Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str | None] = mapped_column(String(64), default=None)
     language: Mapped[str] = mapped_column(String(8))
-    # pending, sending, sent, delivered, read, failed, blocked, skipped
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    error: Mapped[str | None] = mapped_column(String(300), default=None)
     # The platform's id of the sent message (a wamid), for delivery and read statuses.
     message_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
 

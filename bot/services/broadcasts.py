@@ -6,28 +6,27 @@
   blocked the bot are never counted or sent to.
 - Starting a broadcast writes one `BroadcastDelivery` row per recipient with one
   `INSERT … SELECT` inside the database: the audience is never loaded into memory.
-- The sender claims due rows atomically in batches (`UPDATE … RETURNING`, `FOR UPDATE
-  SKIP LOCKED` on PostgreSQL), sends them through one rate limiter per platform, and
-  writes each result as soon as it has it. After a crash only rows left `sending` whose
-  claim went stale are sent again: at most the requests that were in flight.
+- The delivery rows are a durable queue (`bot.db.queue`): the sender claims due rows
+  in batches, holds them under a lease it renews while they wait for the rate limiter,
+  sends them through one rate limiter per platform, and writes each result as soon as
+  it has it. After a crash only rows left `sending` are sent again, once their lease
+  has expired: at most the requests that were in flight.
 - 403 marks the user unreachable and the row `blocked`; other errors retry with
-  backoff, then the row is `failed` with the reason. WhatsApp's status webhook moves a
-  row on to `delivered` and `read` (`on_whatsapp_status`).
+  backoff, then the row is `failed` with the reason (`last_error`). WhatsApp's status
+  webhook moves a row on to `delivered` and `read` (`on_whatsapp_status`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypedDict, cast
 
 from sqlalchemy import (
-    and_,
-    bindparam,
+    ColumnElement,
     exists,
     func,
     insert,
@@ -40,18 +39,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import LANGUAGES
 from bot.core.replies import Attachment, Choice, Reply
+from bot.db.dialect import skip_locked
 from bot.db.models import (
+    ERROR_LENGTH,
     ID_TYPE,
     Broadcast,
     BroadcastDelivery,
     BroadcastStatus,
     CheckStatus,
+    DeliveryStatus,
     EligibilityCheck,
     Registration,
     RegistrationStatus,
     User,
     utcnow,
 )
+from bot.db.queue import LEASE, Consumer, Queue
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ TEXT_LIMIT = 4096
 ATTACHMENT_LIMIT = 10 * 1024 * 1024
 
 D = BroadcastDelivery
+DS = DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -242,8 +246,8 @@ async def cancel(db: AsyncSession, broadcast_id: int, now: datetime) -> Broadcas
     broadcast.cancelled_at = broadcast.updated_at = now
     if broadcast.started_at is not None:
         broadcast.finished_at = now
-    await db.execute(update(D).where(D.broadcast_id == broadcast_id, D.status == "pending")
-                     .values(status="skipped", error="cancelled")
+    await db.execute(update(D).where(D.broadcast_id == broadcast_id, D.status == DS.PENDING)
+                     .values(status=DS.SKIPPED, last_error="cancelled")
                      .execution_options(synchronize_session=False))
     return broadcast
 
@@ -251,10 +255,8 @@ async def cancel(db: AsyncSession, broadcast_id: int, now: datetime) -> Broadcas
 async def start_due(db: AsyncSession, now: datetime, default_language: str) -> list[int]:
     """Start the scheduled broadcasts whose time has come: one delivery row per
     recipient, written by the database itself (`INSERT … SELECT`)."""
-    chosen = select(Broadcast.id).where(Broadcast.status == "scheduled",
-                                        Broadcast.scheduled_at <= now)
-    if db.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
+    chosen = skip_locked(db, select(Broadcast.id).where(Broadcast.status == "scheduled",
+                                                        Broadcast.scheduled_at <= now))
     started = sorted((await db.execute(
         update(Broadcast).where(Broadcast.id.in_(chosen.scalar_subquery()))
         .values(status="sending", started_at=now, updated_at=now)
@@ -265,7 +267,8 @@ async def start_due(db: AsyncSession, now: datetime, default_language: str) -> l
         audience = audience_of(broadcast)
         rows = select(
             literal(broadcast_id, ID_TYPE), User.id, User.channel, User.external_id,
-            func.coalesce(User.language, default_language), literal("pending"), literal(0),
+            func.coalesce(User.language, default_language), literal(DS.PENDING.value),
+            literal(0),
         ).where(*_conditions(audience, default_language), *_reachable())
         result = await db.execute(insert(D).from_select(
             ["broadcast_id", "user_id", "channel", "external_id", "language", "status",
@@ -284,7 +287,7 @@ async def start_due(db: AsyncSession, now: datetime, default_language: str) -> l
 
 async def finish_done(db: AsyncSession, now: datetime) -> list[int]:
     """Running broadcasts with nothing left to send are done."""
-    left = exists().where(D.broadcast_id == Broadcast.id, D.status.in_(("pending", "sending")))
+    left = exists().where(D.broadcast_id == Broadcast.id, D.status.in_((DS.PENDING, DS.SENDING)))
     return sorted((await db.execute(
         update(Broadcast).where(Broadcast.status == "sending", ~left)
         .values(status="done", finished_at=now, updated_at=now)
@@ -292,6 +295,16 @@ async def finish_done(db: AsyncSession, now: datetime) -> list[int]:
 
 
 # ---- claiming and recording -------------------------------------------------------------------
+
+
+def _running(now: datetime) -> ColumnElement[bool]:
+    return D.broadcast_id.in_(select(Broadcast.id).where(Broadcast.status == "sending")
+                              .scalar_subquery())
+
+
+DELIVERIES: Queue[BroadcastDelivery] = Queue(
+    D, pending=DS.PENDING, claimed=DS.SENDING, failed=DS.FAILED, ready=_running)
+_CLAIMED = (D.broadcast_id, D.user_id, D.channel, D.external_id, D.language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,76 +318,60 @@ class Claimed:
     attempts: int
 
 
+def _claimed(rows: Sequence[Sequence[Any]]) -> list[Claimed]:
+    return [Claimed(row[0], row[2], row[3], row[4], row[5] or "", row[6], row[1])
+            for row in rows]
+
+
 async def claim(db: AsyncSession, worker: str, now: datetime, limit: int,
-                stale: timedelta) -> list[Claimed]:
-    ready = or_(
-        and_(D.status == "pending", or_(D.next_attempt_at.is_(None), D.next_attempt_at <= now)),
-        # A claim of a sender that died; a live sender renews its own (`_heartbeat`).
-        and_(D.status == "sending", D.claimed_at < now - stale,
-             or_(D.claimed_by.is_(None), D.claimed_by != worker)),
-    )
-    running = select(Broadcast.id).where(Broadcast.status == "sending")
-    chosen = (select(D.id).where(ready, D.broadcast_id.in_(running.scalar_subquery()))
-              .order_by(D.id).limit(limit))
-    if db.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True, of=D)
-    result = await db.execute(
-        update(D).where(D.id.in_(chosen.scalar_subquery()))
-        .values(status="sending", claimed_by=worker, claimed_at=now, attempts=D.attempts + 1)
-        .returning(D.id, D.broadcast_id, D.user_id, D.channel, D.external_id, D.language,
-                   D.attempts)
-        .execution_options(synchronize_session=False))
-    return sorted((Claimed(row[0], row[1], row[2], row[3], row[4] or "", row[5], row[6])
-                   for row in result.all()), key=lambda c: c.id)
+                queue: Queue[BroadcastDelivery] = DELIVERIES) -> list[Claimed]:
+    """Claim up to `limit` due rows of running broadcasts for `worker`."""
+    return _claimed(await queue.claim(db, worker, now, limit, *_CLAIMED))
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a platform made of one message: sent, blocked (403), retry (a temporary
-    failure), failed (a permanent one) or skipped."""
+    failure), failed (a permanent one), skipped, or pending (not sent: stopping)."""
 
     status: str
     message_id: str | None = None
     error: str | None = None
 
 
-_SET_SENT = (update(D).where(D.id == bindparam("b_id"), D.status == "sending")
-             .values(status="sent", sent_at=bindparam("b_now"), message_id=bindparam("b_mid"),
-                     error=None))
-_SET_STATUS = (update(D).where(D.id == bindparam("b_id"), D.status == "sending")
-               .values(status=bindparam("b_status"), error=bindparam("b_error"),
-                       next_attempt_at=bindparam("b_next")))
-
-
 async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], now: datetime,
-                 max_attempts: int, backoff: float) -> None:
+                 queue: Queue[BroadcastDelivery] = DELIVERIES) -> None:
     sent: list[dict[str, Any]] = []
-    other: list[dict[str, Any]] = []
+    retry: list[tuple[int, int, str | None]] = []
+    failed: list[tuple[int, str | None]] = []
+    released: list[int] = []
+    ended: dict[str, list[dict[str, Any]]] = {}
     blocked_users: list[int] = []
     for row, outcome in results:
-        if outcome.status == "sent":
-            sent.append({"b_id": row.id, "b_now": now, "b_mid": outcome.message_id})
-            continue
-        status, next_at = outcome.status, None
-        if status == "retry":
-            if row.attempts >= max_attempts:
-                status = "failed"
-            else:
-                status = "pending"
-                next_at = now + timedelta(seconds=backoff * 2 ** (row.attempts - 1))
-        if status == "blocked" and row.user_id is not None:
-            blocked_users.append(row.user_id)
-        other.append({"b_id": row.id, "b_status": status, "b_next": next_at,
-                      "b_error": (outcome.error or "")[:300] or None})
-    connection = await db.connection()
-    if sent:
-        await connection.execute(_SET_SENT, sent)
-    if other:
-        await connection.execute(_SET_STATUS, other)
+        if outcome.status == DS.SENT:
+            sent.append({"id": row.id, "message_id": outcome.message_id})
+        elif outcome.status == "retry":
+            retry.append((row.id, row.attempts, outcome.error))
+        elif outcome.status == DS.FAILED:
+            failed.append((row.id, outcome.error))
+        elif outcome.status == DS.PENDING:
+            released.append(row.id)
+        else:  # blocked, skipped
+            ended.setdefault(outcome.status, []).append(
+                {"id": row.id, "last_error": (outcome.error or "")[:ERROR_LENGTH] or None})
+            if outcome.status == DS.BLOCKED and row.user_id is not None:
+                blocked_users.append(row.user_id)
+    await queue.finish(db, sent, DS.SENT, sent_at=now, last_error=None)
+    await queue.retry(db, retry, now)
+    await queue.give_up(db, failed)
+    await queue.release(db, released)
+    for status, rows in ended.items():
+        await queue.finish(db, rows, status)
     if blocked_users:
-        await connection.execute(update(User).where(User.id.in_(blocked_users),
-                                                    User.unreachable_since.is_(None))
-                                 .values(unreachable_since=now))
+        await db.execute(update(User).where(User.id.in_(blocked_users),
+                                            User.unreachable_since.is_(None))
+                         .values(unreachable_since=now)
+                         .execution_options(synchronize_session=False))
 
 
 _RANK = {"sent": 1, "delivered": 2, "read": 3}
@@ -388,8 +385,9 @@ async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str,
         await db.execute(update(D).where(D.message_id == wamid, D.status.in_(lower))
                          .values(status=status).execution_options(synchronize_session=False))
     elif status == "failed":
-        await db.execute(update(D).where(D.message_id == wamid, D.status == "sent")
-                         .values(status="failed", error=(error or "undelivered")[:300])
+        await db.execute(update(D).where(D.message_id == wamid, D.status == DS.SENT)
+                         .values(status=DS.FAILED,
+                                 last_error=(error or "undelivered")[:ERROR_LENGTH])
                          .execution_options(synchronize_session=False))
 
 
@@ -411,9 +409,10 @@ class Sender:
     default_language: str = "kk"
     batch: int = 100
     concurrency: int = 32
-    stale: timedelta = timedelta(minutes=2)
+    # How long a claimed row stays this sender's without a renewal (renewed every third).
+    lease: timedelta = LEASE
     max_attempts: int = 5
-    backoff: float = 30.0
+    backoff: float = 30.0  # seconds before the first retry, doubled for each next one
     clock: Callable[[], datetime] = utcnow
     # A file reference (a Telegram file id) -> its bytes, for attachments.
     fetch_file: Callable[[str], Awaitable[bytes]] | None = None
@@ -424,6 +423,11 @@ class Sender:
     _stopping: bool = False
     _running: int = 0
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _queue: Queue[BroadcastDelivery] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._queue = replace(DELIVERIES, lease=self.lease, max_attempts=self.max_attempts,
+                              backoff=timedelta(seconds=self.backoff))
 
     async def stop(self, wait: float = 10.0) -> None:
         """Claim nothing more; rows claimed but not yet sent go back to `pending`."""
@@ -451,10 +455,23 @@ class Sender:
                 self._idle.set()
 
     async def _run_once(self) -> dict[str, int]:
+        async with Consumer(self._queue, self.sessionmaker, self.worker,
+                            self.clock) as consumer:
+            tally = await self._send_all(consumer)
+        async with self.sessionmaker() as db, db.begin():
+            finished = await finish_done(db, self.clock())
+        self.finished += finished
+        for broadcast_id in finished:
+            log.info("broadcast %s done", broadcast_id)
+            self._messages = {k: v for k, v in self._messages.items() if k[0] != broadcast_id}
+        return tally
+
+    async def _send_all(self, consumer: Consumer[BroadcastDelivery]) -> dict[str, int]:
+        """Claim, send and record until nothing is due; the consumer renews the leases of
+        the rows held meanwhile (queued, or waiting for the rate limiter)."""
         tally: dict[str, int] = {}
         queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=self.batch)
         results: list[tuple[Claimed, Outcome]] = []
-        wrote = asyncio.Event()
         have = asyncio.Event()
         taken = asyncio.Event()
         done = False
@@ -468,10 +485,10 @@ class Sender:
                     chunk = results[:]
                     del results[:len(chunk)]
                     async with self.sessionmaker() as db, db.begin():
-                        await record(db, chunk, self.clock(), self.max_attempts, self.backoff)
+                        await record(db, chunk, self.clock(), self._queue)
+                    consumer.drop(row.id for row, _outcome in chunk)
                     for _row, outcome in chunk:
                         tally[outcome.status] = tally.get(outcome.status, 0) + 1
-                wrote.set()
                 if done and not results:
                     return
 
@@ -489,25 +506,13 @@ class Sender:
                 results.append((row, outcome))
                 have.set()
 
-        async def heartbeat() -> None:
-            """Rows this sender holds (queued, or waiting for the rate limiter) keep a
-            fresh claim, so that no other sender takes them for a dead one's."""
-            while True:
-                await asyncio.sleep(max(0.05, self.stale.total_seconds() / 4))
-                async with self.sessionmaker() as db, db.begin():
-                    await db.execute(update(D).where(D.claimed_by == self.worker,
-                                                     D.status == "sending")
-                                     .values(claimed_at=self.clock())
-                                     .execution_options(synchronize_session=False))
-
         writing = asyncio.create_task(writer())
-        beating = asyncio.create_task(heartbeat())
         workers = [asyncio.create_task(work()) for _ in range(self.concurrency)]
         try:
             while not self._stopping:
                 await self.start_due()  # one scheduled meanwhile joins at once
                 async with self.sessionmaker() as db, db.begin():
-                    claimed = await claim(db, self.worker, self.clock(), self.batch, self.stale)
+                    claimed = _claimed(await consumer.claim(db, self.batch, *_CLAIMED))
                     # Rows already claimed of a broadcast cancelled meanwhile are skipped.
                     seen |= {row.broadcast_id for row in claimed}
                     self._stopped = set((await db.execute(select(Broadcast.id).where(
@@ -516,8 +521,8 @@ class Sender:
                     break
                 for row in claimed:
                     await queue.put(row)
-                # Claim the next batch only when this one is nearly sent, so that a
-                # claim never waits long enough to go stale.
+                # Claim the next batch only when this one is nearly sent: rows wait in
+                # this process no longer than they must, free for other senders.
                 while queue.qsize() > self.batch // 4:
                     taken.clear()
                     await taken.wait()
@@ -528,15 +533,6 @@ class Sender:
             done = True
             have.set()
             await writing
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
-        async with self.sessionmaker() as db, db.begin():
-            finished = await finish_done(db, self.clock())
-        self.finished += finished
-        for broadcast_id in finished:
-            log.info("broadcast %s done", broadcast_id)
-            self._messages = {k: v for k, v in self._messages.items() if k[0] != broadcast_id}
         return tally
 
     async def _send(self, row: Claimed) -> Outcome:
@@ -621,9 +617,9 @@ async def report(db: AsyncSession, broadcast: Broadcast, now: datetime) -> Repor
         select(D.status, func.count()).where(D.broadcast_id == broadcast.id)
         .group_by(D.status))).all()}
     reasons = {str(error or "?"): int(n) for error, n in (await db.execute(
-        select(D.error, func.count()).where(D.broadcast_id == broadcast.id,
-                                            D.status == "failed")
-        .group_by(D.error))).all()}
+        select(D.last_error, func.count()).where(D.broadcast_id == broadcast.id,
+                                                 D.status == DS.FAILED)
+        .group_by(D.last_error))).all()}
     duration = None
     if broadcast.started_at is not None:
         duration = (broadcast.finished_at or now) - broadcast.started_at

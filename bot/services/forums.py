@@ -22,7 +22,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import as_utc, iso
-from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus, Reminder
+from bot.db.dialect import skip_locked
+from bot.db.models import (
+    Forum,
+    ForumStatus,
+    Registration,
+    RegistrationStatus,
+    Reminder,
+    ReminderStatus,
+)
 
 # Forums people see: open, or with registration closed.
 LISTED = (ForumStatus.PUBLISHED, ForumStatus.CLOSED)
@@ -177,12 +185,10 @@ async def promote(db: AsyncSession, forum_id: int, now: datetime,
     if forum is None or forum.status == ForumStatus.CANCELLED or now >= as_utc(forum.starts_at):
         return promoted
     while True:
-        query = (select(Registration)
-                 .where(Registration.forum_id == forum_id,
-                        Registration.status == RegistrationStatus.WAITING)
-                 .order_by(Registration.id).limit(1))
-        if db.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        query = skip_locked(db, select(Registration)
+                            .where(Registration.forum_id == forum_id,
+                                   Registration.status == RegistrationStatus.WAITING)
+                            .order_by(Registration.id).limit(1))
         candidate = (await db.execute(query)).scalar_one_or_none()
         if candidate is None or not await _claim_seat(db, forum_id):
             return promoted
@@ -229,8 +235,8 @@ async def _cancel_pending(db: AsyncSession, registration_ids: list[int],
         return
     query = (update(Reminder)
              .where(Reminder.registration_id.in_(registration_ids),
-                    Reminder.status == "pending")
-             .values(status="cancelled")
+                    Reminder.status == ReminderStatus.PENDING)
+             .values(status=ReminderStatus.CANCELLED)
              .execution_options(synchronize_session=False))
     if kinds:
         query = query.where(Reminder.kind.in_(kinds))

@@ -1,9 +1,9 @@
-"""Delivery of reminders and notices: rows claimed atomically, sent once.
+"""Delivery of reminders and notices: rows of the durable queue (`bot.db.queue`), sent once.
 
-`claim` marks due rows as `sending` in one statement (`UPDATE … RETURNING`, with
-`FOR UPDATE SKIP LOCKED` on PostgreSQL), so two processes never take the same row;
-a row left `sending` by a process that died is taken again after `stale`. APScheduler
-only wakes `run_due`; the rows are the record.
+A reminder is taken once its `due_at` has come: `claim` marks due rows `sending` in one
+statement, so two processes never take the same row, and a row whose process died is
+taken over when its lease expires. APScheduler only wakes `run_due`; the rows are the
+record.
 """
 
 from __future__ import annotations
@@ -13,17 +13,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Reply
-from bot.db.models import Forum, Registration, Reminder, User
+from bot.db.models import Forum, Registration, Reminder, ReminderStatus, User, utcnow
+from bot.db.queue import Consumer, Queue
 from bot.services.clock import as_utc
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+S = ReminderStatus
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return Reminder.due_at <= now
+
+
+REMINDERS: Queue[Reminder] = Queue(
+    Reminder, pending=S.PENDING, claimed=S.SENDING, failed=S.FAILED, ready=_due,
+    order_by=lambda: (Reminder.due_at, Reminder.id), max_attempts=MAX_ATTEMPTS,
+    backoff=timedelta(minutes=2))
 
 
 @dataclass(frozen=True)
@@ -40,23 +52,9 @@ class Due:
 Compose = Callable[[Due, datetime], list[Reply]]
 
 
-async def claim(db: AsyncSession, worker: str, now: datetime, limit: int = 50,
-                stale: timedelta = timedelta(minutes=5)) -> list[int]:
-    ready = or_(
-        (Reminder.status == "pending") & (Reminder.due_at <= now),
-        (Reminder.status == "sending") & (Reminder.claimed_at < now - stale),
-    )
-    chosen = select(Reminder.id).where(ready).order_by(Reminder.due_at, Reminder.id).limit(limit)
-    if db.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
-    result = await db.execute(
-        update(Reminder)
-        .where(Reminder.id.in_(chosen.scalar_subquery()))
-        .values(status="sending", claimed_by=worker, claimed_at=now,
-                attempts=Reminder.attempts + 1)
-        .returning(Reminder.id)
-        .execution_options(synchronize_session=False))
-    return sorted(result.scalars())
+async def claim(db: AsyncSession, worker: str, now: datetime, limit: int = 50) -> list[int]:
+    """Claim up to `limit` due reminders for `worker`; their ids."""
+    return [row[0] for row in await REMINDERS.claim(db, worker, now, limit)]
 
 
 def _skip_reason(due: Due, now: datetime, superseded: bool) -> str | None:
@@ -96,7 +94,7 @@ async def _superseded(db: AsyncSession, due: Due, now: datetime) -> bool:
         select(Reminder.id).where(
             Reminder.registration_id == due.registration.id, Reminder.kind == "before",
             Reminder.offset_minutes < due.reminder.offset_minutes,
-            Reminder.due_at <= now, Reminder.status.in_(("pending", "sending", "sent"))))
+            Reminder.due_at <= now, Reminder.status.in_((S.PENDING, S.SENDING, S.SENT))))
     ).first()
     return later is not None
 
@@ -111,45 +109,52 @@ async def deliver(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
         reason = "user deleted" if due.user is None else \
             _skip_reason(due, now, await _superseded(db, due, now))
         if reason is not None:
-            due.reminder.status, due.reminder.last_error = "skipped", reason
-            return "skipped"
+            await REMINDERS.finish(db, [reminder_id], S.SKIPPED, last_error=reason)
+            return S.SKIPPED
         replies = compose(due, now)
         channel, external_id = due.user.channel, due.user.external_id
+        attempts = due.reminder.attempts
     result = await notifier.push(channel, external_id, replies, due.reminder.kind)
     async with sessionmaker() as db, db.begin():
-        reminder = await db.get(Reminder, reminder_id)
-        if reminder is None:
-            return "gone"
         if result is PushResult.SENT:
-            reminder.status, reminder.sent_at = "sent", now
-        elif result is PushResult.NO_CHANNEL:
-            reminder.status, reminder.last_error = "skipped", "channel cannot start messages"
-        elif result is PushResult.UNREACHABLE:
-            reminder.status, reminder.last_error = "failed", "user unreachable"
-        elif reminder.attempts >= MAX_ATTEMPTS:
-            reminder.status, reminder.last_error = "failed", "gave up after retries"
-        else:
-            reminder.status = "pending"
-            reminder.due_at = now + timedelta(minutes=2 ** reminder.attempts)
-            reminder.last_error = "temporary failure"
-        return reminder.status
+            await REMINDERS.finish(db, [reminder_id], S.SENT, sent_at=now, last_error=None)
+            return S.SENT
+        if result is PushResult.NO_CHANNEL:
+            await REMINDERS.finish(db, [reminder_id], S.SKIPPED,
+                                   last_error="channel cannot start messages")
+            return S.SKIPPED
+        if result is PushResult.UNREACHABLE:
+            await REMINDERS.give_up(db, [(reminder_id, "user unreachable")])
+            return S.FAILED
+        gave_up = await REMINDERS.retry(db, [(reminder_id, attempts, "temporary failure")], now,
+                                        gave_up="gave up after retries")
+        return S.FAILED if gave_up else S.PENDING
 
 
 async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifier,
                   compose: Compose, worker: str, now: datetime, batch: int = 50) -> dict[str, int]:
     """Claim and send everything due now; returns how many ended in each status."""
     tally: dict[str, int] = {}
-    while True:
-        async with sessionmaker() as db, db.begin():
-            claimed = await claim(db, worker, now, batch)
-        if not claimed:
-            return tally
-        for reminder_id in claimed:
-            try:
-                status = await deliver(sessionmaker, notifier, compose, reminder_id, now)
-            except Exception:
-                log.exception("reminder %s failed", reminder_id)
-                status = "error"
-            tally[status] = tally.get(status, 0) + 1
-        if len(claimed) < batch:
-            return tally
+    started = utcnow()
+
+    def clock() -> datetime:  # `now`, moving on while the batch is sent
+        return now + (utcnow() - started)
+
+    async with Consumer(REMINDERS, sessionmaker, worker, clock) as consumer:
+        while True:
+            async with sessionmaker() as db, db.begin():
+                claimed = [(row[0], row[1]) for row in await consumer.claim(db, batch)]
+            if not claimed:
+                return tally
+            for reminder_id, attempts in claimed:
+                try:
+                    status = await deliver(sessionmaker, notifier, compose, reminder_id, now)
+                except Exception as error:
+                    log.exception("reminder %s failed", reminder_id)
+                    status = "error"
+                    async with sessionmaker() as db, db.begin():
+                        await REMINDERS.retry(db, [(reminder_id, attempts, repr(error))], now)
+                consumer.drop([reminder_id])
+                tally[status] = tally.get(status, 0) + 1
+            if len(claimed) < batch:
+                return tally

@@ -1,0 +1,277 @@
+"""The durable queue: rows of work claimed under a short lease, retried with backoff.
+
+A queue is a domain table (its own typed columns: a reminder's registration, a
+delivery's recipient) that also has the columns of `bot.db.models.QueueColumns`: `status`,
+`attempts`, `next_attempt_at` (not before; empty means now), `lease_owner`,
+`lease_expires_at` and `last_error`. `Queue` runs the work on any such model; the
+table says which of its statuses mean pending, claimed and failed.
+
+- `claim` takes up to `limit` ready rows in one statement (`UPDATE … RETURNING`, the
+  rows chosen `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time).
+  Ready is pending and due, or claimed by another owner whose lease has expired (a
+  process that died). Every claim counts an attempt.
+- A claim is a lease of `lease` (15 s). `Consumer`, one process's side of a queue,
+  renews the leases of the rows it holds every `lease / 3` while they wait or run, so
+  a live process keeps its rows however long they take, and a dead one's are taken
+  over within one lease.
+- The work ends in the transaction that records its result: `finish` (one of the
+  table's final statuses), `retry` (pending again after `backoff * 2 ** (attempts - 1)`,
+  or `give_up` after `max_attempts`), `give_up` (failed, the reason in `last_error`),
+  or `release` (pending again, the attempt not counted: a process stopping before the
+  work started). A `Consumer` leaving its `async with` releases what it still holds.
+
+Putting a new table on the queue:
+
+1. Add `QueueColumns` to the model's bases, a `StrEnum` of its statuses, and an
+   alembic revision adding the columns (with an index on `status, next_attempt_at`).
+2. Describe it once: `Queue(Model, pending=S.PENDING, claimed=S.WORKING,
+   failed=S.FAILED, ready=…, order_by=…)`; `ready(now)` adds the table's own
+   condition (a reminder's due time, a delivery's broadcast still running).
+3. Work it: `async with Consumer(queue, sessionmaker, worker) as consumer:` around the
+   loop (or `start()` and `stop()` for a consumer that lives as long as a channel);
+   `rows = await consumer.claim(db, limit, Model.some_column, …)` in a short
+   transaction (rows of id, attempts and the columns asked for); then settle each row
+   with `queue.finish/retry/give_up/release(db, …)` in the transaction that writes its
+   result, and `consumer.drop(ids)`. A failure that is not the row's fault is a
+   `retry` with the error, never a row left claimed.
+4. Work that arrives in this process (a webhook storing what it will handle itself)
+   needs no claiming query: insert the row with `**consumer.claimed()` (already claimed
+   by this consumer), `consumer.hold([row.id])` after the flush, and hand it over in
+   memory. A poller calling `consumer.claim` picks up only the rows nobody holds: never
+   claimed, or whose owner stopped renewing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.dialect import skip_locked
+from bot.db.models import ERROR_LENGTH, OWNER_LENGTH, QueueColumns, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=15)
+
+
+M = TypeVar("M", bound=QueueColumns)
+
+
+def _error(text: str | None) -> str | None:
+    return (text or "")[:ERROR_LENGTH] or None
+
+
+@dataclass(frozen=True)
+class Queue(Generic[M]):
+    """The work on one queue table; every method runs in the caller's transaction."""
+
+    model: type[M]
+    pending: str
+    claimed: str
+    failed: str
+    # The table's own condition for a row to be taken (besides status and times).
+    ready: Callable[[datetime], ColumnElement[bool]] | None = None
+    order_by: Callable[[], Sequence[Any]] | None = None
+    lease: timedelta = LEASE
+    max_attempts: int = 5
+    backoff: timedelta = timedelta(seconds=30)
+
+    @property
+    def _m(self) -> Any:
+        return self.model  # the mixin's columns as SQL expressions
+
+    def backoff_after(self, attempts: int) -> timedelta:
+        return self.backoff * 2 ** max(0, attempts - 1)
+
+    def claimed_values(self, owner: str, now: datetime) -> dict[str, Any]:
+        """The columns of a row written already claimed by `owner`."""
+        return {"status": self.claimed, "attempts": 1, "lease_owner": owner,
+                "lease_expires_at": now + self.lease}
+
+    async def claim(self, db: AsyncSession, owner: str, now: datetime, limit: int,
+                    *columns: Any) -> list[Sequence[Any]]:
+        """Claim up to `limit` ready rows for `owner`: rows of (id, attempts, *columns),
+        ordered by id."""
+        m = self._m
+        due = or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now)
+        ready = or_(
+            and_(m.status == self.pending, due),
+            # A lease its owner stopped renewing; never our own (we still hold those).
+            and_(m.status == self.claimed, m.lease_expires_at < now,
+                 or_(m.lease_owner.is_(None), m.lease_owner != owner)),
+        )
+        if self.ready is not None:
+            ready = and_(ready, self.ready(now))
+        order = self.order_by() if self.order_by is not None else (m.id,)
+        chosen = skip_locked(db, select(m.id).where(ready).order_by(*order).limit(limit),
+                             of=self.model)
+        result = await db.execute(
+            update(self.model).where(m.id.in_(chosen.scalar_subquery()))
+            .values(status=self.claimed, lease_owner=owner, lease_expires_at=now + self.lease,
+                    attempts=m.attempts + 1)
+            .returning(m.id, m.attempts, *columns)
+            .execution_options(synchronize_session=False))
+        return sorted(result.all(), key=lambda row: row[0])
+
+    async def renew(self, db: AsyncSession, owner: str, ids: Iterable[int],
+                    now: datetime) -> set[int]:
+        """Extend the leases `owner` holds on `ids`; returns the ids still claimed."""
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        m = self._m
+        result = await db.execute(
+            update(self.model)
+            .where(m.id.in_(wanted), m.status == self.claimed, m.lease_owner == owner)
+            .values(lease_expires_at=now + self.lease)
+            .returning(m.id).execution_options(synchronize_session=False))
+        return set(result.scalars())
+
+    async def finish(self, db: AsyncSession, rows: Iterable[int | Mapping[str, Any]],
+                     status: str, **values: Any) -> None:
+        """Claimed rows end in `status`, with `values` for all of them; a row given as a
+        mapping ({"id": …, column: value}) adds its own values."""
+        params: list[dict[str, Any]] = []
+        own: set[str] = set()
+        for row in rows:
+            if isinstance(row, Mapping):
+                own.update(key for key in row if key != "id")
+                params.append({f"q_{key}": value for key, value in row.items()})
+            else:
+                params.append({"q_id": row})
+        if not params:
+            return
+        m = self._m
+        statement = (
+            update(self.model).where(m.id == bindparam("q_id"), m.status == self.claimed)
+            .values(status=status, lease_owner=None, lease_expires_at=None, **values,
+                    **{key: bindparam(f"q_{key}") for key in sorted(own)}))
+        connection = await db.connection()
+        await connection.execute(statement, params)
+
+    async def retry(self, db: AsyncSession, rows: Iterable[tuple[int, int, str | None]],
+                    now: datetime, gave_up: str | None = None) -> list[int]:
+        """Rows (id, attempts so far, error) that failed for now: pending again after a
+        backoff, or failed after `max_attempts` (with `gave_up`, else the error).
+        Returns the ids given up."""
+        again: list[dict[str, Any]] = []
+        given_up: list[tuple[int, str | None]] = []
+        for row_id, attempts, error in rows:
+            if attempts >= self.max_attempts:
+                given_up.append((row_id, gave_up or error))
+            else:
+                again.append({"id": row_id, "next_attempt_at": now + self.backoff_after(attempts),
+                              "last_error": _error(error)})
+        await self.finish(db, again, self.pending)
+        await self.give_up(db, given_up)
+        return [row_id for row_id, _ in given_up]
+
+    async def give_up(self, db: AsyncSession, rows: Iterable[tuple[int, str | None]]) -> None:
+        """Rows (id, reason) that will never succeed: failed, with the reason."""
+        await self.finish(db, [{"id": row_id, "last_error": _error(reason)}
+                               for row_id, reason in rows], self.failed)
+
+    async def release(self, db: AsyncSession, ids: Iterable[int]) -> None:
+        """Claimed rows whose work never started: pending again, the attempt not counted."""
+        wanted = list(ids)
+        if not wanted:
+            return
+        m = self._m
+        await db.execute(
+            update(self.model).where(m.id.in_(wanted), m.status == self.claimed)
+            .values(status=self.pending, attempts=m.attempts - 1, lease_owner=None,
+                    lease_expires_at=None)
+            .execution_options(synchronize_session=False))
+
+
+@dataclass(eq=False)
+class Consumer(Generic[M]):
+    """One process's side of a queue: the rows it holds, their leases renewed while it
+    runs (`async with`), and released when it stops. `owner` gets a random suffix, so
+    that a restarted process (with the same host name and pid) is another owner."""
+
+    queue: Queue[M]
+    sessionmaker: async_sessionmaker[AsyncSession]
+    owner: str
+    clock: Callable[[], datetime] = utcnow
+    held: set[int] = field(default_factory=set)
+    _beating: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        suffix = secrets.token_hex(3)
+        self.owner = f"{self.owner[:OWNER_LENGTH - len(suffix) - 1]}/{suffix}"
+
+    async def claim(self, db: AsyncSession, limit: int, *columns: Any) -> list[Sequence[Any]]:
+        rows = await self.queue.claim(db, self.owner, self.clock(), limit, *columns)
+        self.held.update(row[0] for row in rows)
+        return rows
+
+    def claimed(self) -> dict[str, Any]:
+        """Values for a row this process writes and handles itself."""
+        return self.queue.claimed_values(self.owner, self.clock())
+
+    def hold(self, ids: Iterable[int]) -> None:
+        self.held.update(ids)
+
+    def drop(self, ids: Iterable[int]) -> None:
+        self.held.difference_update(ids)
+
+    async def renew(self) -> None:
+        if not self.held:
+            return
+        asked = set(self.held)
+        async with self.sessionmaker() as db, db.begin():
+            kept = await self.queue.renew(db, self.owner, asked, self.clock())
+        # Rows settled meanwhile are held no longer.
+        self.held.difference_update(asked - kept)
+
+    async def release(self) -> None:
+        if not self.held:
+            return
+        ids, self.held = set(self.held), set()
+        async with self.sessionmaker() as db, db.begin():
+            await self.queue.release(db, ids)
+
+    async def _heartbeat(self) -> None:
+        interval = max(0.05, self.queue.lease.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.renew()
+            except Exception:
+                log.exception("queue %s: renewing leases failed", self.queue.model.__name__)
+
+    async def start(self) -> None:
+        """Renew the held rows' leases from now on (`async with` does this and `stop`)."""
+        if self._beating is None:
+            self._beating = asyncio.create_task(self._heartbeat())
+
+    async def stop(self) -> None:
+        """No more renewals; the rows still held go back in line."""
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            self._beating = None
+        try:
+            await self.release()
+        except Exception:
+            log.exception("queue %s: releasing claimed rows failed", self.queue.model.__name__)
+
+    async def __aenter__(self) -> Consumer[M]:
+        await self.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        await self.stop()
