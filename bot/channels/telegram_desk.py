@@ -20,26 +20,27 @@ act; anyone else gets a short note and nothing reaches a user. Every action is l
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, TelegramMethod
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
-    ReplyParameters,
 )
 from aiogram.types import (
     User as TelegramUser,
 )
 
+from bot.channels.telegram_send import SendError, TelegramFile
 from bot.core.events import InboundFile
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Attachment, Choice, Reply
@@ -95,12 +96,10 @@ class CoordinatorDesk:
         return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
             text=self.t._("✅ Close the question"), callback_data=f"{CLOSE_PREFIX}{thread_id}")]])
 
-    async def _say(self, text_: str, reply_to: int | None = None) -> Message | None:
-        return await self.channel._call(partial(
-            self.bot.send_message, chat_id=self.chat_id, text=_cut(text_, TEXT_LIMIT),
-            reply_parameters=ReplyParameters(message_id=reply_to,
-                                             allow_sending_without_reply=True)
-            if reply_to else None))
+    async def _say(self, text_: str, reply_to: int | None = None) -> None:
+        with contextlib.suppress(SendError):
+            await self.channel.sender.send(self.chat_id, Reply(_cut(text_, TEXT_LIMIT)),
+                                           reply_to=reply_to or None)
 
     async def relay(self, signal: handover.Relay) -> None:
         """Copy a user's stored message into the coordinators' chat."""
@@ -143,25 +142,21 @@ class CoordinatorDesk:
         if file is None and message.attachment_kind:
             words = f"{text.attachment_label(self.t, message.attachment_kind)} {words}".strip()
         body = f"{header}\n\n{words}" if words else header
-        reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) \
-            if reply_to else None
-        markup = self._close_markup(thread.id)
-        common: dict[str, Any] = {"chat_id": self.chat_id, "reply_parameters": reply,
-                                  "reply_markup": markup}
-        if file is not None and file.kind == "photo":
-            method: Any = partial(self.bot.send_photo, photo=upload or file.ref,
-                                  caption=_cut(body, CAPTION_LIMIT), **common)
-        elif file is not None:
-            method = partial(self.bot.send_document, document=upload or file.ref,
-                             caption=_cut(body, CAPTION_LIMIT), **common)
-        else:
-            method = partial(self.bot.send_message, text=_cut(body, TEXT_LIMIT), **common)
-        sent = await self.channel._call(method)
+        sent: int | None = None
+        try:
+            copy = await self.channel.sender.send(
+                self.chat_id, Reply(_cut(body, TEXT_LIMIT if file is None else CAPTION_LIMIT)),
+                markup=self._close_markup(thread.id), reply_to=reply_to,
+                file=TelegramFile(upload or file.ref, photo=file.kind == "photo")
+                if file is not None else None)
+            sent = copy.message_ids[-1]
+        except SendError as error:
+            log.warning("handover: copy refused: %s", error)
         async with self.sessionmaker() as db, db.begin():
             if sent is None:
                 await handover.release_copy(db, message.id)
             else:
-                await handover.set_copy(db, message.id, self.chat_id, sent.message_id)
+                await handover.set_copy(db, message.id, self.chat_id, sent)
         if sent is None:
             log.error("handover: could not copy message %s of question #%s to the "
                       "coordinators' chat; it will be tried again", message.id, thread.id)
@@ -214,18 +209,25 @@ class CoordinatorDesk:
     async def on_callback(self, query: CallbackQuery) -> None:
         data = query.data or ""
         if not data.startswith(CLOSE_PREFIX) or not data[len(CLOSE_PREFIX):].isdigit():
-            await self.channel._call(query.answer)
+            await self._request(query.answer())
             return
         if not await self._allowed(query.from_user):
             log.warning("handover: %s (not a coordinator) pressed close", _who(query.from_user))
-            await self.channel._call(partial(
-                query.answer, text=self.t._("Only the Fund's coordinators can do this."),
-                show_alert=True))
+            await self._request(query.answer(
+                text=self.t._("Only the Fund's coordinators can do this."), show_alert=True))
             return
-        await self.channel._call(query.answer)
+        await self._request(query.answer())
         origin = query.message if isinstance(query.message, Message) else None
         await self._close(query.from_user, int(data[len(CLOSE_PREFIX):]),
                           origin.message_id if origin else None)
+
+    async def _request(self, method: TelegramMethod[Any]) -> None:
+        """Answer a press (no turn from the limiter) or edit a message (a turn)."""
+        try:
+            await self.channel.sender.call(
+                method, limited=not isinstance(method, AnswerCallbackQuery))
+        except SendError as error:
+            log.warning("handover: %s not carried out: %s", method.__api_method__, error)
 
     # ---- actions ------------------------------------------------------------------------
 
@@ -386,9 +388,8 @@ class CoordinatorDesk:
             author = await coordinators.telegram_user(db, sender.id)
             thread = await handover.close(db, thread_id, author.id if author else None, now())
         if copy_id is not None:  # the "Close" button goes, whoever closed it first
-            await self.channel._call(partial(self.bot.edit_message_reply_markup,
-                                             chat_id=self.chat_id, message_id=copy_id,
-                                             reply_markup=None))
+            await self._request(EditMessageReplyMarkup(chat_id=self.chat_id,
+                                                       message_id=copy_id, reply_markup=None))
         if thread is None:
             await self._say(self.t._("Question #{id} is not open.").format(id=thread_id),
                             reply_to or copy_id)
