@@ -7,6 +7,7 @@ and drives it only through Telegram updates and HTTP.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -463,3 +464,26 @@ async def test_an_update_that_fails_outside_a_step_is_counted_and_delivered_agai
         assert replies == []
     assert is_menu(one(await bot.say(1301, "/menu")))
     assert_clean(bot.api)
+
+
+async def test_stopping_lets_the_webhook_updates_in_hand_finish(
+        database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    render = TelegramChannel.render
+    rendering = asyncio.Event()
+
+    async def slow_render(self: TelegramChannel, *args: Any, **kwargs: Any) -> Any:
+        rendering.set()
+        await asyncio.sleep(0.3)
+        return await render(self, *args, **kwargs)
+
+    monkeypatch.setattr(TelegramChannel, "render", slow_render)
+    api.user(1401, language_code="en")
+    async with running_bot(database_url, api, handled, telegram_mode="webhook"):
+        delivery = asyncio.create_task(api.send_text(1401, "/start"))
+        await rendering.wait()
+    # The bot has stopped; the update it had in hand was finished and acknowledged.
+    await delivery
+    assert api.deliveries[-1][1] == 200
+    assert is_menu(check(one(api.replies(1401)), "en"))
+    assert_clean(api)
