@@ -454,15 +454,26 @@ async def test_an_update_that_fails_outside_a_step_is_counted_and_delivered_agai
         return await render(self, *args, **kwargs)
 
     monkeypatch.setattr(TelegramChannel, "render", render_once_broken)
+    webhook = bot.app.settings.telegram_mode == "webhook"
     before = failures()
     replies = await bot.say(1301, "/start", language_code="en")
     assert failures() == before + 1
-    if bot.app.settings.telegram_mode == "webhook":
+    if webhook:
         assert [status for _, status in bot.api.deliveries[-2:]] == [500, 200]
         assert is_menu(one(replies))  # the second delivery
     else:
         assert replies == []
-    assert is_menu(one(await bot.say(1301, "/menu")))
+    menu = one(await bot.say(1301, "/menu"))
+    assert is_menu(menu)
+    # A button press that fails is answered all the same (exactly once: `press` checks).
+    calls.clear()
+    replies = await bot.press(1301, "help")
+    assert failures() == before + 2
+    if webhook:
+        assert [status for _, status in bot.api.deliveries[-2:]] == [500, 200]
+        assert "/help" in one(replies).text
+    else:
+        assert replies == []
     assert_clean(bot.api)
 
 

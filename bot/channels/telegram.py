@@ -170,7 +170,8 @@ class TelegramChannel:
         except ValueError:  # not JSON, or not an update
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         try:
-            # aiogram's own webhook entry; it logs a failure before raising it.
+            # aiogram's own webhook entry; it logs a failure before raising it. (After 55 s
+            # it answers without waiting: Telegram would deliver the update again at 60.)
             result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
                 self.bot, update)
         except Exception:
@@ -198,8 +199,15 @@ class TelegramChannel:
     async def carry_out(self, handler: Handler, update: TelegramObject,
                         data: dict[str, Any]) -> Any:
         """Polling: a method a handler returns is sent as a request of its own, with the
-        sender's retries (aiogram would try it once)."""
-        result = await handler(update, data)
+        sender's retries (aiogram would try it once). A press whose handling failed is
+        answered all the same: a polled update is not delivered again."""
+        try:
+            result = await handler(update, data)
+        except Exception:
+            query = update.callback_query if isinstance(update, Update) else None
+            if query is not None and not self._for_desk(query):
+                await self._carry_out_method(query.answer())
+            raise
         if isinstance(result, TelegramMethod):
             await self._carry_out_method(result)
             return None
@@ -253,8 +261,8 @@ class TelegramChannel:
     async def on_callback(self, query: CallbackQuery) -> AnswerCallbackQuery | None:
         """A button press: the step, then the answer to the press (returned: in the
         webhook's reply, or sent by `carry_out`)."""
-        if self.desk is not None and query.message is not None \
-                and self.desk.owns(query.message.chat.id):
+        if self._for_desk(query):
+            assert self.desk is not None
             await self.desk.on_callback(query)  # answers presses in its chat itself
             return None
         answer = query.answer()
@@ -271,6 +279,11 @@ class TelegramChannel:
         elif query.message is not None:
             await self.render(identity, query.message.chat.id, replies)
         return answer
+
+    def _for_desk(self, query: CallbackQuery) -> bool:
+        """A press in the coordinators' chat (the desk answers those itself)."""
+        return (self.desk is not None and query.message is not None
+                and self.desk.owns(query.message.chat.id))
 
     # ---- sending --------------------------------------------------------------
 
