@@ -183,8 +183,10 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         if scheduler.running:
             scheduler.shutdown(wait=False)
         await broadcast_sender.stop()  # unsent claimed rows go back to pending
+        # The HTTP server first: it waits for the webhook requests being handled, which
+        # still send through Telegram's session.
+        await runner.cleanup()
         if telegram is not None:
             await telegram.stop()
-        await runner.cleanup()
         if whatsapp is not None:
             await whatsapp.stop()

@@ -110,4 +110,4 @@ def chat(app: App) -> Chat:
 
 
 # The Telegram end-to-end harness's fixtures, for every test module.
-from tests.telegram_harness import api, bot, handled  # noqa: E402, F401
+from tests.telegram_harness import api, bot, handled, telegram_mode  # noqa: E402, F401

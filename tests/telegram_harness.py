@@ -1,6 +1,10 @@
 """The harness of the Telegram end-to-end tests: the real bot (build_app + serve) against
 the fake Bot API, with helpers to act as users and to check replies. Its fixtures
-(`api`, `handled`, `bot`) are shared through tests/conftest.py."""
+(`api`, `handled`, `telegram_mode`, `bot`) are shared through tests/conftest.py.
+
+`bot` runs in both of Telegram's modes, so every test that uses it runs twice: polling
+(the fake answers `getUpdates`) and webhook (the fake POSTs each update to the bot and
+carries out a method given in the reply, as Telegram does)."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ TOKEN = "123456:TEST"
 SECRET = "e2e-Secret_token-42"
 MENU = ["prj", "num", "set", "help"]
 LANGUAGE_CHOICES = ["lang:kk", "lang:ru", "lang:en"]
+MODES = ["polling", "webhook"]
 
 
 def free_port() -> int:
@@ -59,9 +64,9 @@ def handled(monkeypatch: pytest.MonkeyPatch, api: FakeTelegramAPI) -> set[tuple[
             done.add(("message", message.chat.id, message.message_id))
             api.notify()
 
-    async def callback_handled(self: TelegramChannel, query: CallbackQuery) -> None:
+    async def callback_handled(self: TelegramChannel, query: CallbackQuery) -> Any:
         try:
-            await on_callback(self, query)
+            return await on_callback(self, query)
         finally:
             done.add(("callback", query.id))
             api.notify()
@@ -89,10 +94,17 @@ class RunningBot:
     async def after(self, user: int, inject: Awaitable[dict[str, Any]],
                     timeout: float = 5.0) -> list[ApiCall]:  # noqa: ASYNC109
         """Inject an update; once the bot has handled it, what it sent or edited in the
-        user's chat meanwhile."""
+        user's chat meanwhile. A button press is done once it is answered too: the
+        answer comes after the step (in polling mode as a request of its own)."""
         mark = self.api.mark()
         key = update_key(await inject)
-        await self.api.wait_for(lambda: key in self.handled or self.task.done(), timeout,
+
+        def done() -> bool:
+            if key[0] == "callback" and not self.api.callback_queries[key[1]].answers:
+                return False
+            return key in self.handled
+
+        await self.api.wait_for(lambda: done() or self.task.done(), timeout,
                                 f"the bot to handle {key}")
         assert not self.task.done(), "the bot stopped"
         return self.api.replies(user, mark)
@@ -124,7 +136,8 @@ class RunningBot:
 @asynccontextmanager
 async def running_bot(database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]],
                       **overrides: Any) -> AsyncIterator[RunningBot]:
-    """`python -m bot run`, in this event loop, until the block ends."""
+    """`python -m bot run`, in this event loop, until the block ends; polling unless
+    `telegram_mode="webhook"` is given."""
     port = free_port()
     if overrides.get("telegram_mode") == "webhook":
         overrides.setdefault("telegram_webhook_url", f"http://127.0.0.1:{port}/telegram/webhook")
@@ -135,8 +148,9 @@ async def running_bot(database_url: str, api: FakeTelegramAPI, handled: set[tupl
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, stop))
     ready = "setWebhook" if settings.telegram_mode == "webhook" else "getUpdates"
+    mark = api.mark()
     try:
-        await api.wait_for(lambda: task.done() or api.calls_to(ready), 10, ready)
+        await api.wait_for(lambda: task.done() or api.calls_to(ready, mark), 10, ready)
         if task.done():
             task.result()  # raises what stopped the bot
             raise AssertionError("the bot stopped by itself")
@@ -155,10 +169,16 @@ async def api() -> AsyncIterator[FakeTelegramAPI]:
         yield fake
 
 
+@pytest.fixture(params=MODES)
+def telegram_mode(request: pytest.FixtureRequest) -> str:
+    """How the bot gets its updates: "polling" or "webhook"."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def bot(database_url: str, api: FakeTelegramAPI,
-              handled: set[tuple[Any, ...]]) -> AsyncIterator[RunningBot]:
-    async with running_bot(database_url, api, handled) as running:
+async def bot(database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]],
+              telegram_mode: str) -> AsyncIterator[RunningBot]:
+    async with running_bot(database_url, api, handled, telegram_mode=telegram_mode) as running:
         yield running
 
 

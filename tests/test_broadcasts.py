@@ -462,11 +462,13 @@ async def test_coordinator_composes_previews_and_schedules(bapp: App) -> None:
 
 
 async def test_telegram_compose_preview_send_and_report(
-        database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]]) -> None:
+        database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]],
+        telegram_mode: str) -> None:
     from tests.telegram_harness import running_bot
 
     lead = int(LEAD)
-    async with running_bot(database_url, api, handled, admin_ids=[lead]) as bot:
+    async with running_bot(database_url, api, handled, admin_ids=[lead],
+                           telegram_mode=telegram_mode) as bot:
         await bot.say(801, "/start", language_code="ru")
         await bot.say(802, "/start", language_code="kk")
         await bot.say(803, "/start", language_code="en")

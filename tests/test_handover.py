@@ -96,11 +96,14 @@ def reply_target(message: ChatMessage) -> int | None:
 
 
 async def test_question_answer_follow_up_restart_and_close_on_telegram(
-    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]]
+    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], telegram_mode: str
 ) -> None:
+    """In both of Telegram's modes: the coordinators' chat gets its messages and presses
+    through the same dispatcher as the users' chats."""
     api.add_group(GROUP)
     api.user(LEAD, first_name="Lead")
-    async with running_bot(database_url, api, handled, **desk_settings()) as bot:
+    async with running_bot(database_url, api, handled, telegram_mode=telegram_mode,
+                           **desk_settings()) as bot:
         ack = await ask(bot, USER, "Как получить статус кандаса?")
         assert "#1" in ack.text
         assert bot._("ru", "They will answer here in English, usually within a working "
@@ -131,7 +134,8 @@ async def test_question_answer_follow_up_restart_and_close_on_telegram(
         assert reply_target(follow_copy) is not None
 
     # A restart: the mapping is in the database.
-    async with running_bot(database_url, api, handled, **desk_settings()) as bot:
+    async with running_bot(database_url, api, handled, telegram_mode=telegram_mode,
+                           **desk_settings()) as bot:
         mark = api.mark()
         await in_group(bot, LEAD, "Около месяца.", reply_to=follow_copy.message_id)
         answer = one(api.replies(USER, mark))

@@ -7,10 +7,12 @@ and drives it only through Telegram updates and HTTP.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 
 from bot import LANGUAGES
 from bot.channels.telegram import TelegramChannel
@@ -269,13 +271,19 @@ async def test_flood_control_waits_and_the_message_still_arrives(bot: RunningBot
 
 async def test_flood_control_on_a_button_press(bot: RunningBot) -> None:
     await bot.say(702, "/start", language_code="en")
-    bot.api.fail_next("answerCallbackQuery", 1, retry_after=1)
+    webhook = bot.app.settings.telegram_mode == "webhook"
+    if not webhook:  # a webhook's press is answered in the reply: no request to refuse
+        bot.api.fail_next("answerCallbackQuery", 1, retry_after=1)
     bot.api.fail_next("editMessageText", 1, retry_after=1)
     mark = bot.api.mark()
     reply = check(one(await bot.press(702, "prj")), "en")
     assert "prj:bereke" in reply.callback_data
     answers = bot.api.calls_to("answerCallbackQuery", mark)
-    assert [call.status for call in answers] == [429, 200]
+    if webhook:
+        assert [call.status for call in answers] == [200]
+        assert bot.api.webhook_calls == answers
+    else:
+        assert [call.status for call in answers] == [429, 200]
     assert [call.status for call in bot.api.calls_to("editMessageText", mark)] == [429, 200]
     assert_clean(bot.api)
 
@@ -390,16 +398,103 @@ async def test_webhook_mode(database_url: str, api: FakeTelegramAPI,
     assert_clean(api)
 
 
-async def test_webhook_endpoint_refuses_everything_in_polling_mode(bot: RunningBot) -> None:
-    url = f"{bot.base_url}/telegram/webhook"
-    bot.api.user(1101)
-    async with aiohttp.ClientSession() as http:
-        for headers in ({}, {SECRET_HEADER: SECRET}, {SECRET_HEADER: ""}):
-            async with http.post(url, json=update_for(1101, "/start"),
-                                 headers=headers) as response:
-                assert response.status == 401
-    # The polling side works meanwhile, and nothing reached user 1101.
-    assert is_menu(one(await bot.say(1102, "/start", language_code="kk")))
-    assert bot.api.replies(1101) == []
-    assert await user_row(bot.app, 1101) is None
+async def test_webhook_endpoint_refuses_everything_in_polling_mode(
+        database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]]) -> None:
+    async with running_bot(database_url, api, handled, telegram_mode="polling") as bot:
+        url = f"{bot.base_url}/telegram/webhook"
+        bot.api.user(1101)
+        async with aiohttp.ClientSession() as http:
+            for headers in ({}, {SECRET_HEADER: SECRET}, {SECRET_HEADER: ""}):
+                async with http.post(url, json=update_for(1101, "/start"),
+                                     headers=headers) as response:
+                    assert response.status == 401
+        # The polling side works meanwhile, and nothing reached user 1101.
+        assert is_menu(one(await bot.say(1102, "/start", language_code="kk")))
+        assert bot.api.replies(1101) == []
+        assert await user_row(bot.app, 1101) is None
+        assert_clean(bot.api)
+
+
+async def test_a_webhook_update_is_handled_within_its_request(
+        database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]]) -> None:
+    async with running_bot(database_url, api, handled, telegram_mode="webhook") as bot:
+        url = f"{bot.base_url}/telegram/webhook"
+        api.user(1201)
+        async with aiohttp.ClientSession() as http:
+            for body in (b"not json", b'{"message": "no update_id"}', b"[1, 2]"):
+                async with http.post(url, data=body, headers={
+                        SECRET_HEADER: SECRET, "Content-Type": "application/json"}) as response:
+                    assert response.status == 400, body
+            assert api.replies(1201) == []
+            # 200 once the reply is sent, not before.
+            async with http.post(url, json=update_for(1201, "/start"),
+                                 headers={SECRET_HEADER: SECRET}) as response:
+                assert response.status == 200
+                assert is_menu(check(one(api.replies(1201)), "en"))
+        assert_clean(api)
+
+
+def failures() -> float:
+    return REGISTRY.get_sample_value(
+        "bot_errors_total", {"channel": "telegram", "where": "update"}) or 0.0
+
+
+async def test_an_update_that_fails_outside_a_step_is_counted_and_delivered_again(
+        bot: RunningBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine answers a failed step itself; a failure after it (here: sending the
+    reply) goes to the dispatcher's error handler in both modes. The webhook answers 500,
+    so Telegram delivers the update again; polling logs it and goes on."""
+    render = TelegramChannel.render
+    calls: list[Any] = []
+
+    async def render_once_broken(self: TelegramChannel, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("the reply could not be built")
+        return await render(self, *args, **kwargs)
+
+    monkeypatch.setattr(TelegramChannel, "render", render_once_broken)
+    webhook = bot.app.settings.telegram_mode == "webhook"
+    before = failures()
+    replies = await bot.say(1301, "/start", language_code="en")
+    assert failures() == before + 1
+    if webhook:
+        assert [status for _, status in bot.api.deliveries[-2:]] == [500, 200]
+        assert is_menu(one(replies))  # the second delivery
+    else:
+        assert replies == []
+    menu = one(await bot.say(1301, "/menu"))
+    assert is_menu(menu)
+    # A button press that fails is answered all the same (exactly once: `press` checks).
+    calls.clear()
+    replies = await bot.press(1301, "help")
+    assert failures() == before + 2
+    if webhook:
+        assert [status for _, status in bot.api.deliveries[-2:]] == [500, 200]
+        assert "/help" in one(replies).text
+    else:
+        assert replies == []
     assert_clean(bot.api)
+
+
+async def test_stopping_lets_the_webhook_updates_in_hand_finish(
+        database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    render = TelegramChannel.render
+    rendering = asyncio.Event()
+
+    async def slow_render(self: TelegramChannel, *args: Any, **kwargs: Any) -> Any:
+        rendering.set()
+        await asyncio.sleep(0.3)
+        return await render(self, *args, **kwargs)
+
+    monkeypatch.setattr(TelegramChannel, "render", slow_render)
+    api.user(1401, language_code="en")
+    async with running_bot(database_url, api, handled, telegram_mode="webhook"):
+        delivery = asyncio.create_task(api.send_text(1401, "/start"))
+        await rendering.wait()
+    # The bot has stopped; the update it had in hand was finished and acknowledged.
+    await delivery
+    assert api.deliveries[-1][1] == 200
+    assert is_menu(check(one(api.replies(1401)), "en"))
+    assert_clean(api)

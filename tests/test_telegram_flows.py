@@ -78,16 +78,16 @@ async def test_eligibility_walk_with_back_restart_and_typed_answers(
 
 
 async def test_eligibility_resumes_after_a_process_restart(
-    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]]
+    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], telegram_mode: str
 ) -> None:
     user = 600
-    async with running_bot(database_url, api, handled) as first:
+    async with running_bot(database_url, api, handled, telegram_mode=telegram_mode) as first:
         await first.say(user, "/start", language_code="kk")
         await first.press(user, "el")
         await first.press(user, "el:a:nationality:yes")
         await first.press(user, "el:a:nationality_document:yes")
     handled.clear()
-    async with running_bot(database_url, api, handled) as second:
+    async with running_bot(database_url, api, handled, telegram_mode=telegram_mode) as second:
         text = texts(await second.say(user, "жоқ"), "kk")  # typed, after the restart
         assert question(second, "kk", 4) in text
         text = texts(await second.say(user, "/menu"), "kk")
@@ -140,11 +140,13 @@ async def register(bot: RunningBot, api: FakeTelegramAPI, user: int, language: s
 
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_forum_registration_ticket_reminder_and_check_in(
-    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], language: str
+    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], language: str,
+    telegram_mode: str,
 ) -> None:
     user = 700 + LANGUAGES.index(language)
     name = PERSON[language][0]
-    async with running_bot(database_url, api, handled, admin_ids=[LEAD]) as bot:
+    async with running_bot(database_url, api, handled, admin_ids=[LEAD],
+                           telegram_mode=telegram_mode) as bot:
         forum_id = await make_forum(bot)
         replies = await register(bot, api, user, language, forum_id)
         methods = [reply.method for reply in replies]
@@ -181,10 +183,11 @@ async def test_forum_registration_ticket_reminder_and_check_in(
 
 @pytest.mark.parametrize("language", LANGUAGES)
 async def test_forum_cancellation_moves_the_waiting_list(
-    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], language: str
+    database_url: str, api: FakeTelegramAPI, handled: set[tuple[Any, ...]], language: str,
+    telegram_mode: str,
 ) -> None:
     first, second = 800 + 2 * LANGUAGES.index(language), 801 + 2 * LANGUAGES.index(language)
-    async with running_bot(database_url, api, handled) as bot:
+    async with running_bot(database_url, api, handled, telegram_mode=telegram_mode) as bot:
         forum_id = await make_forum(bot, capacity=1)
         await register(bot, api, first, language, forum_id)
         replies = await register(bot, api, second, language, forum_id)

@@ -1,8 +1,9 @@
 """How a broadcast message goes out on each platform (`broadcasts.Platform`).
 
-Telegram: through the channel's shared `PriorityLimiter` at broadcast priority (replies
-to users go first), at most one message per second to the same chat, a 429 pausing
-every sender; a photo or document is uploaded once and then sent by its `file_id`.
+Telegram: through the one Telegram sender (bot/channels/telegram_send.py) and the
+channel's shared `PriorityLimiter` at broadcast priority (replies to users go first),
+at most one message per second to the same chat; a photo or document is uploaded once
+and then sent by its `file_id`.
 WhatsApp: the channel's `push` (templates outside the 24-hour window) at broadcast
 priority through the phone number's `PriorityLimiter` (`WHATSAPP_RATE`, replies to
 users first, a 130429 pausing every sender); the wamid is kept for the statuses.
@@ -10,114 +11,51 @@ users first, a 130429 pausing every sender); the wamid is kept for the statuses.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramRetryAfter,
-)
-from aiogram.types import BufferedInputFile, Message
 
-from bot.channels.telegram import CAPTION_LIMIT, TEXT_LIMIT, keyboard
+from bot.channels.telegram_send import (
+    GaveUp,
+    Refused,
+    TelegramFile,
+    TelegramSender,
+    Unreachable,
+)
 from bot.core.notify import PushResult
 from bot.core.ratelimit import BROADCAST, PriorityLimiter
-from bot.core.replies import Reply, split_text
+from bot.core.replies import Reply
 from bot.services.broadcasts import Outcome
 
 if TYPE_CHECKING:
     from bot.channels.whatsapp import WhatsAppChannel
 
 PER_CHAT_INTERVAL = 1.0  # Telegram: at most one message per second to the same chat
-FLOOD_ATTEMPTS = 8
-
-
-class _Flood(Exception):
-    pass
 
 
 class TelegramBroadcaster:
     def __init__(self, bot: Bot, limiter: PriorityLimiter,
                  per_chat: float = PER_CHAT_INTERVAL) -> None:
-        self.bot = bot
-        self.limiter = limiter
+        self.sender = TelegramSender(bot, limiter)
         self.per_chat = per_chat
-        self._file_ids: dict[str, str] = {}
+        # The broadcast's file once uploaded (by its key), sent by its file id after that.
+        self._files: dict[str, TelegramFile] = {}
 
     async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
-        chat_id = int(external_id)
         try:
-            parts = self._parts(chat_id, reply, key)
-            first: Message | None = None
-            last_at = 0.0
-            for make in parts:
-                wait = last_at + self.per_chat - time.monotonic()
-                if last_at and wait > 0:
-                    await asyncio.sleep(wait)
-                message = await self._request(make)
-                last_at = time.monotonic()
-                first = first or message
-                self._remember_file(key, message)
-        except TelegramForbiddenError as error:
-            return Outcome("blocked", error=error.message[:300])
-        except TelegramBadRequest as error:
+            sent = await self.sender.send(int(external_id), reply, file=self._files.get(key),
+                                          priority=BROADCAST, spacing=self.per_chat)
+        except Unreachable as error:
+            return Outcome("blocked", error=str(error)[:300])
+        except Refused as error:
             return Outcome("failed", error=error.message[:300])
-        except _Flood:
-            return Outcome("retry", error="flood control")
-        except Exception as error:  # network, server: try again later
+        except GaveUp as error:
+            return Outcome("retry", error=str(error)[:300])
+        except Exception as error:  # anything else: try again later
             return Outcome("retry", error=f"{type(error).__name__}: {error}"[:300])
-        return Outcome("sent", message_id=str(first.message_id) if first else None)
-
-    async def _request(self, make: Callable[[], Awaitable[Any]]) -> Any:
-        for _ in range(FLOOD_ATTEMPTS):
-            await self.limiter.acquire(BROADCAST)
-            try:
-                return await make()
-            except TelegramRetryAfter as error:
-                self.limiter.pause(error.retry_after)
-        raise _Flood
-
-    def _parts(self, chat_id: int, reply: Reply,
-               key: str) -> list[Callable[[], Awaitable[Any]]]:
-        markup = keyboard(reply)
-        attachment = reply.attachment
-        if attachment is None:
-            chunks = split_text(reply.text, TEXT_LIMIT)
-            return [partial(self.bot.send_message, chat_id=chat_id, text=chunk,
-                            reply_markup=markup if number == len(chunks) - 1 else None)
-                    for number, chunk in enumerate(chunks)]
-        parts: list[Callable[[], Awaitable[Any]]] = []
-        caption: str | None = reply.text or None
-        if caption is not None and len(caption) > CAPTION_LIMIT:
-            parts += [partial(self.bot.send_message, chat_id=chat_id, text=chunk)
-                      for chunk in split_text(caption, TEXT_LIMIT)]
-            caption = None
-        photo = attachment.mime in ("image/png", "image/jpeg")
-
-        def send_file() -> Awaitable[Any]:
-            upload: Any = self._file_ids.get(key) or BufferedInputFile(
-                attachment.data, filename=attachment.filename)
-            if photo:
-                return self.bot.send_photo(chat_id=chat_id, photo=upload, caption=caption,
-                                           reply_markup=markup)
-            return self.bot.send_document(chat_id=chat_id, document=upload, caption=caption,
-                                          reply_markup=markup)
-
-        parts.append(send_file)
-        return parts
-
-    def _remember_file(self, key: str, message: Any) -> None:
-        if key in self._file_ids or not isinstance(message, Message):
-            return
-        if message.photo:
-            self._file_ids[key] = message.photo[-1].file_id
-        elif message.document is not None:
-            self._file_ids[key] = message.document.file_id
+        if sent.file is not None:
+            self._files.setdefault(key, sent.file)
+        return Outcome("sent", message_id=str(sent.message_ids[0]))
 
 
 class WhatsAppBroadcaster:

@@ -1,9 +1,13 @@
 """Telegram through aiogram: updates become events, replies become messages.
 
-- every callback query is answered (first, so the client stops its spinner);
+Polling and the webhook feed the same aiogram `Dispatcher`, so a middleware, filter or
+error handler works in both modes. A webhook update is handled within its request: 200
+means it was handled, 500 (handling failed) makes Telegram deliver it again.
+
+- every callback query is answered: the handler returns the answer, which goes in the
+  reply to the webhook's request, or (polling) is sent as a request of its own;
 - a button press edits the message it came from; anything else is sent anew;
-- text over 4096 characters is split, the keyboard goes under the last part;
-- 429 waits `retry_after` and retries; 403 marks the user unreachable.
+- sending (splitting, files, the rate limiter, 429 and 403) is bot/channels/telegram_send.py.
 """
 
 from __future__ import annotations
@@ -12,33 +16,37 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
+from aiogram.methods import AnswerCallbackQuery, SetMyCommands, TelegramMethod
 from aiogram.types import (
     BotCommand,
-    BufferedInputFile,
     CallbackQuery,
+    ErrorEvent,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
-    ReplyParameters,
+    TelegramObject,
     Update,
 )
 from aiohttp import web
 
 from bot import LANGUAGES
+from bot.channels.telegram_send import (
+    TEXT_LIMIT,
+    GaveUp,
+    Markup,
+    Refused,
+    SendError,
+    TelegramSender,
+    Unreachable,
+    keyboard,
+)
 from bot.channels.telegram_session import BotApiSession
 from bot.config import Settings
 from bot.core import metrics
@@ -46,8 +54,8 @@ from bot.core.engine import Engine
 from bot.core.events import Event, EventKind, Identity, InboundFile
 from bot.core.i18n import N_, Translations
 from bot.core.notify import PushResult
-from bot.core.ratelimit import INTERACTIVE, PriorityLimiter
-from bot.core.replies import Reply, split_text
+from bot.core.ratelimit import PriorityLimiter
+from bot.core.replies import Reply
 
 if TYPE_CHECKING:
     from bot.channels.telegram_desk import CoordinatorDesk
@@ -55,8 +63,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -70,26 +76,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("forgetme", N_("Delete your data")),
 )
 
-T = TypeVar("T")
-
-
-class Unreachable(Exception):
-    """The user blocked the bot (403); they are marked unreachable."""
-
-
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
-
-
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """The reply's choices as inline buttons (validated from plain data in one call, the
-    quickest way to build aiogram's models)."""
-    if not reply.choices:
-        return None
-    return InlineKeyboardMarkup.model_validate({"inline_keyboard": [
-        [{"text": choice.label, "url": choice.url} if choice.url
-         else {"text": choice.label, "callback_data": choice.payload} for choice in row]
-        for row in reply.choices
-    ]})
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class TelegramChannel:
@@ -105,15 +92,17 @@ class TelegramChannel:
         # small burst (a fifth of a second's worth) keeps any second near the rate.
         self.limiter = PriorityLimiter(settings.broadcast_rate,
                                        burst=settings.broadcast_rate / 5)
-        self.dispatcher = Dispatcher()
+        self.sender = TelegramSender(self.bot, self.limiter)
+        # The flows keep their own state (bot/core/engine.py): no aiogram FSM.
+        self.dispatcher = Dispatcher(disable_fsm=True)
+        self.dispatcher.errors.register(self.on_error)
+        if settings.telegram_mode != "webhook":
+            self.dispatcher.update.outer_middleware(self.carry_out)
         router = Router(name="channel")
         router.message.register(self.on_message)
         router.callback_query.register(self.on_callback)
         self.dispatcher.include_router(router)
         self._polling: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[Any]] = set()
-        # Button presses already answered in the reply to the webhook's request.
-        self._answered: set[str] = set()
         # Chats that show the "share my phone" keyboard, to remove it afterwards.
         self._contact_keyboard: set[int] = set()
         # The coordinators' chat (bot/channels/telegram_desk.py), set by the runner.
@@ -151,8 +140,6 @@ class TelegramChannel:
             except (TimeoutError, asyncio.CancelledError):
                 self._polling.cancel()
             self._polling = None
-        if self._background:
-            await asyncio.wait(self._background, timeout=10)
         await self.bot.session.close()
 
     async def register_commands(self) -> None:
@@ -160,12 +147,18 @@ class TelegramChannel:
             translator = self.translations[language or self.settings.default_locale]
             commands = [BotCommand(command=name, description=translator._(description))
                         for name, description in COMMANDS]
-            await self._call(partial(self.bot.set_my_commands, commands=commands,
-                                     language_code=language), limited=False)
+            try:
+                await self.sender.call(SetMyCommands(commands=commands, language_code=language),
+                                       limited=False)
+            except SendError as error:
+                log.error("telegram: commands for %s not set: %s", language or "default", error)
 
     # ---- webhook ---------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
+        """`POST /telegram/webhook`: the update goes through the dispatcher within this
+        request; a method a handler returns (the answer to a button press) goes in the
+        reply, and Telegram carries it out."""
         expected = self.settings.telegram_webhook_secret
         given = request.headers.get(SECRET_HEADER, "")
         if expected is None or not hmac.compare_digest(
@@ -176,40 +169,64 @@ class TelegramChannel:
             update = Update.model_validate_json(await request.read(), context={"bot": self.bot})
         except ValueError:  # not JSON, or not an update
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
-        query = update.callback_query
-        if query is not None and self._for_desk(query):
-            query = None  # the desk answers presses in its chat itself
-        if query is not None:
-            self._answered.add(query.id)
-        task = asyncio.create_task(self.on_update(update))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        if query is not None:
-            # Telegram carries out a method given in the reply to its request: the press
-            # is answered (the button stops spinning) without a request of our own.
-            return web.json_response({"method": "answerCallbackQuery",
-                                      "callback_query_id": query.id})
-        return web.json_response({"ok": True})
+        try:
+            # aiogram's own webhook entry; it logs a failure before raising it. (After 55 s
+            # it answers without waiting: Telegram would deliver the update again at 60.)
+            result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
+                self.bot, update)
+        except Exception:
+            return web.json_response({"ok": False, "error": "not handled"}, status=500)
+        if result is None:
+            return web.json_response({"ok": True})
+        return web.json_response(await self._in_reply(result))
 
-    def _for_desk(self, query: CallbackQuery) -> bool:
-        """A press in the coordinators' chat (the desk answers those itself)."""
-        return (self.desk is not None and query.message is not None
-                and self.desk.owns(query.message.chat.id))
+    async def _in_reply(self, method: TelegramMethod[Any]) -> dict[str, Any]:
+        """A method as the body of the webhook's reply; one with a file to upload cannot
+        go there and is sent as a request instead."""
+        files: dict[str, InputFile] = {}
+        body: dict[str, Any] = {"method": method.__api_method__}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.bot.session.prepare_value(value, bot=self.bot, files=files)
+            if prepared is not None:
+                body[key] = prepared
+        if files:
+            await self._carry_out_method(method)
+            return {"ok": True}
+        return body
 
     # ---- updates -----------------------------------------------------------------
 
-    async def on_update(self, update: Update) -> None:
-        """An update from the webhook. Polling reaches the same two handlers through
-        aiogram's dispatcher; a webhook update needs none of its routing (the flows
-        route themselves), so it goes to them directly."""
+    async def carry_out(self, handler: Handler, update: TelegramObject,
+                        data: dict[str, Any]) -> Any:
+        """Polling: a method a handler returns is sent as a request of its own, with the
+        sender's retries (aiogram would try it once). A press whose handling failed is
+        answered all the same: a polled update is not delivered again."""
         try:
-            if update.message is not None:
-                await self.on_message(update.message)
-            elif update.callback_query is not None:
-                await self.on_callback(update.callback_query)
+            result = await handler(update, data)
         except Exception:
-            metrics.ERRORS.labels(CHANNEL, "update").inc()
-            log.exception("telegram: update %s failed", update.update_id)
+            query = update.callback_query if isinstance(update, Update) else None
+            if query is not None and not self._for_desk(query):
+                await self._carry_out_method(query.answer())
+            raise
+        if isinstance(result, TelegramMethod):
+            await self._carry_out_method(result)
+            return None
+        return result
+
+    async def _carry_out_method(self, method: TelegramMethod[Any]) -> None:
+        try:
+            await self.sender.call(method, limited=False)
+        except Refused as error:  # a press too old to answer; the step is done anyway
+            log.info("telegram: %s not carried out: %s", method.__api_method__, error)
+        except (Unreachable, GaveUp) as error:
+            log.warning("telegram: %s not carried out: %s", method.__api_method__, error)
+
+    async def on_error(self, event: ErrorEvent) -> None:
+        """An update that failed outside a flow's step (the engine answers a failed step
+        itself): counted, then passed on, so the webhook answers 500 and Telegram
+        delivers the update again; polling logs it and goes on."""
+        metrics.ERRORS.labels(CHANNEL, "update").inc()
+        raise event.exception
 
     async def on_message(self, message: Message) -> None:
         sender = message.from_user
@@ -241,34 +258,32 @@ class TelegramChannel:
         replies = await self.engine.handle(event)
         await self.render(identity, message.chat.id, replies)
 
-    async def on_callback(self, query: CallbackQuery) -> None:
+    async def on_callback(self, query: CallbackQuery) -> AnswerCallbackQuery | None:
+        """A button press: the step, then the answer to the press (returned: in the
+        webhook's reply, or sent by `carry_out`)."""
         if self._for_desk(query):
             assert self.desk is not None
-            await self.desk.on_callback(query)  # answers the query itself
-            return
-        identity = Identity(CHANNEL, str(query.from_user.id))
-        if query.id in self._answered:  # in the reply to the webhook
-            self._answered.discard(query.id)
-        else:
-            try:
-                # Through _call: flood control (429) or a server error on the answer must
-                # not drop the step; only "too old" is given up on.
-                await self._call(query.answer, raise_bad_request=True, limited=False)
-            except TelegramBadRequest as error:  # too old to answer; the step goes on
-                log.info("telegram: callback not answered: %s", error.message)
+            await self.desk.on_callback(query)  # answers presses in its chat itself
+            return None
+        answer = query.answer()
         if not query.data:
-            return
+            return answer
+        identity = Identity(CHANNEL, str(query.from_user.id))
         event = Event(identity, EventKind.BUTTON, payload=query.data,
                       language_hint=query.from_user.language_code,
                       display_name=query.from_user.first_name)
         replies = await self.engine.handle(event)
         origin = query.message if isinstance(query.message, Message) else None
-        if origin is None:
-            if query.message is None:
-                return
+        if origin is not None:
+            await self.render(identity, origin.chat.id, replies, edit=origin.message_id)
+        elif query.message is not None:
             await self.render(identity, query.message.chat.id, replies)
-            return
-        await self.render(identity, origin.chat.id, replies, edit=origin.message_id)
+        return answer
+
+    def _for_desk(self, query: CallbackQuery) -> bool:
+        """A press in the coordinators' chat (the desk answers those itself)."""
+        return (self.desk is not None and query.message is not None
+                and self.desk.owns(query.message.chat.id))
 
     # ---- sending --------------------------------------------------------------
 
@@ -278,37 +293,33 @@ class TelegramChannel:
         """Send the replies; with `edit`, the first one replaces that message's text.
         In a group: `reply_to` makes each message a reply to that one, and `sent` gets
         the ids of the messages sent (the coordinators' desk keeps them)."""
-        answering = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) \
-            if reply_to else None
         try:
             for index, reply in enumerate(replies):
-                chunks = split_text(reply.text, TEXT_LIMIT)
                 markup = self._markup(chat_id, reply)
-                if reply.attachment is not None:
-                    if not await self._send_file(identity, chat_id, reply, markup, answering,
-                                                 sent):
-                        return PushResult.FAILED
-                    continue
-                editable = (index == 0 and edit is not None and len(chunks) == 1
-                            and not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove))
-                if editable and await self._edit(identity, chat_id, edit, chunks[0],
-                                                 markup):  # type: ignore[arg-type]
-                    continue
-                for number, chunk in enumerate(chunks):
-                    last = number == len(chunks) - 1
-                    message = await self._call(
-                        partial(self.bot.send_message, chat_id=chat_id, text=chunk,
-                                reply_markup=markup if last else None,
-                                reply_parameters=answering),
-                        identity,
-                    )
-                    if message is None:
-                        return PushResult.FAILED
-                    if sent is not None:
-                        sent.append(message.message_id)
-                    metrics.REPLIES.labels(CHANNEL).inc()
+                if (index == 0 and edit is not None and reply.attachment is None
+                        and len(reply.text) <= TEXT_LIMIT
+                        and isinstance(markup, InlineKeyboardMarkup | None)):
+                    try:
+                        if await self.sender.edit(chat_id, edit, reply.text, markup):
+                            metrics.REPLIES.labels(CHANNEL).inc()
+                        continue
+                    except Refused:
+                        pass  # too old, deleted, not a text message: sent anew
+                result = await self.sender.send(chat_id, reply, markup=markup,
+                                                reply_to=reply_to)
+                if sent is not None:
+                    sent.extend(result.message_ids)
+                metrics.REPLIES.labels(CHANNEL).inc(len(result.message_ids))
         except Unreachable:
+            log.info("telegram: %s blocked the bot", identity.external_id)
+            await self.engine.mark_unreachable(identity)
             return PushResult.UNREACHABLE
+        except Refused as error:
+            metrics.ERRORS.labels(CHANNEL, "send").inc()
+            log.error("telegram: request refused: %s", error)
+            return PushResult.FAILED
+        except GaveUp:
+            return PushResult.FAILED
         return PushResult.SENT
 
     def _markup(self, chat_id: int, reply: Reply) -> Markup | None:
@@ -325,80 +336,3 @@ class TelegramChannel:
     async def push(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
         """A message the bot starts (a reminder, a notice)."""
         return await self.render(Identity(CHANNEL, external_id), int(external_id), replies)
-
-    async def _send_file(self, identity: Identity, chat_id: int, reply: Reply,
-                         markup: Markup | None, answering: ReplyParameters | None = None,
-                         sent: list[int] | None = None) -> bool:
-        """A file (a picture is shown as a photo) with the reply's text as its caption, or
-        before it when the text is too long for a caption."""
-        assert reply.attachment is not None
-        caption: str | None = reply.text
-        if len(reply.text) > CAPTION_LIMIT:
-            for chunk in split_text(reply.text, TEXT_LIMIT):
-                if await self._call(partial(self.bot.send_message, chat_id=chat_id, text=chunk,
-                                            reply_parameters=answering), identity) is None:
-                    return False
-            caption = None
-        upload: BufferedInputFile | str = reply.attachment.ref or BufferedInputFile(
-            reply.attachment.data, filename=reply.attachment.filename)
-        if reply.attachment.mime in ("image/png", "image/jpeg"):
-            method = partial(self.bot.send_photo, chat_id=chat_id, photo=upload,
-                             caption=caption, reply_markup=markup, reply_parameters=answering)
-        else:
-            method = partial(self.bot.send_document, chat_id=chat_id, document=upload,
-                             caption=caption, reply_markup=markup, reply_parameters=answering)
-        message = await self._call(method, identity)
-        if message is None:
-            return False
-        if sent is not None:
-            sent.append(message.message_id)
-        metrics.REPLIES.labels(CHANNEL).inc()
-        return True
-
-    async def _edit(self, identity: Identity, chat_id: int, message_id: int | None,
-                    text: str, markup: InlineKeyboardMarkup | None) -> bool:
-        """Edit a message in place; False when it cannot be edited and must be sent anew."""
-        try:
-            edited = await self._call(
-                partial(self.bot.edit_message_text, chat_id=chat_id, message_id=message_id,
-                        text=text, reply_markup=markup),
-                identity, raise_bad_request=True,
-            )
-        except TelegramBadRequest as error:
-            # "not modified": the same screen again, already on display. Anything else
-            # (too old, deleted, not a text message): send a new message instead.
-            return "not modified" in error.message
-        if edited is not None:
-            metrics.REPLIES.labels(CHANNEL).inc()
-        return True
-
-    async def _call(self, make: Callable[[], Awaitable[T]], identity: Identity | None = None,
-                    *, raise_bad_request: bool = False, attempts: int = 4,
-                    limited: bool = True) -> T | None:
-        """A Bot API request with retries; `limited` requests (messages) take their turn
-        from the rate limiter, others (answering a button press, set-up) do not."""
-        for attempt in range(attempts):
-            if limited:
-                await self.limiter.acquire(INTERACTIVE)
-            try:
-                return await make()
-            except TelegramRetryAfter as error:
-                log.warning("telegram: flood control, waiting %ss", error.retry_after)
-                self.limiter.pause(error.retry_after)  # every sender waits, broadcasts too
-            except TelegramForbiddenError as error:
-                if identity is None:
-                    return None
-                log.info("telegram: %s blocked the bot", identity.external_id)
-                await self.engine.mark_unreachable(identity)
-                raise Unreachable(identity.external_id) from error
-            except TelegramBadRequest as error:
-                if raise_bad_request:
-                    raise
-                metrics.ERRORS.labels(CHANNEL, "send").inc()
-                log.error("telegram: request refused: %s", error.message)
-                return None
-            except (TelegramServerError, TelegramNetworkError) as error:
-                metrics.ERRORS.labels(CHANNEL, "send").inc()
-                log.warning("telegram: %s (attempt %d)", error, attempt + 1)
-                await asyncio.sleep(min(2**attempt * 0.5, 5))
-        return None

@@ -26,11 +26,12 @@ import logging
 import mimetypes
 from dataclasses import replace
 from datetime import timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, TelegramMethod
 from aiogram.types import CallbackQuery, Message
 
+from bot.channels.telegram_send import SendError
 from bot.core.events import Event, EventKind, Identity, InboundFile, Place, Quoted
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Attachment
@@ -117,8 +118,8 @@ class CoordinatorDesk:
                           place=Place.COORDINATORS,
                           message_id=str(origin.message_id) if origin is not None else None)
             words = "\n\n".join(reply.text for reply in await self.engine.handle(event))
-        await self.channel._call(partial(query.answer, text=_cut(words, ALERT_LIMIT) or None,
-                                         show_alert=bool(words)), limited=False)
+        await self._request(query.answer(text=_cut(words, ALERT_LIMIT) or None,
+                                         show_alert=bool(words)))
 
     # ---- the copies of users' messages --------------------------------------------------
 
@@ -200,12 +201,19 @@ class CoordinatorDesk:
             copies = await handover.copies(db, signal.thread_id, self.chat_id)
             last = await handover.latest_copy(db, signal.thread_id, self.chat_id)
         for copy_id in copies:
-            await self.channel._call(partial(self.bot.edit_message_reply_markup,
-                                             chat_id=self.chat_id, message_id=copy_id,
-                                             reply_markup=None))
+            await self._request(EditMessageReplyMarkup(chat_id=self.chat_id,
+                                                       message_id=copy_id, reply_markup=None))
         note = self.engine.compose("question_closed_note", None, thread_id=signal.thread_id,
                                    name=signal.by_name)
         await self.channel.render(self.group, self.chat_id, note, reply_to=last)
+
+    async def _request(self, method: TelegramMethod[Any]) -> None:
+        """Answer a press (no turn from the limiter) or edit a message (a turn)."""
+        try:
+            await self.channel.sender.call(
+                method, limited=not isinstance(method, AnswerCallbackQuery))
+        except SendError as error:
+            log.warning("handover: %s not carried out: %s", type(method).__name__, error)
 
     # ---- files of Telegram users, for the flows (`Notifier.register_files`) -------------
 

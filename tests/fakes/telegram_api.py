@@ -14,7 +14,9 @@ check that fails answers 400 with a Telegram-like description *and* is recorded 
 
 Polling bots get the injected updates from `getUpdates` (long polling with `timeout`
 and `offset`); once a webhook is set, injected updates are POSTed to it with the
-secret token, as Telegram does.
+secret token, as Telegram does: the injecting call returns when the bot has answered
+the POST, an update the bot did not take (an answer other than 200) is delivered again
+(up to `REDELIVERIES` times), and a method given in the reply is carried out.
 
 Differences from Telegram, on purpose: `setWebhook` accepts http:// URLs (the bot under
 test listens on 127.0.0.1), and there is no rate limiting unless `fail_next` asks for it.
@@ -41,6 +43,7 @@ CALLBACK_DATA_LIMIT = 64
 CALLBACK_ANSWER_LIMIT = 200
 COMMAND_DESCRIPTION_LIMIT = 256
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+REDELIVERIES = 3  # Telegram keeps trying for longer, with growing pauses
 
 # Fields that the Bot API takes as JSON-serialized strings in form data.
 JSON_FIELDS = frozenset({
@@ -558,9 +561,15 @@ class FakeTelegramAPI:
         headers = {}
         if self.webhook.get("secret_token"):
             headers[SECRET_HEADER] = self.webhook["secret_token"]
-        async with self._client.post(self.webhook["url"], json=update, headers=headers) as resp:
-            body = await resp.read()
-            self.deliveries.append((update["update_id"], resp.status))
+        for attempt in range(1 + REDELIVERIES):
+            if attempt:
+                await asyncio.sleep(0.05 * attempt)
+            async with self._client.post(self.webhook["url"], json=update,
+                                         headers=headers) as resp:
+                body = await resp.read()
+                self.deliveries.append((update["update_id"], resp.status))
+            if resp.status == 200:
+                break
         # Like Telegram: a method in the reply to a webhook request is carried out (its
         # result goes nowhere).
         if resp.status == 200 and resp.content_type == "application/json":
