@@ -241,6 +241,7 @@ class RealBot(Target):
         from bot.app import build_app
         from bot.channels.telegram import TelegramChannel
         from bot.config import Settings
+        from bot.db.engine import migrate_in_child
         from bot.web.app import make_web_app
 
         settings = Settings(  # type: ignore[call-arg]
@@ -260,7 +261,9 @@ class RealBot(Target):
         )
         if settings.problems():
             raise RuntimeError("; ".join(settings.problems()))
-        self.app = await build_app(settings)
+        # As `python -m bot run` does: the migrations in a child process.
+        await migrate_in_child(settings.database_url)
+        self.app = await build_app(settings, apply_migrations=False)
         self.channel = TelegramChannel(self.app.engine, settings, self.app.translations)
         self.runner, self.url = await _serve(make_web_app(self.app.db, self.channel))
         await self.channel.start()  # setMyCommands and setWebhook, through the fake API

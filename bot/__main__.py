@@ -61,7 +61,14 @@ async def _run(settings: Settings) -> int:
         return await _chat(settings, "local", None)
     from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 
-    app = await build_app(settings)
+    from bot.db.engine import MigrationFailed, migrate_in_child
+
+    try:
+        await migrate_in_child(settings.database_url)
+    except MigrationFailed as error:
+        print(f"could not apply the migrations:\n{error}", file=sys.stderr)
+        return 1
+    app = await build_app(settings, apply_migrations=False)
     try:
         await serve(app)
     except (TelegramAPIError, TelegramNetworkError) as error:

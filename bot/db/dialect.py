@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 S = TypeVar("S", bound=Select[Any])
@@ -28,8 +27,16 @@ def is_postgresql(db: Bind) -> bool:
 
 
 def insert_for(db: Bind) -> Any:
-    """`insert` with `on_conflict_do_nothing` / `on_conflict_do_update` for `db`'s database."""
-    return postgresql.insert if is_postgresql(db) else sqlite.insert
+    """`insert` with `on_conflict_do_nothing` / `on_conflict_do_update` for `db`'s database.
+    Each dialect's module is imported when first asked for (PostgreSQL's is 2-3 MB that a
+    bot on SQLite never needs)."""
+    if is_postgresql(db):
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def skip_locked(db: Bind, query: S, of: Any = None) -> S:

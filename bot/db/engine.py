@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from bot import MIGRATIONS_DIR, PROJECT_DIR
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 # Seconds a statement waits for another connection's write lock on SQLite.
 SQLITE_BUSY_TIMEOUT = 30
@@ -54,6 +57,10 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
 
 
 def alembic_config(url: str | None = None) -> Config:
+    # alembic (with mako and pygments, about 11 MB) is imported only where migrations
+    # run: `python -m bot run` applies them in a child process (`migrate_in_child`).
+    from alembic.config import Config
+
     config = Config(str(PROJECT_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
@@ -62,6 +69,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def _run(connection: Connection, action: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     getattr(command, action)(config, revision)
@@ -71,6 +80,23 @@ async def migrate(engine: AsyncEngine, revision: str = "head", action: str = "up
     """Run `alembic upgrade head` (or downgrade) on the engine's database."""
     async with engine.begin() as connection:
         await connection.run_sync(_run, action, revision)
+
+
+class MigrationFailed(Exception):
+    """`python -m bot migrate` in a child process did not finish; its output says why."""
+
+
+async def migrate_in_child(url: str) -> None:
+    """`python -m bot migrate` on `url` in a child process, so that a serving process
+    never loads alembic: the same migrations, and the server's memory stays the size
+    of what it serves with."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "migrate", env={**os.environ, "DATABASE_URL": url},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, errors = await child.communicate()
+    if child.returncode != 0:
+        raise MigrationFailed(errors.decode(errors="replace").strip()
+                              or f"exit code {child.returncode}")
 
 
 async def database_ok(engine: AsyncEngine, limit: float = 2.0) -> bool:
