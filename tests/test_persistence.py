@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
-from sqlalchemy import inspect, select
+import pytest
+from sqlalchemy import inspect, select, text
 
 from bot.app import build_app
-from bot.db.engine import create_engine, migrate
+from bot.db.engine import MigrationFailed, alembic_config, create_engine, migrate, migrate_in_child
 from bot.db.models import ChatSession
 from tests.conftest import Chat, make_settings
 
@@ -125,3 +129,47 @@ async def test_models_match_the_migrations(database_url: str) -> None:
         assert diff == []
     finally:
         await engine.dispose()
+
+
+def alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+
+async def test_migrations_in_a_child_process(database_url: str) -> None:
+    """`run` applies the migrations in a child process (the server never loads alembic):
+    afterwards the schema is at head, and the app starts without migrating itself."""
+    await migrate_in_child(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            version = (await connection.execute(
+                text("SELECT version_num FROM alembic_version"))).scalar_one()
+        assert {"users", "sessions", "reminders", "whatsapp_inbox"} <= tables
+        assert version == alembic_head()
+    finally:
+        await engine.dispose()
+    app = await build_app(make_settings(database_url), apply_migrations=False)
+    try:
+        chat = Chat(app)
+        assert (await chat.text("/start"))[0].text
+    finally:
+        await app.close()
+
+
+async def test_a_failed_migration_in_the_child_says_why(tmp_path: Path) -> None:
+    with pytest.raises(MigrationFailed) as failure:
+        await migrate_in_child(f"sqlite+aiosqlite:///{tmp_path}")  # a folder
+    assert str(failure.value)
+
+
+def test_serving_does_not_load_alembic() -> None:
+    """What `python -m bot run` imports to serve (migrations run in a child)."""
+    code = ("import sys, bot.__main__, bot.runner, bot.app, bot.web.app, "
+            "bot.channels.telegram, bot.channels.whatsapp; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]"
