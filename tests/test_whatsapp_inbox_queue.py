@@ -54,9 +54,9 @@ async def _rows(app: App) -> list[tuple[int, str, int, str]]:
         return [(row[0], row[1], row[2], row[3]) for row in result]
 
 
-def _inbox(app: App, worker: Worker, clock: Clock) -> Inbox:
+def _inbox(app: App, worker: Worker, clock: Clock, poll_interval: float = 0.05) -> Inbox:
     return Inbox(app.engine.sessionmaker, worker, app_secret=None, verify_token=None,
-                 workers=2, poll_interval=0.05, clock=clock)
+                 workers=2, poll_interval=poll_interval, clock=clock)
 
 
 @pytest.fixture
@@ -150,12 +150,26 @@ async def test_a_row_whose_process_keeps_dying_is_given_up_with_its_reason(
         assert row.status == "failed" and row.last_error == "gave up after 5 attempts"
 
 
-async def test_the_worker_runs_what_is_handed_over_and_releases_the_rest_on_stop(
+async def test_the_worker_runs_what_is_handed_over_without_a_claiming_query(
         app: App, clock: Clock) -> None:
     worker = Worker()
-    inbox = _inbox(app, worker, clock)
+    inbox = _inbox(app, worker, clock, poll_interval=3600)
+    claims: list[int] = []
+    claim = inbox.consumer.claim
+
+    async def counted(*args: Any) -> Any:
+        rows = await claim(*args)
+        claims.append(len(rows))
+        return rows
+
+    inbox.consumer.claim = counted  # type: ignore[method-assign]
     await inbox.start()
     try:
+        for _ in range(100):
+            if claims:
+                break
+            await asyncio.sleep(0.01)
+        assert claims == [0]  # the poller's first look, before anything was stored
         await inbox._store('{"n": 1}')
         for _ in range(200):
             if worker.seen and not inbox.consumer.held:
@@ -163,6 +177,7 @@ async def test_the_worker_runs_what_is_handed_over_and_releases_the_rest_on_stop
             await asyncio.sleep(0.01)
         assert [body for _, body in worker.seen] == [{"n": 1}]
         assert inbox.consumer.held == set()
+        assert claims == [0]
     finally:
         await inbox.stop()
     assert [row[1:] for row in await _rows(app)] == [("done", 1, "")]
