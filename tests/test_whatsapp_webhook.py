@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bot.app import App, build_app
 from bot.channels.whatsapp import SIGNATURE_HEADER, WhatsAppChannel
 from bot.channels.whatsapp_api import GraphClient
+from bot.clock import now
 from bot.core.ratelimit import PriorityLimiter
 from bot.db.models import (
     User,
@@ -93,8 +94,7 @@ async def make_wa(database_url: str, **overrides: Any) -> AsyncIterator[WA]:
                              PriorityLimiter(settings.whatsapp_rate,
                                              burst=settings.whatsapp_rate / 5),
                              backoff=0.01, attempts=4)
-        channel = WhatsAppChannel(app.engine, settings, app.translations, client=client,
-                                  lease=timedelta(seconds=30))
+        channel = WhatsAppChannel(app.engine, settings, app.translations, client=client)
         http = TestClient(TestServer(make_web_app(app.db, None, channel)))
         await http.start_server()
         try:
@@ -206,7 +206,7 @@ async def test_redelivered_message_is_handled_once(wa: WA) -> None:
     assert await wa.count(WhatsAppProcessed) == 1
 
 
-async def test_a_crash_during_processing_is_retried_after_the_lease(
+async def test_a_crash_during_processing_is_retried_after_its_backoff(
     wa: WA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
@@ -222,7 +222,10 @@ async def test_a_crash_during_processing_is_retried_after_the_lease(
     await wa.post(fixture("text_kk.json"))
     await wa.channel.drain()
     assert wa.api.sent == []
-    wa.channel.lease = timedelta(seconds=-1)  # the lease is over
+    await wa.channel.drain()
+    assert wa.api.sent == []  # not before its backoff is over
+    later = now() + timedelta(minutes=1)
+    wa.channel.inbox.clock = lambda: later
     await wa.channel.drain()
     assert len(wa.api.messages_to(AIGUL.recipient)) == 1
 

@@ -3,7 +3,8 @@
 `WhatsAppChannel` is what the runner and the web app use; its parts:
 
 - `whatsapp_inbox`: the webhook (verification, signature, stored before the 200) and
-  the inbox worker and poller; `whatsapp_inbox_queue`: the inbox rows (claim, lease);
+  the inbox worker and poller; `whatsapp_inbox_queue`: the inbox rows on the durable
+  queue (`bot.db.queue`);
 - `whatsapp_updates`: Meta's payloads as typed records; `whatsapp_events`: incoming
   messages as events (command words, language hints);
 - `whatsapp_contacts`: users (BSUIDs and phone numbers), the 24-hour window, the data
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -58,7 +58,7 @@ CHANNEL = "whatsapp"
 class WhatsAppChannel:
     def __init__(self, engine: Engine, settings: Settings, translations: Translations,
                  *, client: GraphClient | None = None, workers: int = 8,
-                 lease: timedelta = timedelta(seconds=60), poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0) -> None:
         assert settings.whatsapp_enabled
         assert settings.whatsapp_token is not None
         assert settings.whatsapp_phone_number_id is not None
@@ -76,20 +76,12 @@ class WhatsAppChannel:
         self.inbox = Inbox(engine.sessionmaker, self.process,
                            app_secret=settings.whatsapp_app_secret,
                            verify_token=settings.whatsapp_verify_token,
-                           workers=workers, lease=lease, poll_interval=poll_interval)
+                           workers=workers, poll_interval=poll_interval)
 
     @property
     def limiter(self) -> PriorityLimiter:
         """The phone number's limiter, shared by everything that sends."""
         return self.client.limiter
-
-    @property
-    def lease(self) -> timedelta:
-        return self.inbox.lease
-
-    @lease.setter
-    def lease(self, value: timedelta) -> None:
-        self.inbox.lease = value
 
     # ---- start and stop, the webhook ------------------------------------------------------
 

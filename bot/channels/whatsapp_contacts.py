@@ -10,15 +10,16 @@ only within 24 hours of the user's last message (`WINDOW`, less a margin).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.whatsapp_records import insert_for
+from bot import clock
 from bot.channels.whatsapp_updates import Incoming
-from bot.db.models import User, WhatsAppContact, WhatsAppDelivery, WhatsAppMenu, utcnow
+from bot.db.dialect import insert_for
+from bot.db.models import User, WhatsAppContact, WhatsAppDelivery, WhatsAppMenu
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,9 @@ def address(wa_id: str | None, user_id: str | None) -> Address:
     return {"recipient_type": "individual", "recipient": user_id or ""}
 
 
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def in_window(last_inbound: datetime | None) -> bool:
     """Whether a normal message (not a template) may be sent now."""
-    return last_inbound is not None and utcnow() - last_inbound < WINDOW - WINDOW_MARGIN
+    return last_inbound is not None and clock.now() - last_inbound < WINDOW - WINDOW_MARGIN
 
 
 async def upsert(db: AsyncSession, message: Incoming) -> WhatsAppContact:
@@ -84,7 +81,7 @@ async def upsert(db: AsyncSession, message: Incoming) -> WhatsAppContact:
         contact.wa_id = message.wa_id
     if message.name:
         contact.profile_name = message.name
-    if contact.last_inbound_at is None or aware(contact.last_inbound_at) < message.timestamp:
+    if contact.last_inbound_at is None or clock.as_utc(contact.last_inbound_at) < message.timestamp:
         contact.last_inbound_at = message.timestamp
     return contact
 
@@ -94,7 +91,7 @@ async def recipient(db: AsyncSession, external_id: str) -> tuple[Address, dateti
     contact = await db.get(WhatsAppContact, external_id)
     if contact is None:
         return {"to": external_id}, None
-    last = aware(contact.last_inbound_at) if contact.last_inbound_at else None
+    last = clock.as_utc(contact.last_inbound_at) if contact.last_inbound_at else None
     return address(contact.wa_id, contact.user_id), last
 
 
@@ -143,10 +140,9 @@ async def export_for(db: AsyncSession, user_id: int) -> dict[str, Any] | None:
         "business_scoped_user_id": contact.user_id if contact else None,
         "phone": contact.wa_id if contact else None,
         "profile_name": contact.profile_name if contact else None,
-        "last_message_at": aware(contact.last_inbound_at).isoformat()
-        if contact and contact.last_inbound_at else None,
+        "last_message_at": clock.iso(contact.last_inbound_at) if contact else None,
         "messages_sent_to_you": [
-            {"kind": d.kind, "status": d.status, "sent": aware(d.sent_at).isoformat(),
+            {"kind": d.kind, "status": d.status, "sent": clock.iso(d.sent_at),
              "error": d.error_code}
             for d in deliveries
         ],

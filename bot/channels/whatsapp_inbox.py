@@ -4,10 +4,12 @@ and handled afterwards by the inbox worker, which survives restarts and redelive
 - `GET /whatsapp/webhook`: Meta's verification handshake;
 - `POST /whatsapp/webhook`: the `X-Hub-Signature-256` HMAC of the raw body is checked
   first (401 otherwise, nothing stored); deliveries arriving together are stored in one
-  transaction (group commit), already claimed when this process's worker runs;
+  transaction (group commit), already claimed by this process's `Consumer` when its
+  worker runs;
 - the worker runs what the webhook hands over; the poller claims what nobody holds
-  (rows stored by a process that stopped, rows whose lease ran out) and renews the
-  leases of the rows held here. The rows themselves: `whatsapp_inbox_queue`.
+  (rows stored by a process that stopped, rows whose lease ran out, failed attempts
+  whose backoff is over); the consumer's heartbeat renews the leases of the rows held
+  here. The rows on the durable queue: `whatsapp_inbox_queue`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -28,7 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels import whatsapp_inbox_queue as queue
 from bot.channels import whatsapp_records as records
+from bot.clock import now
 from bot.core import metrics
+from bot.db.models import WhatsAppInbox
+from bot.db.queue import Consumer
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +68,20 @@ async def unconfigured_get(_request: web.Request) -> web.Response:
 class Inbox:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], process: Process, *,
                  app_secret: SecretStr | None, verify_token: SecretStr | None,
-                 workers: int, lease: timedelta, poll_interval: float) -> None:
+                 workers: int, poll_interval: float,
+                 clock: Callable[[], datetime] = now) -> None:
         self.sessionmaker = sessionmaker
         self.process = process
         self.app_secret = app_secret
         self.verify_token = verify_token
         self.workers = workers
-        self.lease = lease
         self.poll_interval = poll_interval
+        self.clock = clock
+        # The rows this process holds (queued or running): their leases are renewed
+        # while the worker runs, and released when it stops.
+        self.consumer: Consumer[WhatsAppInbox] = Consumer(
+            queue.INBOX, sessionmaker, f"whatsapp:{socket.gethostname()}:{os.getpid()}",
+            clock=lambda: self.clock())
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -80,8 +93,6 @@ class Inbox:
         # handed over here, so the hot path needs no claiming query.
         self._queue: asyncio.Queue[queue.Item | None] = asyncio.Queue()
         self._poller: asyncio.Task[None] | None = None
-        # Inbox rows this process holds (queued or running): their lease is renewed.
-        self._held: set[int] = set()
         self._flusher: asyncio.Task[None] | None = None
 
     # ---- start and stop -------------------------------------------------------------------
@@ -89,6 +100,7 @@ class Inbox:
     async def start(self) -> None:
         self._stopping = False
         self._queue = asyncio.Queue()
+        await self.consumer.start()
         self._loop_task = asyncio.create_task(self._worker_loop(), name="whatsapp-inbox")
         self._poller = asyncio.create_task(self._poll_loop(), name="whatsapp-inbox-poll")
         log.info("whatsapp: inbox worker started")
@@ -110,6 +122,7 @@ class Inbox:
             self._loop_task = None
         if self._running:
             await asyncio.wait(self._running, timeout=10)
+        await self.consumer.stop()  # rows handed over but not started go back in line
 
     # ---- the webhook ----------------------------------------------------------------------
 
@@ -156,16 +169,18 @@ class Inbox:
             batch, self._pending = self._pending, []
             working = self._loop_task is not None and not self._stopping
             try:
-                stored = await queue.store(self.sessionmaker, [body for body, _ in batch],
-                                           claim=working)
+                async with self.sessionmaker() as db, db.begin():
+                    stored = await queue.store(db, [body for body, _ in batch],
+                                               self.consumer.claimed() if working else None)
             except Exception as error:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(error)
                 continue
             if working:
+                self.consumer.hold(item[0] for item in stored)
                 for item in stored:
-                    self._hand_over(item)
+                    self._queue.put_nowait(item)
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
@@ -189,32 +204,21 @@ class Inbox:
         while not self._stopping:
             self._wake.clear()
             try:
-                claimed = await queue.claim(self.sessionmaker, self.workers * 2, self.lease)
+                claimed = await self._claim()
             except Exception:
                 log.exception("whatsapp: claiming from the inbox failed")
                 claimed = []
             for item in claimed:
-                self._hand_over(item)
-            await self._renew_leases()
+                self._queue.put_nowait(item)
             if claimed and self._queue.qsize() <= self.workers:
                 continue  # there may be more; otherwise let the queue shrink first
             await self._maybe_cleanup()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
-    def _hand_over(self, item: queue.Item) -> None:
-        self._held.add(item[0])
-        self._queue.put_nowait(item)
-
-    async def _renew_leases(self) -> None:
-        """Rows held here stay claimed however long they wait or run (retries with
-        backoff), so that no poller, here or in another process, takes them twice."""
-        if not self._held:
-            return
-        try:
-            await queue.renew(self.sessionmaker, list(self._held))
-        except Exception:
-            log.exception("whatsapp: renewing inbox leases failed")
+    async def _claim(self) -> list[queue.Item]:
+        async with self.sessionmaker() as db, db.begin():
+            return await queue.claim(db, self.consumer, self.workers * 2)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -225,9 +229,9 @@ class Inbox:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while loop.time() < deadline:
-            claimed = await queue.claim(self.sessionmaker, self.workers * 2, self.lease)
+            claimed = await self._claim()
             if claimed:
-                await asyncio.gather(*(self._run(i, b) for i, b in claimed))
+                await asyncio.gather(*(self._run(*item) for item in claimed))
                 continue
             if self._running or not self._queue.empty():
                 if self._running:
@@ -237,19 +241,24 @@ class Inbox:
                 continue
             return
 
-    async def _run(self, inbox_id: int, body: str) -> None:
+    async def _run(self, inbox_id: int, attempts: int, body: str) -> None:
         try:
-            await self._run_once(inbox_id, body)
+            await self._run_once(inbox_id, attempts, body)
         finally:
-            self._held.discard(inbox_id)
+            self.consumer.drop([inbox_id])
 
-    async def _run_once(self, inbox_id: int, body: str) -> None:
+    async def _run_once(self, inbox_id: int, attempts: int, body: str) -> None:
         try:
             finished = await self.process(inbox_id, json.loads(body))
         except Exception as error:
-            # Left in `working`: claimed again when the lease ends.
+            # In line again after a backoff; given up after the last attempt.
             log.exception("whatsapp: processing inbox row %s failed", inbox_id)
-            await queue.fail(self.sessionmaker, inbox_id, error)
+            async with self.sessionmaker() as db, db.begin():
+                given_up = await queue.INBOX.retry(db, [(inbox_id, attempts, repr(error))],
+                                                   self.clock())
+            if given_up:
+                log.error("whatsapp: giving up on inbox row %s after %d attempts", inbox_id,
+                          attempts)
             return
         if finished:
             return

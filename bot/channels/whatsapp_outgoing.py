@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import clock
 from bot.channels import whatsapp_contacts as contacts
 from bot.channels import whatsapp_inbox_queue as inbox_queue
 from bot.channels import whatsapp_records as records
@@ -35,7 +36,7 @@ from bot.core.i18n import Translations, Translator
 from bot.core.notify import PushResult
 from bot.core.ratelimit import BROADCAST, INTERACTIVE
 from bot.core.replies import Attachment, Choice, Reply
-from bot.db.models import User, utcnow
+from bot.db.models import User
 from bot.services import broadcasts
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class Outgoing:
             if forgotten_check and await contacts.forgotten(db, external_id):
                 wamids = []
             await records.add_deliveries(db, external_id, wamids, kind=kind, text=text,
-                                         now=utcnow())
+                                         now=clock.now())
             if done_key is not None:
                 await records.handled(db, done_key)
             if done_inbox is not None:

@@ -9,23 +9,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import clock
 from bot.channels.whatsapp_errors import MetaError
 from bot.channels.whatsapp_render import PagedMenu
-from bot.db.models import WhatsAppDelivery, WhatsAppMenu, WhatsAppProcessed, utcnow
+from bot.db.dialect import insert_for
+from bot.db.models import WhatsAppDelivery, WhatsAppMenu, WhatsAppProcessed
 
 _STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
-
-
-def insert_for(db: AsyncSession) -> Any:
-    """The dialect's INSERT, which has `on_conflict_do_nothing`."""
-    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 # ---- handled once -------------------------------------------------------------------------
@@ -36,7 +30,7 @@ async def first_time(db: AsyncSession, key: str, inbox_id: int) -> bool:
     after a crash); False for a redelivery."""
     inserted = await db.execute(
         insert_for(db)(WhatsAppProcessed)
-        .values(key=key, inbox_id=inbox_id, done=False, created_at=utcnow())
+        .values(key=key, inbox_id=inbox_id, done=False, created_at=clock.now())
         .on_conflict_do_nothing()
         .returning(WhatsAppProcessed.key)
     )
@@ -54,7 +48,7 @@ async def handled(db: AsyncSession, key: str) -> None:
 async def purge_keys(db: AsyncSession, keep: timedelta) -> None:
     """Keys older than Meta redelivers (7 days) go."""
     await db.execute(delete(WhatsAppProcessed).where(
-        WhatsAppProcessed.created_at < utcnow() - keep))
+        WhatsAppProcessed.created_at < clock.now() - keep))
 
 
 # ---- delivery records ----------------------------------------------------------------------
@@ -81,7 +75,7 @@ async def update_delivery(db: AsyncSession, wamid: str, status: str,
     record = await db.get(WhatsAppDelivery, wamid)
     if record is not None and _STATUS_RANK.get(status, 0) > _STATUS_RANK.get(record.status, 0):
         record.status = status
-        record.updated_at = utcnow()
+        record.updated_at = clock.now()
         if error is not None:
             record.error_code = error.code
             record.error_title = error.title[:255]
@@ -96,10 +90,10 @@ async def keep_menu(db: AsyncSession, external_id: str, menu: PagedMenu) -> None
     choices = [list(choice) for choice in menu.choices]
     if row is None:
         db.add(WhatsAppMenu(external_id=external_id, token=menu.token, body=menu.body,
-                            choices=choices, created_at=utcnow()))
+                            choices=choices, created_at=clock.now()))
     else:
         row.token, row.body, row.choices, row.created_at = (
-            menu.token, menu.body, choices, utcnow())
+            menu.token, menu.body, choices, clock.now())
 
 
 async def menu_for(db: AsyncSession, external_id: str, token: str) -> PagedMenu | None:

@@ -167,19 +167,24 @@ class EligibilityCheck(Base):
 # records updated by status webhooks, and the pages of long lists.
 
 
-class WhatsAppInbox(Base):
-    """A signed webhook delivery, stored before Meta gets its 200; processed afterwards."""
+class InboxStatus(StrEnum):
+    NEW = "new"  # pending
+    WORKING = "working"  # claimed
+    DONE = "done"
+    FAILED = "failed"
+
+
+class WhatsAppInbox(QueueColumns, Base):
+    """A signed webhook delivery, stored before Meta gets its 200; processed afterwards.
+    A queue row (`bot.channels.whatsapp_inbox_queue`)."""
 
     __tablename__ = "whatsapp_inbox"
     __table_args__ = (Index("ix_whatsapp_inbox_status", "status", "id"),)
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="new")  # new, working, done, failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=InboxStatus.NEW)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class WhatsAppProcessed(Base):
