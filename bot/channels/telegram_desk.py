@@ -32,12 +32,12 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, Telegra
 from aiogram.types import CallbackQuery, Message
 
 from bot.channels.telegram_send import SendError
+from bot.clock import now
 from bot.core.events import Event, EventKind, Identity, InboundFile, Place, Quoted
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Attachment
 from bot.db.models import HandoverMessage
 from bot.services import handover
-from bot.services.clock import now
 
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel

@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import LANGUAGES
+from bot.clock import now
 from bot.core.replies import Attachment, Choice, Reply
 from bot.db.dialect import skip_locked
 from bot.db.models import (
@@ -52,7 +53,6 @@ from bot.db.models import (
     Registration,
     RegistrationStatus,
     User,
-    utcnow,
 )
 from bot.db.queue import LEASE, Consumer, Queue
 
@@ -210,7 +210,7 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
         raise BroadcastError("text")
     if attachment is not None and len(attachment.data) > ATTACHMENT_LIMIT:
         raise BroadcastError("too_big")
-    now = utcnow()
+    moment = now()
     broadcast = Broadcast(
         created_by=created_by, status=BroadcastStatus.DRAFT, texts=texts,
         audience=dict(audience), total=0,
@@ -219,7 +219,7 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
         attachment_mime=attachment.mime if attachment else None,
         attachment_data=attachment.data if attachment else None,
         button_labels=button_labels if button_url else None, button_url=button_url,
-        created_at=now, updated_at=now)
+        created_at=moment, updated_at=moment)
     db.add(broadcast)
     await db.flush()
     return broadcast
@@ -232,7 +232,7 @@ async def schedule(db: AsyncSession, broadcast_id: int, when: datetime) -> Broad
                                                      BroadcastStatus.SCHEDULED):
         raise BroadcastError("state")
     broadcast.status, broadcast.scheduled_at = BroadcastStatus.SCHEDULED, when
-    broadcast.updated_at = utcnow()
+    broadcast.updated_at = now()
     return broadcast
 
 
@@ -413,7 +413,7 @@ class Sender:
     lease: timedelta = LEASE
     max_attempts: int = 5
     backoff: float = 30.0  # seconds before the first retry, doubled for each next one
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = now
     # A file reference (a Telegram file id) -> its bytes, for attachments.
     fetch_file: Callable[[str], Awaitable[bytes]] | None = None
     _messages: dict[tuple[int, str], Reply] = field(default_factory=dict)
