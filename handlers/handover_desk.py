@@ -28,7 +28,7 @@ from bot.core.i18n import Translator
 from bot.core.notify import PushResult
 from bot.core.replies import Reply
 from bot.core.router import EVERYWHERE, IN_GROUP, Router
-from bot.db.models import HandoverThread, User
+from bot.db.models import HandoverThread, ThreadStatus, User
 from bot.services import handover
 from handlers import handover_text as text
 from handlers.coordinators import number, refuse, say, who
@@ -150,7 +150,7 @@ async def answer(ctx: Context) -> None:
     if found is None:
         return
     thread_row, user, _ = found
-    if thread_row.status != "open":
+    if thread_row.status != ThreadStatus.OPEN:
         ctx.say(ctx._("Question #{id} is closed, so nothing was sent. The person can ask "
                       "again from the menu.").format(id=thread_row.id))
         return

@@ -20,7 +20,15 @@ from bot import clock
 from bot.clock import as_utc
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Reply
-from bot.db.models import Forum, Registration, Reminder, ReminderStatus, User
+from bot.db.models import (
+    Forum,
+    ForumStatus,
+    Registration,
+    RegistrationStatus,
+    Reminder,
+    ReminderStatus,
+    User,
+)
 from bot.db.queue import Consumer, Queue
 
 log = logging.getLogger(__name__)
@@ -61,14 +69,16 @@ async def claim(db: AsyncSession, worker: str, now: datetime, limit: int = 50) -
 def _skip_reason(due: Due, now: datetime, superseded: bool) -> str | None:
     reminder, registration, forum = due.reminder, due.registration, due.forum
     if reminder.kind == "before":
-        if registration.status != "confirmed" or forum.status == "cancelled":
+        if (registration.status != RegistrationStatus.CONFIRMED
+                or forum.status == ForumStatus.CANCELLED):
             return "not attending"
         if now >= as_utc(forum.starts_at):
             return "event started"
         if superseded:
             return "superseded by a later reminder"
     elif reminder.kind in ("changed", "promoted") and (
-        registration.status not in ("confirmed", "waiting") or now >= as_utc(forum.ends_at)
+        registration.status not in (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITING)
+        or now >= as_utc(forum.ends_at)
     ):
         return "no longer relevant"
     return None
