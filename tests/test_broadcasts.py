@@ -19,7 +19,6 @@ from bot import clock
 from bot.app import App, build_app
 from bot.channels.broadcast_senders import TelegramBroadcaster
 from bot.channels.whatsapp import command_word
-from bot.core.events import Identity
 from bot.core.ratelimit import BROADCAST, INTERACTIVE, PriorityLimiter
 from bot.core.replies import Attachment, Reply
 from bot.db.models import (
@@ -176,8 +175,7 @@ async def test_settings_switch_and_stop_word_turn_announcements_off_and_on(bapp:
     await chat.text("/stop")
     assert "no more announcements" in chat.texts()
     assert not await opted_in()
-    await broadcasts.resume_announcements(bapp.engine.sessionmaker,
-                                          Identity("telegram", "9"))
+    await chat.press("set:ann")
     assert await opted_in()
 
 

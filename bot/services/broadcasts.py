@@ -655,13 +655,3 @@ async def set_announcements(db: AsyncSession, user_id: int, on: bool) -> None:
                      .values(announcements=on)
                      .execution_options(synchronize_session=False))
 
-
-async def resume_announcements(sessionmaker: async_sessionmaker[AsyncSession],
-                               identity: Any) -> None:
-    """Announcements on again for a user known by channel and id, in a transaction of
-    its own. (WhatsApp's `start` does this in its flow step: `set_announcements`.)"""
-    async with sessionmaker() as db, db.begin():
-        await db.execute(update(User).where(User.channel == identity.channel,
-                                            User.external_id == identity.external_id,
-                                            User.announcements.is_(False))
-                         .values(announcements=True))
