@@ -34,7 +34,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench.fake_bot_api import FakeBotAPI, blocked
-from bot.db.models import Base, Broadcast, BroadcastDelivery, User, utcnow
+from bot import clock
+from bot.db.models import Base, Broadcast, BroadcastDelivery, User
 from bot.services import broadcasts
 
 FIRST_CHAT = 1_000_000  # chat ids FIRST_CHAT + i: every 50th (2 %) answers 403
@@ -63,7 +64,7 @@ async def prepare(url: str, recipients: int) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
     maker = async_sessionmaker(engine, expire_on_commit=False)
-    now = utcnow()
+    now = clock.now()
     async with maker() as db, db.begin():
         for start in range(0, recipients, 5000):
             await db.execute(insert(User), [

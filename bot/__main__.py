@@ -86,8 +86,9 @@ async def _run(settings: Settings) -> int:
 async def _import_forums(settings: Settings, file: str) -> int:
     from pathlib import Path
 
+    from bot import clock
     from bot.db.engine import create_engine, migrate, session_factory
-    from bot.services import clock, forum_import
+    from bot.services import forum_import
 
     try:
         items = forum_import.read(Path(file))

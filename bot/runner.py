@@ -8,11 +8,12 @@ import logging
 import os
 import signal
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import clock
 from bot.app import App
 from bot.channels.broadcast_senders import TelegramBroadcaster, WhatsAppBroadcaster
 from bot.channels.telegram import TelegramChannel
@@ -22,7 +23,7 @@ from bot.core import metrics
 from bot.core.notify import Notifier
 from bot.core.replies import Reply
 from bot.db.models import Broadcast, User
-from bot.services import broadcasts, clock, forums, reminders
+from bot.services import broadcasts, forums, reminders
 from bot.web.app import make_web_app
 
 log = logging.getLogger(__name__)
@@ -115,9 +116,9 @@ def make_scheduler(app: App, notifier: Notifier) -> AsyncIOScheduler:
     scheduler.add_job(send_reminders, "interval",
                       seconds=app.settings.reminder_interval_seconds,
                       args=[app, notifier, worker], id="reminders",
-                      next_run_time=datetime.now(UTC), **common)
+                      next_run_time=clock.now(), **common)
     scheduler.add_job(purge_forum_data, "interval", hours=12, args=[app],
-                      id="purge_forum_data", next_run_time=datetime.now(UTC), **common)
+                      id="purge_forum_data", next_run_time=clock.now(), **common)
     return scheduler
 
 
@@ -151,19 +152,19 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     scheduler = make_scheduler(app, notifier)
     if telegram is not None and telegram.desk is not None:
         scheduler.add_job(telegram.desk.resend_pending, "interval", minutes=1,
-                          id="handover_resend", next_run_time=datetime.now(UTC),
+                          id="handover_resend", next_run_time=clock.now(),
                           coalesce=True, max_instances=1)
     broadcast_sender = make_broadcast_sender(app, telegram, whatsapp,
                                              f"{socket.gethostname()}:{os.getpid()}")
     broadcast_job = scheduler.add_job(
         send_broadcasts, "interval", seconds=5, id="broadcasts",
-        args=[app, broadcast_sender, notifier], next_run_time=datetime.now(UTC),
+        args=[app, broadcast_sender, notifier], next_run_time=clock.now(),
         coalesce=True, max_instances=1)
 
     async def wake_broadcasts(_signal: broadcasts.Scheduled) -> None:
         # "Send now" starts at once (a running sender picks it up by itself).
         with contextlib.suppress(Exception):
-            broadcast_job.modify(next_run_time=datetime.now(UTC))
+            broadcast_job.modify(next_run_time=clock.now())
 
     app.engine.subscribe(broadcasts.Scheduled, wake_broadcasts)
     try:

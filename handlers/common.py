@@ -11,6 +11,7 @@ from handlers.payloads import (
     ADMIN,
     ELIGIBILITY,
     FORUMS,
+    HANDOVER,
     HELP,
     LANG,
     MENU,
@@ -18,6 +19,7 @@ from handlers.payloads import (
     PROJECTS,
     SETTINGS,
     AdminForums,
+    AskCoordinator,
     Eligibility,
     ForumList,
     Help,
@@ -43,8 +45,8 @@ def main_menu_rows(ctx: Context) -> list[Choice]:
     tools = [Choice(ctx._("🛠 Coordinator tools"), ADMIN.build(AdminForums()))] \
         if ctx.user.is_coordinator else []
     # Questions to a human, only where the coordinators' chat is configured.
-    ask = [Choice(ctx._("💬 Ask a coordinator"), "ho")] if handover.available(ctx.settings) \
-        else []
+    ask = [HANDOVER.choice(ctx._("💬 Ask a coordinator"), AskCoordinator())] \
+        if handover.available(ctx.settings) else []
     return [
         Choice(ctx._("🧭 Can I return as a kandas?"), ELIGIBILITY.build(Eligibility())),
         Choice(ctx._("📅 Business forums"), FORUMS.build(ForumList())),

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import logging
 
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.replies import Choice
 from bot.core.router import EVERYWHERE, Router
 from bot.services import coordinators
-from bot.services.clock import now
 from bot.services.roles import is_lead
 from handlers import handover_text as text
 from handlers.common import menu_button, show_menu
+from handlers.payloads import (
+    COORDINATORS,
+    AddCoordinator,
+    CoordinatorList,
+    RemoveCoordinator,
+)
 
 log = logging.getLogger(__name__)
 router = Router("coordinators")
@@ -89,10 +95,12 @@ async def show_coordinators(ctx: Context, lead: str | None = None) -> None:
         return
     buttons: list[Choice | list[Choice]] = []
     buttons += [
-        Choice(ctx._("➖ {name}").format(name=person.name or str(person.telegram_id))[:60],
-               f"co:rm:{person.telegram_id}")
+        COORDINATORS.choice(
+            ctx._("➖ {name}").format(name=person.name or str(person.telegram_id))[:60],
+            RemoveCoordinator(person.telegram_id))
         for person in people if not person.lead][:20]
-    buttons += [Choice(ctx._("➕ Add a coordinator"), "co:add"), menu_button(ctx)]
+    buttons += [COORDINATORS.choice(ctx._("➕ Add a coordinator"), AddCoordinator()),
+                menu_button(ctx)]
     ctx.say(f"{lead}\n\n{body}" if lead else body, *buttons)
 
 
@@ -125,20 +133,21 @@ def _ask_id(ctx: Context, lead: str | None = None) -> None:
     prompt = ctx._("Send the Telegram user id of the new coordinator (a number; they can see "
                    "it with @userinfobot). In the coordinators' chat you can also reply "
                    "/addcoordinator to their message.")
-    ctx.say(f"{lead}\n\n{prompt}" if lead else prompt, Choice(ctx._("✖️ Cancel"), "co"))
+    ctx.say(f"{lead}\n\n{prompt}" if lead else prompt,
+            COORDINATORS.choice(ctx._("✖️ Cancel"), CoordinatorList()))
 
 
 @router.command("coordinators", places=EVERYWHERE)
-@router.button("co")
+@router.button(COORDINATORS)
 async def coordinators_screen(ctx: Context) -> None:
     if refuse(ctx, lead=True):
         return
-    args = ctx.payload_args
-    if args and args[0] == "add":
+    press = ctx.press
+    if isinstance(press, AddCoordinator):
         _ask_id(ctx)
         return
-    if len(args) > 1 and args[0] == "rm" and number(args[1]) is not None:
-        await _remove(ctx, int(args[1]))
+    if isinstance(press, RemoveCoordinator):
+        await _remove(ctx, press.telegram_id)
         return
     log.info("lead %s: list coordinators", who(ctx))
     await show_coordinators(ctx)

@@ -32,12 +32,14 @@ from handlers.common import refuse_unless_coordinator as _refuse
 from handlers.payloads import (
     ADMIN,
     BROADCASTS,
+    COORDINATORS,
     AdminForum,
     AdminForums,
     Announcements,
     CancelForum,
     CancelForumAsk,
     CloseRegistration,
+    CoordinatorList,
     EditForum,
     EditForumField,
     ExportCsv,
@@ -126,7 +128,7 @@ async def show_list(ctx: Context) -> None:
     buttons.append(ADMIN.choice(ctx._("➕ New forum"), NewForum()))
     buttons.append(BROADCASTS.choice(ctx._("📣 Announcements"), Announcements()))
     if is_lead(ctx.user, ctx.settings):  # handlers/coordinators.py
-        buttons.append(Choice(ctx._("👥 Coordinators"), "co"))
+        buttons.append(COORDINATORS.choice(ctx._("👥 Coordinators"), CoordinatorList()))
     buttons.append(menu_button(ctx))
     ctx.say("\n".join(lines), *buttons)
 

@@ -1,22 +1,23 @@
 """Questions to a human: the user writes to the Fund's coordinators.
 
-"💬 Ask a coordinator" (payload `ho`, shown when COORDINATOR_CHAT_ID is set) asks for
-the question; text, a photo or a document (state `ho:ask`). It is stored in the user's
-open thread and a `Relay` signal asks the coordinators' desk (bot/channels/
-telegram_desk.py) to copy it into the coordinators' chat once the step is stored.
+"💬 Ask a coordinator" (`AskCoordinator` of `HANDOVER`, shown when COORDINATOR_CHAT_ID
+is set) asks for the question; text, a photo or a document (state `ho:ask`). It is
+stored in the user's open thread and a `Relay` signal asks the coordinators' desk
+(bot/channels/telegram_desk.py) to copy it into the coordinators' chat once the step
+is stored.
 While the thread is open, what the user writes (state `ho:open`) joins it. Answers
-come back as messages the bot starts, with a "Reply" button (`ho:reply`).
+come back as messages the bot starts, with a "Reply" button (`ReplyToAnswer`).
 """
 
 from __future__ import annotations
 
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.events import EventKind
-from bot.core.replies import Choice
 from bot.core.router import Router
 from bot.services import handover
-from bot.services.clock import now
 from handlers.common import menu_button, show_menu
+from handlers.payloads import HANDOVER, MENU, Menu, ReplyToAnswer
 
 router = Router("handover")
 
@@ -25,17 +26,16 @@ OPEN = "ho:open"
 TEXT_LIMIT = 3500
 
 
-@router.button("ho")
+@router.button(HANDOVER)
 async def ask(ctx: Context) -> None:
     if not handover.available(ctx.settings):
         show_menu(ctx, ctx._("Questions to coordinators are not available at the moment."))
         return
-    action = ctx.payload_args[0] if ctx.payload_args else ""
     thread = await handover.current(ctx.db, ctx.user.id)
     if thread is not None:
         ctx.reset()
         ctx.goto(OPEN, thread=thread.id)
-        if action == "reply":
+        if isinstance(ctx.press, ReplyToAnswer):
             text = ctx._("Write your reply: it goes to the coordinator of your question "
                          "#{id}.").format(id=thread.id)
         else:
@@ -47,7 +47,7 @@ async def ask(ctx: Context) -> None:
     ctx.goto(ASK)
     ctx.say(ctx._("Write your question to the Fund's coordinators: a message, a photo or a "
                   "document. A person will read it and answer here."),
-            Choice(ctx._("✖️ Cancel"), "menu"))
+            MENU.choice(ctx._("✖️ Cancel"), Menu()))
 
 
 @router.state(ASK, OPEN, files=True)

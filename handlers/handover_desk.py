@@ -3,7 +3,7 @@ a coordinator's private chat.
 
 - `/threads` lists the open questions, `/thread N` shows one, `/close N` closes one; in
   the group `/close` also as a reply to a message of the question, and the "Close"
-  button under each copy there (payload `hd:close:N`).
+  button under each copy there (`CloseQuestion` of `DESK`).
 - In the group a coordinator answers by replying to any message of a question: the
   answer goes to the user on their channel, with a localized header and a "Reply"
   button; the group is told whether it was delivered.
@@ -21,23 +21,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot.clock import now
 from bot.core.context import Context
 from bot.core.events import EventKind
 from bot.core.i18n import Translator
 from bot.core.notify import PushResult
-from bot.core.replies import Choice, Reply
+from bot.core.replies import Reply
 from bot.core.router import EVERYWHERE, IN_GROUP, Router
-from bot.db.models import HandoverThread, User
+from bot.db.models import HandoverThread, ThreadStatus, User
 from bot.services import handover
-from bot.services.clock import now
 from handlers import handover_text as text
 from handlers.coordinators import number, refuse, say, who
+from handlers.payloads import (
+    DESK,
+    HANDOVER,
+    MENU,
+    AskCoordinator,
+    CloseQuestion,
+    Menu,
+    ReplyToAnswer,
+)
 
 log = logging.getLogger(__name__)
 router = Router("handover_desk")
-
-CLOSE = "hd"  # hd:close:<thread id>, under each copy in the coordinators' chat
-
 
 @router.command("threads", places=EVERYWHERE)
 async def threads(ctx: Context) -> None:
@@ -80,12 +86,12 @@ async def close(ctx: Context) -> None:
     await _close(ctx, thread_id)
 
 
-@router.button(CLOSE, places=IN_GROUP)
+@router.button(DESK, places=IN_GROUP)
 async def close_button(ctx: Context) -> None:
     if refuse(ctx):
         return
-    args = ctx.payload_args
-    await _close(ctx, number(args[1]) if len(args) > 1 and args[0] == "close" else None)
+    press = ctx.press
+    await _close(ctx, press.thread if isinstance(press, CloseQuestion) else None)
 
 
 async def _close(ctx: Context, thread_id: int | None) -> None:
@@ -117,8 +123,8 @@ class _TellClosed:
     async def __call__(self, ctx: Context) -> None:
         t = ctx.translations.get(self.language, ctx.settings.default_locale)
         reply = Reply(text.closed_notice(t, self.thread_id),
-                      choices=((Choice(t._("💬 Ask a coordinator"), "ho"),),
-                               (Choice(t._("⬅️ Main menu"), "menu"),)))
+                      choices=((HANDOVER.choice(t._("💬 Ask a coordinator"), AskCoordinator()),),
+                               (MENU.choice(t._("⬅️ Main menu"), Menu()),)))
         result = await ctx.deliver(self.channel, self.external_id, [reply])
         if result is not PushResult.SENT:
             log.warning("handover: closing notice of #%s not delivered: %s", self.thread_id,
@@ -144,7 +150,7 @@ async def answer(ctx: Context) -> None:
     if found is None:
         return
     thread_row, user, _ = found
-    if thread_row.status != "open":
+    if thread_row.status != ThreadStatus.OPEN:
         ctx.say(ctx._("Question #{id} is closed, so nothing was sent. The person can ask "
                       "again from the menu.").format(id=thread_row.id))
         return
@@ -173,8 +179,8 @@ class _Answer:
             return
         t = ctx.translations.get(self.language, ctx.settings.default_locale)
         reply = Reply(text.answer_text(t, words) if words else t._("Answer from a coordinator:"),
-                      choices=((Choice(t._("✍️ Reply"), "ho:reply"),),
-                               (Choice(t._("⬅️ Main menu"), "menu"),)),
+                      choices=((HANDOVER.choice(t._("✍️ Reply"), ReplyToAnswer()),),
+                               (MENU.choice(t._("⬅️ Main menu"), Menu()),)),
                       attachment=attachment)
         result = await ctx.deliver(self.channel, self.external_id, [reply])
         if result is not PushResult.SENT:
@@ -219,7 +225,8 @@ def question_copy(t: Translator, *, thread: HandoverThread, user: User, earlier:
     if unattached:
         body = f"{text.attachment_label(t, unattached)} {body}".strip()
     return [Reply(f"{header}\n\n{body}" if body else header,
-                  choices=((Choice(t._("✅ Close the question"), f"{CLOSE}:close:{thread.id}"),),))]
+                  choices=((DESK.choice(t._("✅ Close the question"),
+                                        CloseQuestion(thread.id)),),))]
 
 
 @router.notice("question_closed_note")

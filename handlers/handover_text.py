@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.core.i18n import Translator
-from bot.db.models import HandoverMessage, HandoverThread, User
+from bot.db.models import HandoverMessage, HandoverThread, ThreadStatus, User
 from bot.services.coordinators import Listed
 from bot.services.eligibility import country_name
 from bot.services.handover import ThreadInfo
@@ -76,7 +76,7 @@ def threads_text(t: Translator, threads: list[ThreadInfo], now: datetime) -> str
 
 def history_text(t: Translator, thread: HandoverThread, user: User,
                  messages: list[HandoverMessage], now: datetime) -> str:
-    status = t._("still open") if thread.status == "open" else t._("closed")
+    status = t._("still open") if thread.status == ThreadStatus.OPEN else t._("closed")
     lines = [t._("Question #{id} ({status}) from {who}, {age} ago").format(
         id=thread.id, status=status, who=who(t, user), age=age(t, now - thread.created_at))]
     for message in messages[-20:]:

@@ -10,9 +10,9 @@ flow's "stale" fallback (`router.fallback("stale", button=FORUMS)`) or the globa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from bot.core.payloads import Codec, Id
+from bot.core.payloads import Codec, Id, Range
 
 Language = Literal["kk", "ru", "en"]
 
@@ -470,3 +470,48 @@ class SendAsk:
 @dataclass(frozen=True)
 class SendNow:
     pass
+
+
+# ---- questions to coordinators, the coordinators' list -------------------------------------
+
+HANDOVER = Codec("ho")
+DESK = Codec("hd")  # under each copy of a question in the coordinators' chat
+COORDINATORS = Codec("co")
+
+TelegramUserId = Annotated[int, Range(1, 2**52 - 1)]
+
+
+@HANDOVER.kind()
+@dataclass(frozen=True)
+class AskCoordinator:
+    """A new question, or the open one."""
+
+
+@HANDOVER.kind("reply")
+@dataclass(frozen=True)
+class ReplyToAnswer:
+    """Under a coordinator's answer: write more to the open question."""
+
+
+@DESK.kind("close")
+@dataclass(frozen=True)
+class CloseQuestion:
+    thread: Id
+
+
+@COORDINATORS.kind()
+@dataclass(frozen=True)
+class CoordinatorList:
+    pass
+
+
+@COORDINATORS.kind("add")
+@dataclass(frozen=True)
+class AddCoordinator:
+    pass
+
+
+@COORDINATORS.kind("rm")
+@dataclass(frozen=True)
+class RemoveCoordinator:
+    telegram_id: TelegramUserId

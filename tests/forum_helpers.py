@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Forum, User, utcnow
+from bot import clock
+from bot.db.models import Forum, User
 from bot.services import forums
 
 OFFSETS = [timedelta(days=7), timedelta(days=1), timedelta(hours=2)]
@@ -19,7 +20,7 @@ DETAILS = {"full_name": "Айгерім Сейітова", "country": "DE", "cit
 async def make_forum(db: AsyncSession, *, capacity: int = 3, starts_in: timedelta =
                      timedelta(days=10), slug: str = "berlin-2027", publish: bool = True,
                      now: datetime | None = None) -> Forum:
-    now = now or utcnow()
+    now = now or clock.now()
     starts = now + starts_in
     forum = await forums.create(db, forums.ForumDraft(
         slug=slug,
@@ -40,7 +41,7 @@ async def make_forum(db: AsyncSession, *, capacity: int = 3, starts_in: timedelt
 async def make_user(db: AsyncSession, external_id: str, channel: str = "test",
                     language: str = "en") -> User:
     user = User(channel=channel, external_id=external_id, language=language,
-                created_at=utcnow(), last_seen_at=utcnow())
+                created_at=clock.now(), last_seen_at=clock.now())
     db.add(user)
     await db.flush()
     return user

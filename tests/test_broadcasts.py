@@ -15,10 +15,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import func, select, update
 
+from bot import clock
 from bot.app import App, build_app
 from bot.channels.broadcast_senders import TelegramBroadcaster
 from bot.channels.whatsapp import command_word
-from bot.core.events import Identity
 from bot.core.ratelimit import BROADCAST, INTERACTIVE, PriorityLimiter
 from bot.core.replies import Attachment, Reply
 from bot.db.models import (
@@ -27,7 +27,6 @@ from bot.db.models import (
     EligibilityCheck,
     Registration,
     User,
-    utcnow,
 )
 from bot.services import broadcasts
 from bot.services.broadcasts import Outcome, Sender
@@ -51,8 +50,8 @@ async def add_user(db: Any, external_id: str, *, channel: str = "telegram",
                    language: str | None = "kk", country: str | None = None,
                    announcements: bool = True, unreachable: bool = False) -> User:
     user = User(channel=channel, external_id=external_id, language=language, country=country,
-                announcements=announcements, created_at=utcnow(), last_seen_at=utcnow(),
-                unreachable_since=utcnow() if unreachable else None)
+                announcements=announcements, created_at=clock.now(), last_seen_at=clock.now(),
+                unreachable_since=clock.now() if unreachable else None)
     db.add(user)
     await db.flush()
     return user
@@ -74,9 +73,9 @@ async def statuses(app: App, broadcast_id: int) -> dict[str, int]:
 
 async def start(app: App, broadcast_id: int) -> None:
     async with app.engine.sessionmaker() as db, db.begin():
-        await broadcasts.schedule(db, broadcast_id, utcnow())
+        await broadcasts.schedule(db, broadcast_id, clock.now())
     async with app.engine.sessionmaker() as db, db.begin():
-        assert broadcast_id in await broadcasts.start_due(db, utcnow(), "kk")
+        assert broadcast_id in await broadcasts.start_due(db, clock.now(), "kk")
 
 
 class FakePlatform:
@@ -120,7 +119,7 @@ async def test_audience_filters_combine_and_skip_opted_out_and_blocked(bapp: App
         none_tg = await add_user(db, "5", language=None)  # the default language (kk)
         db.add_all([
             Registration(forum_id=forum.id, user_id=kk_tg.id, status="confirmed",
-                         checked_in_at=utcnow()),
+                         checked_in_at=clock.now()),
             Registration(forum_id=forum.id, user_id=ru_tg.id, status="waiting"),
             Registration(forum_id=forum.id, user_id=en_wa.id, status="cancelled"),
         ])
@@ -128,7 +127,7 @@ async def test_audience_filters_combine_and_skip_opted_out_and_blocked(bapp: App
                                        (ru_tg, "needs_checking", 1)):
             db.add(EligibilityCheck(user_id=user.id, rules_version="1", status="done",
                                     verdict=verdict,
-                                    completed_at=utcnow() - timedelta(minutes=minutes)))
+                                    completed_at=clock.now() - timedelta(minutes=minutes)))
         db.add(EligibilityCheck(user_id=none_tg.id, rules_version="1", status="draft"))
 
     async def count(**audience: Any) -> int:
@@ -176,8 +175,7 @@ async def test_settings_switch_and_stop_word_turn_announcements_off_and_on(bapp:
     await chat.text("/stop")
     assert "no more announcements" in chat.texts()
     assert not await opted_in()
-    await broadcasts.resume_announcements(bapp.engine.sessionmaker,
-                                          Identity("telegram", "9"))
+    await chat.press("set:ann")
     assert await opted_in()
 
 
@@ -194,7 +192,7 @@ def test_whatsapp_words() -> None:
 
 async def test_scheduled_broadcast_starts_at_its_time_and_cancel_skips_the_rest(
         bapp: App) -> None:
-    now = utcnow()
+    now = clock.now()
     async with bapp.engine.sessionmaker() as db, db.begin():
         for number in range(6):
             await add_user(db, str(100 + number), language="ru" if number % 2 else "kk")
@@ -212,7 +210,7 @@ async def test_scheduled_broadcast_starts_at_its_time_and_cancel_skips_the_rest(
     running = asyncio.create_task(send.run_once())
     await platform.first.wait()
     async with bapp.engine.sessionmaker() as db, db.begin():
-        await broadcasts.cancel(db, broadcast.id, utcnow())
+        await broadcasts.cancel(db, broadcast.id, clock.now())
     await running
     counts = await statuses(bapp, broadcast.id)
     # At most what the sender held when it was cancelled went out; the rest is skipped.
@@ -221,7 +219,7 @@ async def test_scheduled_broadcast_starts_at_its_time_and_cancel_skips_the_rest(
     async with bapp.engine.sessionmaker() as db:
         stored = await db.get(Broadcast, broadcast.id)
         assert stored is not None and stored.status == "cancelled"
-        report = await broadcasts.report(db, stored, utcnow())
+        report = await broadcasts.report(db, stored, clock.now())
         assert report.excluded == {"opted_out": 1, "unreachable": 0}
     # Texts per language: the Russian text for ru, the common one for the others.
     assert {text for _, text in platform.sent} <= {"Hello", "Привет"}
@@ -254,7 +252,7 @@ async def test_403_blocks_other_errors_retry_then_fail_and_the_report_counts(
         assert blocked is not None
         stored = await db.get(Broadcast, broadcast.id)
         assert stored is not None and stored.status == "done" and stored.total == 5
-        report = await broadcasts.report(db, stored, utcnow())
+        report = await broadcasts.report(db, stored, clock.now())
     assert (report.sent, report.blocked, report.failed) == (2, 1, 2)
     assert report.failed_reasons == {"ServerError": 1, "Bad Request: chat not found": 1}
     assert send.finished == [broadcast.id]
@@ -269,7 +267,7 @@ async def test_restart_resumes_without_sending_a_delivered_row_again(bapp: App) 
         broadcast = await new_broadcast(db)
     await start(bapp, broadcast.id)
     # A sender was killed: it had sent two rows, and held two more in flight.
-    now = utcnow()
+    now = clock.now()
     async with bapp.engine.sessionmaker() as db, db.begin():
         claimed = await broadcasts.claim(db, "dead", now, 4)
         await broadcasts.record(db, [(row, Outcome("sent", "x")) for row in claimed[:2]], now)
@@ -279,7 +277,7 @@ async def test_restart_resumes_without_sending_a_delivered_row_again(bapp: App) 
     await sender(bapp, platform).run_once()
     assert len(platform.sent) == 6 and not in_flight & {e for e, _ in platform.sent}
     # Once the lease has expired they go out; the two delivered rows never again.
-    later = sender(bapp, platform, clock=lambda: utcnow() + timedelta(minutes=3))
+    later = sender(bapp, platform, clock=lambda: clock.now() + timedelta(minutes=3))
     await later.run_once()
     sent = [external for external, _ in platform.sent]
     assert len(sent) == 8 and len(set(sent)) == 8
@@ -376,7 +374,7 @@ async def test_whatsapp_statuses_count_as_delivered_and_read(bapp: App) -> None:
     async with bapp.engine.sessionmaker() as db:
         stored = await db.get(Broadcast, broadcast.id)
         assert stored is not None
-        report = await broadcasts.report(db, stored, utcnow())
+        report = await broadcasts.report(db, stored, clock.now())
     assert (report.sent, report.delivered, report.read, report.failed) == (2, 2, 1, 1)
     assert report.failed_reasons == {"Message undeliverable": 1}
 
@@ -394,7 +392,7 @@ async def test_every_broadcast_action_checks_the_role(bapp: App,
                                                       action: tuple[str, str]) -> None:
     async with bapp.engine.sessionmaker() as db, db.begin():
         broadcast = await new_broadcast(db)
-        await broadcasts.schedule(db, broadcast.id, utcnow() + timedelta(days=1))
+        await broadcasts.schedule(db, broadcast.id, clock.now() + timedelta(days=1))
     chat = Chat(bapp, user="555", channel="telegram")
     await chat.text("/start")
     await chat.press("lang:en")
@@ -543,7 +541,7 @@ async def test_whatsapp_stop_start_words_broadcast_and_statuses(database_url: st
         async with wa.app.engine.sessionmaker() as db:
             stored = await db.get(Broadcast, broadcast.id)
             assert stored is not None
-            report = await broadcasts.report(db, stored, utcnow())
+            report = await broadcasts.report(db, stored, clock.now())
         assert (report.sent, report.delivered, report.read) == (1, 1, 1)
 
 
@@ -558,7 +556,7 @@ async def test_a_running_broadcast_does_not_slow_replies_down(
                 api.user(2000 + number)
                 await add_user(db, str(2000 + number))
             broadcast = await new_broadcast(db)
-            await broadcasts.schedule(db, broadcast.id, utcnow())
+            await broadcasts.schedule(db, broadcast.id, clock.now())
         await api.wait_for(lambda: len(api.calls_to("sendMessage")) > 15, 10, "the broadcast")
         started = time.monotonic()
         replies = await bot.say(901, "/menu")

@@ -11,10 +11,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from bot import clock
 from bot.app import App
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Reply
-from bot.db.models import Registration, Reminder, utcnow
+from bot.db.models import Registration, Reminder
 from bot.services import forums, reminders
 from tests.forum_helpers import DETAILS, OFFSETS, make_forum, make_user
 
@@ -22,7 +23,7 @@ from tests.forum_helpers import DETAILS, OFFSETS, make_forum, make_user
 async def register_many(app: App, forum_id: int, users: list[int]) -> list[Registration]:
     async def one(user_id: int) -> Registration:
         async with app.engine.sessionmaker() as db, db.begin():
-            return await forums.register(db, forum_id, user_id, DETAILS, utcnow(), OFFSETS)
+            return await forums.register(db, forum_id, user_id, DETAILS, clock.now(), OFFSETS)
 
     return list(await asyncio.gather(*(one(u) for u in users)))
 
@@ -52,7 +53,7 @@ async def test_cancelling_frees_the_seat_for_the_first_in_line(app: App) -> None
     async with app.engine.sessionmaker() as db, db.begin():
         registration = await db.get(Registration, first.id)
         assert registration is not None
-        promoted = await forums.cancel(db, registration, utcnow(), OFFSETS)
+        promoted = await forums.cancel(db, registration, clock.now(), OFFSETS)
         assert [p.id for p in promoted] == [second.id]
     async with app.engine.sessionmaker() as db:
         statuses = dict((await db.execute(select(Registration.id, Registration.status))).all())
@@ -91,7 +92,7 @@ async def test_concurrent_cancellations_promote_each_waiting_person_once(app: Ap
         async with app.engine.sessionmaker() as db, db.begin():
             registration = await db.get(Registration, registration_id)
             assert registration is not None
-            await forums.cancel(db, registration, utcnow(), OFFSETS)
+            await forums.cancel(db, registration, clock.now(), OFFSETS)
 
     await asyncio.gather(*(cancel(r) for r in confirmed[:6]))
     async with app.engine.sessionmaker() as db:
@@ -117,10 +118,10 @@ async def test_tickets_are_random_and_check_in_works_once(app: App) -> None:
     secrets = [r.ticket_secret for r in registrations]
     assert len(set(secrets)) == 3 and all(s and len(s) == 32 for s in secrets)
     async with app.engine.sessionmaker() as db, db.begin():
-        first = await forums.check_in(db, secrets[0], by=users[0], now=utcnow())
-        again = await forums.check_in(db, secrets[0], by=users[0], now=utcnow())
-        waiting = await forums.check_in(db, secrets[2], by=users[0], now=utcnow())
-        unknown = await forums.check_in(db, "x" * 32, by=users[0], now=utcnow())
+        first = await forums.check_in(db, secrets[0], by=users[0], now=clock.now())
+        again = await forums.check_in(db, secrets[0], by=users[0], now=clock.now())
+        waiting = await forums.check_in(db, secrets[2], by=users[0], now=clock.now())
+        unknown = await forums.check_in(db, "x" * 32, by=users[0], now=clock.now())
     assert (first.outcome, again.outcome, waiting.outcome, unknown.outcome) == (
         "checked_in", "already", "waiting", "unknown")
     assert again.registration is not None and again.registration.checked_in_at is not None
@@ -161,7 +162,7 @@ async def test_forum_changes_move_reminders_and_notify(app: App) -> None:
         new_start = forum.starts_at + timedelta(days=3)
         changed = await forums.update_forum(
             db, forum, {"starts_at": new_start, "ends_at": new_start + timedelta(hours=8),
-                        "deadline": new_start - timedelta(days=1)}, utcnow(), OFFSETS)
+                        "deadline": new_start - timedelta(days=1)}, clock.now(), OFFSETS)
         assert changed == {"starts_at", "ends_at", "deadline"}
     async with app.engine.sessionmaker() as db:
         rows = (await db.execute(select(Reminder.kind, Reminder.status, Reminder.due_at))).all()
@@ -180,7 +181,7 @@ async def test_cancelling_a_forum_notifies_everyone_registered(app: App) -> None
     async with app.engine.sessionmaker() as db, db.begin():
         forum = await forums.get(db, forum_id)
         assert forum is not None
-        await forums.set_status(db, forum, "cancelled", utcnow())
+        await forums.set_status(db, forum, "cancelled", clock.now())
     async with app.engine.sessionmaker() as db:
         rows = (await db.execute(select(Reminder.kind, Reminder.status))).all()
     assert sorted(r.kind for r in rows if r.status == "pending") == ["cancelled", "cancelled"]
@@ -210,7 +211,7 @@ async def test_reminders_are_sent_once_at_their_time(app: App) -> None:
         forum = await forums.get(db, forum_id)
     assert forum is not None
     start = forum.starts_at if forum.starts_at.tzinfo else forum.starts_at.replace(
-        tzinfo=utcnow().tzinfo)
+        tzinfo=clock.now().tzinfo)
     run = reminders.run_due
     maker = app.engine.sessionmaker
     assert await run(maker, notifier, compose, "w", start - timedelta(days=8)) == {}
@@ -230,7 +231,7 @@ async def test_after_a_downtime_only_the_nearest_reminder_is_sent(app: App) -> N
     async with app.engine.sessionmaker() as db:
         forum = await forums.get(db, forum_id)
     assert forum is not None
-    start = forum.starts_at.replace(tzinfo=utcnow().tzinfo)
+    start = forum.starts_at.replace(tzinfo=clock.now().tzinfo)
     tally = await reminders.run_due(app.engine.sessionmaker, notifier, compose, "w",
                                     start - timedelta(minutes=90))
     assert tally == {"skipped": 2, "sent": 1}
@@ -247,7 +248,7 @@ async def test_after_a_downtime_only_the_nearest_reminder_is_sent(app: App) -> N
 async def test_two_claimers_never_take_the_same_row(app: App) -> None:
     forum_id, users = await setup(app, capacity=60, people=60)
     await register_many(app, forum_id, users)
-    later = utcnow() + timedelta(days=20)
+    later = clock.now() + timedelta(days=20)
 
     async def claimer(name: str) -> list[int]:
         taken: list[int] = []
@@ -266,7 +267,7 @@ async def test_two_claimers_never_take_the_same_row(app: App) -> None:
 async def test_a_row_left_sending_by_a_dead_process_is_taken_again(app: App) -> None:
     forum_id, users = await setup(app, capacity=5, people=1)
     await register_many(app, forum_id, users)
-    later = utcnow() + timedelta(days=20)
+    later = clock.now() + timedelta(days=20)
     async with app.engine.sessionmaker() as db, db.begin():
         first = await reminders.claim(db, "dead", later, limit=1)
     async with app.engine.sessionmaker() as db, db.begin():
@@ -279,7 +280,7 @@ async def test_unreachable_users_and_channels_without_push(app: App) -> None:
     forum_id, users = await setup(app, capacity=5, people=1)
     await register_many(app, forum_id, users)
     notifier = Notifier()  # no sender for the "test" channel
-    start = utcnow() + timedelta(days=10)
+    start = clock.now() + timedelta(days=10)
     tally = await reminders.run_due(app.engine.sessionmaker, notifier, compose, "w",
                                     start - timedelta(days=6))
     assert tally == {"skipped": 1}
@@ -298,7 +299,7 @@ async def test_forget_user_frees_the_seat_and_strips_personal_data(app: App) -> 
     for user in users:
         await register_many(app, forum_id, [user])
     async with app.engine.sessionmaker() as db, db.begin():
-        await forums.forget_user(db, users[0], utcnow(), OFFSETS)
+        await forums.forget_user(db, users[0], clock.now(), OFFSETS)
     async with app.engine.sessionmaker() as db:
         rows = (await db.execute(select(Registration).order_by(Registration.id))).scalars().all()
     assert [r.status for r in rows] == ["cancelled", "confirmed"]
@@ -311,8 +312,8 @@ async def test_purge_after_the_event_keeps_only_counts(app: App) -> None:
     for user in users:
         await register_many(app, forum_id, [user])
     async with app.engine.sessionmaker() as db, db.begin():
-        assert await forums.purge(db, utcnow() + timedelta(days=20), after_days=30) == 0
-        assert await forums.purge(db, utcnow() + timedelta(days=50), after_days=30) == 1
+        assert await forums.purge(db, clock.now() + timedelta(days=20), after_days=30) == 0
+        assert await forums.purge(db, clock.now() + timedelta(days=50), after_days=30) == 1
     async with app.engine.sessionmaker() as db:
         forum = await forums.get(db, forum_id)
         assert forum is not None

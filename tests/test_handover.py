@@ -17,8 +17,9 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select, update
 
+from bot import clock
 from bot.channels.whatsapp import SIGNATURE_HEADER
-from bot.db.models import Coordinator, HandoverMessage, HandoverThread, WhatsAppContact, utcnow
+from bot.db.models import Coordinator, HandoverMessage, HandoverThread, WhatsAppContact
 from bot.services import handover
 from tests.fakes.graph_api import FakeGraphAPI, Sent, WhatsAppUser, encode, sign
 from tests.fakes.telegram_api import ApiCall, ChatMessage, FakeTelegramAPI
@@ -407,7 +408,7 @@ async def test_a_whatsapp_user_inside_and_outside_the_window(
         # Outside it: the "notice" template carries the answer.
         async with bot.app.engine.sessionmaker() as db, db.begin():
             await db.execute(update(WhatsAppContact).values(
-                last_inbound_at=utcnow() - timedelta(hours=25)))
+                last_inbound_at=clock.now() - timedelta(hours=25)))
         mark = graph.mark()
         await in_group(bot, LEAD, "Документы: паспорт и справка.", reply_to=copy.message_id)
         template = (await graph.wait_messages(user.recipient, 1, mark))[-1]
@@ -462,7 +463,7 @@ async def test_a_copy_that_failed_is_sent_after_a_restart(
         assert len(group(api)) == copies
         async with bot.app.engine.sessionmaker() as db, db.begin():
             await db.execute(update(HandoverMessage).values(
-                created_at=utcnow() - timedelta(minutes=1)))
+                created_at=clock.now() - timedelta(minutes=1)))
     async with running_bot(database_url, api, handled, **desk_settings()) as bot:
         await api.wait_for(lambda: len(group(api)) > copies, 5, "the copy after the restart")
         copy = group(api)[-1]

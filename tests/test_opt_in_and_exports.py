@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 
 import handlers.language
+from bot import clock
 from bot.app import App
 from bot.channels.whatsapp_events import event_for
 from bot.channels.whatsapp_updates import Incoming
 from bot.core.events import Event, EventKind, Identity
-from bot.db.models import User, utcnow
+from bot.db.models import User
 from bot.services import privacy
 from tests.conftest import Chat
 
@@ -27,7 +28,7 @@ async def _announcements(app: App, external_id: str) -> bool:
 
 def _typed(text: str) -> Incoming:
     return Incoming(wamid="wamid.1", user_id="KZ.1", wa_id="77011234567", name=None,
-                    timestamp=utcnow(), type="text", text=text)
+                    timestamp=clock.now(), type="text", text=text)
 
 
 def test_whatsapp_start_words_are_opt_in_commands() -> None:

@@ -142,12 +142,28 @@ def test_the_flows_payloads_keep_their_wire_format() -> None:
     assert p.ADMIN.parse("ad:cx!:3") == p.CancelForum(3)
     assert p.BROADCASTS.parse("bc:t:l:ru") == p.ToggleLanguage("ru")
     assert p.PROJECTS.parse("prj:bereke") == p.Projects("bereke")
+    assert p.HANDOVER.build(p.AskCoordinator()) == "ho"
+    assert p.HANDOVER.build(p.ReplyToAnswer()) == "ho:reply"
+    assert p.DESK.build(p.CloseQuestion(12)) == "hd:close:12"
+    assert p.COORDINATORS.build(p.CoordinatorList()) == "co"
+    assert p.COORDINATORS.build(p.AddCoordinator()) == "co:add"
+    assert p.COORDINATORS.parse("co:rm:123456789") == p.RemoveCoordinator(123456789)
+
+
+def test_questions_and_coordinators_refuse_malformed_payloads() -> None:
+    for payload in ("ho:x", "hd:close", "hd:close:0", "hd:close:x", "hd:open:1", "co:rm",
+                    "co:rm:0", f"co:rm:{2**52}", "co:rm:-5", "co:x"):
+        codec = {"ho": p.HANDOVER, "hd": p.DESK, "co": p.COORDINATORS}[payload[:2]]
+        assert codec.parse(payload) is None, payload
+    with pytest.raises(ValueError):
+        p.COORDINATORS.build(p.RemoveCoordinator(0))
 
 
 async def test_a_refused_payload_is_a_stale_press(chat: Chat) -> None:
     await chat.text("/start")
     await chat.press("lang:en")
-    for payload in ("fo:v:²", "fo:v:0", f"fo:v:{ID_MAX + 1}", "num:1", "menu:x"):
+    for payload in ("fo:v:²", "fo:v:0", f"fo:v:{ID_MAX + 1}", "num:1", "menu:x", "ho:x",
+                    "co:rm:x"):
         await chat.press(payload)
         assert "older message and no longer works" in chat.texts(), payload
     # A flow's own stale fallback: the registration asks its current step again.

@@ -16,9 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot import clock
 from bot.db.dialect import insert_for, is_postgresql, skip_locked
 from bot.db.engine import create_engine, session_factory
-from bot.db.models import ID_TYPE, QueueColumns, utcnow
+from bot.db.models import ID_TYPE, QueueColumns
 from bot.db.queue import Consumer, Queue
 
 
@@ -79,7 +80,7 @@ async def test_two_claimers_on_separate_connections_never_take_the_same_row(
     names = {job_id: f"job {number}" for number, job_id in enumerate(ids)}
     other = create_engine(database_url)  # a second pool: another connection for sure
     makers = {"a": db.sessionmaker, "b": session_factory(other)}
-    now = utcnow()
+    now = clock.now()
 
     async def claimer(owner: str) -> list[int]:
         taken: list[int] = []
@@ -105,7 +106,7 @@ async def test_two_claimers_on_separate_connections_never_take_the_same_row(
 
 async def test_an_expired_lease_is_taken_over_by_another_owner_only(db: Db) -> None:
     [job_id] = await add_jobs(db, 1)
-    now = utcnow()
+    now = clock.now()
     assert await claim(db, "dead", now) == [job_id]
     assert await claim(db, "alive", now + timedelta(seconds=5)) == []
     # The owner itself never takes its own row again: it still holds it.
@@ -125,7 +126,7 @@ async def test_a_held_lease_is_renewed_while_the_work_runs(db: Db) -> None:
         assert consumer.held == set(ids)
         for _ in range(5):  # well past the lease: the heartbeat keeps it
             await asyncio.sleep(0.5)
-            assert await claim(db, "other", utcnow(), queue=short) == []
+            assert await claim(db, "other", clock.now(), queue=short) == []
         async with db.sessionmaker() as session, session.begin():
             await short.finish(session, ids[:1], "done")
         consumer.drop(ids[:1])
@@ -135,7 +136,7 @@ async def test_a_held_lease_is_renewed_while_the_work_runs(db: Db) -> None:
     assert stored[ids[0]].status == "done" and stored[ids[0]].lease_owner is None
     assert [(stored[i].status, stored[i].attempts, stored[i].lease_owner) for i in ids[1:]] \
         == [("pending", 0, None)] * 2
-    assert await claim(db, "other", utcnow(), queue=short) == ids[1:]
+    assert await claim(db, "other", clock.now(), queue=short) == ids[1:]
 
 
 async def test_a_dead_consumers_rows_are_taken_over_within_one_lease(db: Db) -> None:
@@ -144,15 +145,15 @@ async def test_a_dead_consumers_rows_are_taken_over_within_one_lease(db: Db) -> 
     dead = Consumer(short, db.sessionmaker, "dead")  # never renews: its process is gone
     async with db.sessionmaker() as session, session.begin():
         await dead.claim(session, 10)
-    assert await claim(db, "alive", utcnow(), queue=short) == []
+    assert await claim(db, "alive", clock.now(), queue=short) == []
     await asyncio.sleep(0.4)
-    assert await claim(db, "alive", utcnow(), queue=short) == ids
+    assert await claim(db, "alive", clock.now(), queue=short) == ids
 
 
 async def test_retries_back_off_and_give_up_after_max_attempts_with_the_reason(
         db: Db) -> None:
     [job_id] = await add_jobs(db, 1)
-    now = utcnow()
+    now = clock.now()
     waits = []
     for attempt in (1, 2, 3):
         [claimed] = await claim(db, "w", now)
@@ -176,7 +177,7 @@ async def test_retries_back_off_and_give_up_after_max_attempts_with_the_reason(
 
 async def test_give_up_and_finish_record_their_reason_and_values(db: Db) -> None:
     ids = await add_jobs(db, 4)
-    now = utcnow()
+    now = clock.now()
     assert await claim(db, "w", now, limit=3) == ids[:3]
     async with db.sessionmaker() as session, session.begin():
         await JOBS.give_up(session, [(ids[0], "x" * 900)])
@@ -202,7 +203,7 @@ async def test_rows_written_already_claimed_are_handed_over_without_a_claim(db: 
         await add_jobs(db, 1)  # stored while no worker ran
         await asyncio.sleep(1.5)  # past the first lease: renewed meanwhile
         # A poller elsewhere takes the unclaimed row, not the held one.
-        polled = await claim(db, "poller", utcnow(), queue=short)
+        polled = await claim(db, "poller", clock.now(), queue=short)
         assert job.id not in polled and len(polled) == 1
         async with db.sessionmaker() as session, session.begin():
             await short.finish(session, [job.id], "done")
@@ -219,7 +220,7 @@ async def test_stopping_with_an_error_releases_the_held_rows(db: Db) -> None:
     stored = await jobs(db)
     assert {(job.status, job.attempts, job.lease_owner) for job in stored.values()} == {
         ("pending", 0, None)}
-    assert await claim(db, "next", utcnow()) == ids
+    assert await claim(db, "next", clock.now()) == ids
 
 
 async def test_the_dialect_helpers(db: Db) -> None:

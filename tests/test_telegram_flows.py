@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import LANGUAGES
+from bot import LANGUAGES, clock
 from bot.channels.telegram import TelegramChannel
 from bot.core.notify import Notifier
 from bot.db.models import Forum, Registration
 from bot.runner import make_compose
-from bot.services import clock, forum_import, reminders
+from bot.services import forum_import, reminders
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
 from tests.telegram_harness import RunningBot, assert_clean, check, running_bot
 

@@ -13,10 +13,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot import clock
 from bot.channels.whatsapp_api import MediaFile
 from bot.core.events import Identity
 from bot.core.replies import Choice, Reply
-from bot.db.models import User, WhatsAppContact, WhatsAppDelivery, utcnow
+from bot.db.models import User, WhatsAppContact, WhatsAppDelivery
 from tests.fakes.graph_api import Sent, WhatsAppUser, webhook
 from tests.language import language_problems
 from tests.test_whatsapp_webhook import WA, make_wa
@@ -189,7 +190,7 @@ async def _aged(wa: WA, external_id: str, hours: float) -> None:
     async with wa.app.engine.sessionmaker() as db, db.begin():
         await db.execute(update(WhatsAppContact)
                          .where(WhatsAppContact.external_id == external_id)
-                         .values(last_inbound_at=utcnow() - timedelta(hours=hours)))
+                         .values(last_inbound_at=clock.now() - timedelta(hours=hours)))
 
 
 async def test_bot_started_messages_are_templates_outside_the_window(wa: WA) -> None:

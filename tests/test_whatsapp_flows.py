@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import LANGUAGES
+from bot import LANGUAGES, clock
 from bot.db.models import Forum, Registration
-from bot.services import clock, forum_import
+from bot.services import forum_import
 from tests.fakes.graph_api import Sent, WhatsAppUser
 from tests.language import assert_language
 from tests.test_whatsapp_webhook import WA, make_wa

@@ -25,7 +25,8 @@ from bot.channels.telegram_send import (
 from bot.core.notify import PushResult
 from bot.core.ratelimit import BROADCAST, PriorityLimiter
 from bot.core.replies import Reply
-from bot.services.broadcasts import Outcome
+from bot.db.models import DeliveryStatus
+from bot.services.broadcasts import RETRY, Outcome
 
 if TYPE_CHECKING:
     from bot.channels.whatsapp import WhatsAppChannel
@@ -46,16 +47,16 @@ class TelegramBroadcaster:
             sent = await self.sender.send(int(external_id), reply, file=self._files.get(key),
                                           priority=BROADCAST, spacing=self.per_chat)
         except Unreachable as error:
-            return Outcome("blocked", error=str(error)[:300])
+            return Outcome(DeliveryStatus.BLOCKED, error=str(error)[:300])
         except Refused as error:
-            return Outcome("failed", error=error.message[:300])
+            return Outcome(DeliveryStatus.FAILED, error=error.message[:300])
         except GaveUp as error:
-            return Outcome("retry", error=str(error)[:300])
+            return Outcome(RETRY, error=str(error)[:300])
         except Exception as error:  # anything else: try again later
-            return Outcome("retry", error=f"{type(error).__name__}: {error}"[:300])
+            return Outcome(RETRY, error=f"{type(error).__name__}: {error}"[:300])
         if sent.file is not None:
             self._files.setdefault(key, sent.file)
-        return Outcome("sent", message_id=str(sent.message_ids[0]))
+        return Outcome(DeliveryStatus.SENT, message_id=str(sent.message_ids[0]))
 
 
 class WhatsAppBroadcaster:
@@ -66,9 +67,9 @@ class WhatsAppBroadcaster:
         result, wamid = await self.channel.push_with_id(external_id, [reply], "broadcast",
                                                         priority=BROADCAST)
         if result is PushResult.SENT:
-            return Outcome("sent", message_id=wamid)
+            return Outcome(DeliveryStatus.SENT, message_id=wamid)
         if result is PushResult.UNREACHABLE:
-            return Outcome("blocked", error="undeliverable")
+            return Outcome(DeliveryStatus.BLOCKED, error="undeliverable")
         if result is PushResult.NO_CHANNEL:
-            return Outcome("skipped", error="channel cannot start messages")
-        return Outcome("retry", error="whatsapp error")
+            return Outcome(DeliveryStatus.SKIPPED, error="channel cannot start messages")
+        return Outcome(RETRY, error="whatsapp error")

@@ -37,6 +37,7 @@ from aiogram.types import (
 from aiohttp import web
 
 from bot import LANGUAGES
+from bot.channels.telegram_events import CHANNEL, message_event
 from bot.channels.telegram_send import (
     TEXT_LIMIT,
     GaveUp,
@@ -51,7 +52,7 @@ from bot.channels.telegram_session import BotApiSession
 from bot.config import Settings
 from bot.core import metrics
 from bot.core.engine import Engine
-from bot.core.events import Event, EventKind, Identity, InboundFile
+from bot.core.events import Event, EventKind, Identity
 from bot.core.i18n import N_, Translations
 from bot.core.notify import PushResult
 from bot.core.ratelimit import PriorityLimiter
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -236,27 +236,9 @@ class TelegramChannel:
             if self.desk is not None and self.desk.owns(message.chat.id):
                 await self.desk.on_message(message)
             return
-        identity = Identity(CHANNEL, str(sender.id))
-        extra: dict[str, Any] = {
-            "language_hint": sender.language_code,
-            "display_name": sender.first_name,
-        }
-        if message.text is not None:
-            event = Event.from_text(identity, message.text, **extra)
-        elif message.contact is not None and message.contact.user_id == sender.id:
-            event = Event(identity, EventKind.CONTACT, phone=message.contact.phone_number,
-                          **extra)
-        elif message.photo or message.document is not None:
-            # Passed on by file id (questions to coordinators); elsewhere "unsupported".
-            file = InboundFile("photo", message.photo[-1].file_id) if message.photo else \
-                InboundFile("document", message.document.file_id,  # type: ignore[union-attr]
-                            message.document.file_name)  # type: ignore[union-attr]
-            event = Event(identity, EventKind.FILE, text=message.caption or "", file=file,
-                          **extra)
-        else:
-            event = Event(identity, EventKind.UNSUPPORTED, **extra)
+        event = message_event(message, sender, language_hint=sender.language_code)
         replies = await self.engine.handle(event)
-        await self.render(identity, message.chat.id, replies)
+        await self.render(event.identity, message.chat.id, replies)
 
     async def on_callback(self, query: CallbackQuery) -> AnswerCallbackQuery | None:
         """A button press: the step, then the answer to the press (returned: in the

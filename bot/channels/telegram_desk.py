@@ -31,20 +31,20 @@ from typing import TYPE_CHECKING, Any
 from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, TelegramMethod
 from aiogram.types import CallbackQuery, Message
 
+from bot.channels.telegram_events import CHANNEL, message_event, quoted
 from bot.channels.telegram_send import SendError
-from bot.core.events import Event, EventKind, Identity, InboundFile, Place, Quoted
+from bot.clock import now
+from bot.core.events import Event, EventKind, Identity, InboundFile, Place
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Attachment
 from bot.db.models import HandoverMessage
 from bot.services import handover
-from bot.services.clock import now
 
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
 CAPTION_LIMIT = 1024
 ALERT_LIMIT = 200  # the text of an answer to a button press
 
@@ -76,32 +76,10 @@ class CoordinatorDesk:
         sender = message.from_user
         if sender is None or sender.is_bot:
             return
-        identity = Identity(CHANNEL, str(sender.id))
-        replied = message.reply_to_message
-        quoted: Quoted | None = None
-        if replied is not None:
-            author = replied.from_user
-            quoted = Quoted(str(replied.message_id),
-                            Identity(CHANNEL, str(author.id))
-                            if author is not None and not author.is_bot else None,
-                            author.first_name if author is not None else None)
-        common: dict[str, Any] = {"display_name": sender.first_name,
-                                  "place": Place.COORDINATORS,
-                                  "message_id": str(message.message_id), "reply_to": quoted}
-        if message.text is not None:
-            event = replace(Event.from_text(identity, message.text), **common)
-        elif message.photo:
-            event = Event(identity, EventKind.FILE, text=message.caption or "",
-                          file=InboundFile("photo", message.photo[-1].file_id,
-                                           mime="image/jpeg"), **common)
-        elif message.document is not None:
-            document = message.document
-            event = Event(identity, EventKind.FILE, text=message.caption or "",
-                          file=InboundFile("document", document.file_id, document.file_name,
-                                           document.mime_type), **common)
-        else:
-            event = Event(identity, EventKind.UNSUPPORTED, **common)
-        if event.kind is not EventKind.COMMAND and quoted is None:
+        reply_to = quoted(message)
+        event = message_event(message, sender, place=Place.COORDINATORS,
+                              message_id=str(message.message_id), reply_to=reply_to)
+        if event.kind is not EventKind.COMMAND and reply_to is None:
             return  # the coordinators talking among themselves
         replies = await self.engine.handle(event)
         if replies:

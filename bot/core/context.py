@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.core.events import Event, EventKind, InboundFile, Place
+from bot.core.events import Event, InboundFile, Place
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Attachment, Choice, Reply, rows
 
@@ -102,13 +102,6 @@ class Context:
 
     def ngettext(self, singular: str, plural: str, count: int) -> str:
         return self.t.ngettext(singular, plural, count)
-
-    @property
-    def payload_args(self) -> list[str]:
-        """The parts of a button payload after its prefix: `prj:bereke` -> ['bereke']."""
-        if self.event.kind is not EventKind.BUTTON:
-            return []
-        return self.event.payload.split(":")[1:]
 
     def say(self, text: str, *choice_rows: Choice | list[Choice] | tuple[Choice, ...],
             attachment: Attachment | None = None, ask_contact: str | None = None) -> None:

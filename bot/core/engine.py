@@ -8,16 +8,15 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import clock
 from bot.config import Settings
 from bot.content import Content
 from bot.core import metrics
@@ -27,7 +26,8 @@ from bot.core.i18n import Translations, pick_language
 from bot.core.notify import Notifier
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
-from bot.db.models import ChatSession, Coordinator, User, utcnow
+from bot.db.dialect import insert_for
+from bot.db.models import ChatSession, Coordinator, User
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class Engine:
                 if row is None:
                     await self._insert_user(connection, event)
                     row = (await connection.execute(_LOAD, key)).one()
-                now = utcnow()
+                now = clock.now()
                 user = UserView(row.id, identity.channel, identity.external_id, row.language,
                                 row.display_name, is_new,
                                 self.is_coordinator(identity, row.coordinator is not None))
@@ -296,9 +296,8 @@ class Engine:
 
     async def _insert_user(self, connection: AsyncConnection, event: Event) -> None:
         identity = event.identity
-        dialect = connection.dialect.name
-        statement = pg_insert(User) if dialect == "postgresql" else sqlite_insert(User)
-        now = utcnow()
+        statement = insert_for(connection)(User)
+        now = clock.now()
         await connection.execute(
             statement.values(channel=identity.channel, external_id=identity.external_id,
                              display_name=_clip(event.display_name), created_at=now,
@@ -349,7 +348,13 @@ class Engine:
         if event.kind is EventKind.COMMAND:
             handler = router.group_commands.get(event.command)
         elif event.kind is EventKind.BUTTON:
-            handler = router.group_buttons.get(event.payload.split(":", 1)[0])
+            prefix = event.payload.split(":", 1)[0]
+            handler = router.group_buttons.get(prefix)
+            codec = router.codecs.get(prefix)
+            if handler is not None and codec is not None:
+                ctx.press = codec.parse(event.payload)
+                if ctx.press is None:  # malformed or from an older version: left alone
+                    handler = None
         elif event.reply_to is not None:
             handler = router.group_replies.get("reply")
         if handler is not None:
@@ -371,7 +376,7 @@ class Engine:
                 .where(User.channel == identity.channel,
                        User.external_id == identity.external_id,
                        User.unreachable_since.is_(None))
-                .values(unreachable_since=utcnow())
+                .values(unreachable_since=clock.now())
             )
 
     async def user_counts(self) -> dict[str, int]:
@@ -383,7 +388,7 @@ class Engine:
 
     async def expire_idle_sessions(self, idle: timedelta) -> int:
         """Forget half-finished steps of sessions idle longer than `idle`."""
-        cutoff = utcnow() - idle
+        cutoff = clock.now() - idle
         async with self.sessionmaker() as db, db.begin():
             result = await db.execute(
                 delete(ChatSession).where(ChatSession.updated_at < cutoff)
@@ -396,10 +401,3 @@ def _clip(value: str | None, limit: int = 128) -> str | None:
         return None
     value = value.strip()
     return value[:limit] or None
-
-
-def replies_text(replies: Sequence[Reply]) -> str:
-    """All reply texts joined: handy in logs and tests."""
-    return "\n\n".join(reply.text for reply in replies)
-
-

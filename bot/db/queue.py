@@ -56,8 +56,9 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import now
 from bot.db.dialect import skip_locked
-from bot.db.models import ERROR_LENGTH, OWNER_LENGTH, QueueColumns, utcnow
+from bot.db.models import ERROR_LENGTH, OWNER_LENGTH, QueueColumns
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class Consumer(Generic[M]):
     queue: Queue[M]
     sessionmaker: async_sessionmaker[AsyncSession]
     owner: str
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = now
     held: set[int] = field(default_factory=set)
     _beating: asyncio.Task[None] | None = None
 

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypedDict, cast
+from typing import Any, Final, Literal, Protocol, TypedDict, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import LANGUAGES
+from bot.clock import now
 from bot.core.replies import Attachment, Choice, Reply
 from bot.db.dialect import skip_locked
 from bot.db.models import (
@@ -52,7 +53,6 @@ from bot.db.models import (
     Registration,
     RegistrationStatus,
     User,
-    utcnow,
 )
 from bot.db.queue import LEASE, Consumer, Queue
 
@@ -210,7 +210,7 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
         raise BroadcastError("text")
     if attachment is not None and len(attachment.data) > ATTACHMENT_LIMIT:
         raise BroadcastError("too_big")
-    now = utcnow()
+    moment = now()
     broadcast = Broadcast(
         created_by=created_by, status=BroadcastStatus.DRAFT, texts=texts,
         audience=dict(audience), total=0,
@@ -219,7 +219,7 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
         attachment_mime=attachment.mime if attachment else None,
         attachment_data=attachment.data if attachment else None,
         button_labels=button_labels if button_url else None, button_url=button_url,
-        created_at=now, updated_at=now)
+        created_at=moment, updated_at=moment)
     db.add(broadcast)
     await db.flush()
     return broadcast
@@ -232,7 +232,7 @@ async def schedule(db: AsyncSession, broadcast_id: int, when: datetime) -> Broad
                                                      BroadcastStatus.SCHEDULED):
         raise BroadcastError("state")
     broadcast.status, broadcast.scheduled_at = BroadcastStatus.SCHEDULED, when
-    broadcast.updated_at = utcnow()
+    broadcast.updated_at = now()
     return broadcast
 
 
@@ -255,11 +255,11 @@ async def cancel(db: AsyncSession, broadcast_id: int, now: datetime) -> Broadcas
 async def start_due(db: AsyncSession, now: datetime, default_language: str) -> list[int]:
     """Start the scheduled broadcasts whose time has come: one delivery row per
     recipient, written by the database itself (`INSERT … SELECT`)."""
-    chosen = skip_locked(db, select(Broadcast.id).where(Broadcast.status == "scheduled",
-                                                        Broadcast.scheduled_at <= now))
+    chosen = skip_locked(db, select(Broadcast.id).where(
+        Broadcast.status == BroadcastStatus.SCHEDULED, Broadcast.scheduled_at <= now))
     started = sorted((await db.execute(
         update(Broadcast).where(Broadcast.id.in_(chosen.scalar_subquery()))
-        .values(status="sending", started_at=now, updated_at=now)
+        .values(status=BroadcastStatus.SENDING, started_at=now, updated_at=now)
         .returning(Broadcast.id).execution_options(synchronize_session=False))).scalars())
     for broadcast_id in started:
         broadcast = await db.get(Broadcast, broadcast_id)
@@ -280,7 +280,7 @@ async def start_due(db: AsyncSession, now: datetime, default_language: str) -> l
         audience["_excluded"] = await excluded(db, audience, default_language)
         broadcast.audience, broadcast.total = dict(audience), int(total)
         if not total:
-            broadcast.status, broadcast.finished_at = "done", now
+            broadcast.status, broadcast.finished_at = BroadcastStatus.DONE, now
         log.info("broadcast %s started: %d recipients", broadcast_id, total)
     return started
 
@@ -289,8 +289,8 @@ async def finish_done(db: AsyncSession, now: datetime) -> list[int]:
     """Running broadcasts with nothing left to send are done."""
     left = exists().where(D.broadcast_id == Broadcast.id, D.status.in_((DS.PENDING, DS.SENDING)))
     return sorted((await db.execute(
-        update(Broadcast).where(Broadcast.status == "sending", ~left)
-        .values(status="done", finished_at=now, updated_at=now)
+        update(Broadcast).where(Broadcast.status == BroadcastStatus.SENDING, ~left)
+        .values(status=BroadcastStatus.DONE, finished_at=now, updated_at=now)
         .returning(Broadcast.id).execution_options(synchronize_session=False))).scalars())
 
 
@@ -298,7 +298,8 @@ async def finish_done(db: AsyncSession, now: datetime) -> list[int]:
 
 
 def _running(now: datetime) -> ColumnElement[bool]:
-    return D.broadcast_id.in_(select(Broadcast.id).where(Broadcast.status == "sending")
+    return D.broadcast_id.in_(select(Broadcast.id)
+                              .where(Broadcast.status == BroadcastStatus.SENDING)
                               .scalar_subquery())
 
 
@@ -329,12 +330,16 @@ async def claim(db: AsyncSession, worker: str, now: datetime, limit: int,
     return _claimed(await queue.claim(db, worker, now, limit, *_CLAIMED))
 
 
+# A temporary failure: the delivery is tried again later (no status of its own).
+RETRY: Final = "retry"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a platform made of one message: sent, blocked (403), retry (a temporary
     failure), failed (a permanent one), skipped, or pending (not sent: stopping)."""
 
-    status: str
+    status: DeliveryStatus | Literal["retry"]
     message_id: str | None = None
     error: str | None = None
 
@@ -350,7 +355,7 @@ async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], n
     for row, outcome in results:
         if outcome.status == DS.SENT:
             sent.append({"id": row.id, "message_id": outcome.message_id})
-        elif outcome.status == "retry":
+        elif outcome.status == RETRY:
             retry.append((row.id, row.attempts, outcome.error))
         elif outcome.status == DS.FAILED:
             failed.append((row.id, outcome.error))
@@ -374,7 +379,7 @@ async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], n
                          .execution_options(synchronize_session=False))
 
 
-_RANK = {"sent": 1, "delivered": 2, "read": 3}
+_RANK: dict[str, int] = {DS.SENT: 1, DS.DELIVERED: 2, DS.READ: 3}
 
 
 async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str,
@@ -383,8 +388,8 @@ async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str,
     if status in _RANK:
         lower = [name for name, rank in _RANK.items() if rank < _RANK[status]]
         await db.execute(update(D).where(D.message_id == wamid, D.status.in_(lower))
-                         .values(status=status).execution_options(synchronize_session=False))
-    elif status == "failed":
+                         .values(status=DS(status)).execution_options(synchronize_session=False))
+    elif status == DS.FAILED:
         await db.execute(update(D).where(D.message_id == wamid, D.status == DS.SENT)
                          .values(status=DS.FAILED,
                                  last_error=(error or "undelivered")[:ERROR_LENGTH])
@@ -413,7 +418,7 @@ class Sender:
     lease: timedelta = LEASE
     max_attempts: int = 5
     backoff: float = 30.0  # seconds before the first retry, doubled for each next one
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = now
     # A file reference (a Telegram file id) -> its bytes, for attachments.
     fetch_file: Callable[[str], Awaitable[bytes]] | None = None
     _messages: dict[tuple[int, str], Reply] = field(default_factory=dict)
@@ -502,7 +507,7 @@ class Sender:
                     outcome = await self._send(row)
                 except Exception as error:  # a bug or an unexpected answer: retry later
                     log.exception("broadcast delivery %s failed", row.id)
-                    outcome = Outcome("retry", error=f"error: {type(error).__name__}")
+                    outcome = Outcome(RETRY, error=f"error: {type(error).__name__}")
                 results.append((row, outcome))
                 have.set()
 
@@ -516,7 +521,8 @@ class Sender:
                     # Rows already claimed of a broadcast cancelled meanwhile are skipped.
                     seen |= {row.broadcast_id for row in claimed}
                     self._stopped = set((await db.execute(select(Broadcast.id).where(
-                        Broadcast.status == "cancelled", Broadcast.id.in_(seen)))).scalars())
+                        Broadcast.status == BroadcastStatus.CANCELLED,
+                        Broadcast.id.in_(seen)))).scalars())
                 if not claimed:
                     break
                 for row in claimed:
@@ -537,12 +543,12 @@ class Sender:
 
     async def _send(self, row: Claimed) -> Outcome:
         if self._stopping:  # shutting down: back in line for the next start
-            return Outcome("pending")
+            return Outcome(DS.PENDING)
         if row.broadcast_id in self._stopped:
-            return Outcome("skipped", error="cancelled")
+            return Outcome(DS.SKIPPED, error="cancelled")
         platform = self.platforms.get(row.channel)
         if platform is None:
-            return Outcome("skipped", error="channel cannot start messages")
+            return Outcome(DS.SKIPPED, error="channel cannot start messages")
         message = await self._message(row.broadcast_id, row.language)
         return await platform.send(row.external_id, message, f"{row.broadcast_id}")
 
@@ -585,31 +591,31 @@ class Report:
 
     @property
     def pending(self) -> int:
-        return self.counts.get("pending", 0) + self.counts.get("sending", 0)
+        return self.counts.get(DS.PENDING, 0) + self.counts.get(DS.SENDING, 0)
 
     @property
     def sent(self) -> int:
-        return sum(self.counts.get(name, 0) for name in ("sent", "delivered", "read"))
+        return sum(self.counts.get(name, 0) for name in (DS.SENT, DS.DELIVERED, DS.READ))
 
     @property
     def delivered(self) -> int:
-        return self.counts.get("delivered", 0) + self.counts.get("read", 0)
+        return self.counts.get(DS.DELIVERED, 0) + self.counts.get(DS.READ, 0)
 
     @property
     def read(self) -> int:
-        return self.counts.get("read", 0)
+        return self.counts.get(DS.READ, 0)
 
     @property
     def failed(self) -> int:
-        return self.counts.get("failed", 0)
+        return self.counts.get(DS.FAILED, 0)
 
     @property
     def blocked(self) -> int:
-        return self.counts.get("blocked", 0)
+        return self.counts.get(DS.BLOCKED, 0)
 
     @property
     def skipped(self) -> int:
-        return self.counts.get("skipped", 0)
+        return self.counts.get(DS.SKIPPED, 0)
 
 
 async def report(db: AsyncSession, broadcast: Broadcast, now: datetime) -> Report:
@@ -649,13 +655,3 @@ async def set_announcements(db: AsyncSession, user_id: int, on: bool) -> None:
                      .values(announcements=on)
                      .execution_options(synchronize_session=False))
 
-
-async def resume_announcements(sessionmaker: async_sessionmaker[AsyncSession],
-                               identity: Any) -> None:
-    """Announcements on again for a user known by channel and id, in a transaction of
-    its own. (WhatsApp's `start` does this in its flow step: `set_announcements`.)"""
-    async with sessionmaker() as db, db.begin():
-        await db.execute(update(User).where(User.channel == identity.channel,
-                                            User.external_id == identity.external_id,
-                                            User.announcements.is_(False))
-                         .values(announcements=True))

@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import clock
 from bot.db.models import ChatSession, EligibilityCheck, User
-from bot.services import clock, forums, handover
+from bot.services import forums, handover
 
 Exporter = Callable[[AsyncSession, int], Awaitable[Any]]
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 async def _profile(db: AsyncSession, user_id: int) -> dict[str, Any]:
@@ -33,8 +28,8 @@ async def _profile(db: AsyncSession, user_id: int) -> dict[str, Any]:
     return {
         "channel": user.channel, "id_on_channel": user.external_id,
         "language": user.language, "name": user.display_name,
-        "first_seen": _iso(user.created_at), "last_seen": _iso(user.last_seen_at),
-        "unreachable_since": _iso(user.unreachable_since),
+        "first_seen": clock.iso(user.created_at), "last_seen": clock.iso(user.last_seen_at),
+        "unreachable_since": clock.iso(user.unreachable_since),
     }
 
 
@@ -42,7 +37,7 @@ async def _session(db: AsyncSession, user_id: int) -> dict[str, Any] | None:
     session = await db.get(ChatSession, user_id)
     if session is None:
         return None
-    return {"step": session.state, "data": session.data, "updated": _iso(session.updated_at)}
+    return {"step": session.state, "data": session.data, "updated": clock.iso(session.updated_at)}
 
 
 async def _eligibility(db: AsyncSession, user_id: int) -> list[dict[str, Any]]:
@@ -53,8 +48,8 @@ async def _eligibility(db: AsyncSession, user_id: int) -> list[dict[str, Any]]:
     return [
         {"status": c.status, "rules_version": c.rules_version, "answers": c.answers,
          "verdict": c.verdict, "country": c.country, "family_members": c.family_size,
-         "documents_ready": c.checklist, "started": _iso(c.started_at),
-         "completed": _iso(c.completed_at)}
+         "documents_ready": c.checklist, "started": clock.iso(c.started_at),
+         "completed": clock.iso(c.completed_at)}
         for c in checks
     ]
 

@@ -16,11 +16,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import clock
+from bot.clock import as_utc
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Reply
-from bot.db.models import Forum, Registration, Reminder, ReminderStatus, User, utcnow
+from bot.db.models import (
+    Forum,
+    ForumStatus,
+    Registration,
+    RegistrationStatus,
+    Reminder,
+    ReminderStatus,
+    User,
+)
 from bot.db.queue import Consumer, Queue
-from bot.services.clock import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +69,16 @@ async def claim(db: AsyncSession, worker: str, now: datetime, limit: int = 50) -
 def _skip_reason(due: Due, now: datetime, superseded: bool) -> str | None:
     reminder, registration, forum = due.reminder, due.registration, due.forum
     if reminder.kind == "before":
-        if registration.status != "confirmed" or forum.status == "cancelled":
+        if (registration.status != RegistrationStatus.CONFIRMED
+                or forum.status == ForumStatus.CANCELLED):
             return "not attending"
         if now >= as_utc(forum.starts_at):
             return "event started"
         if superseded:
             return "superseded by a later reminder"
     elif reminder.kind in ("changed", "promoted") and (
-        registration.status not in ("confirmed", "waiting") or now >= as_utc(forum.ends_at)
+        registration.status not in (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITING)
+        or now >= as_utc(forum.ends_at)
     ):
         return "no longer relevant"
     return None
@@ -135,12 +146,12 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
                   compose: Compose, worker: str, now: datetime, batch: int = 50) -> dict[str, int]:
     """Claim and send everything due now; returns how many ended in each status."""
     tally: dict[str, int] = {}
-    started = utcnow()
+    started = clock.now()
 
-    def clock() -> datetime:  # `now`, moving on while the batch is sent
-        return now + (utcnow() - started)
+    def moving() -> datetime:  # `now`, moving on while the batch is sent
+        return now + (clock.now() - started)
 
-    async with Consumer(REMINDERS, sessionmaker, worker, clock) as consumer:
+    async with Consumer(REMINDERS, sessionmaker, worker, moving) as consumer:
         while True:
             async with sessionmaker() as db, db.begin():
                 claimed = [(row[0], row[1]) for row in await consumer.claim(db, batch)]
