@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot import clock
 from bot.channels.whatsapp_errors import MetaError
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _time(value: Any) -> datetime:
     try:
         return datetime.fromtimestamp(int(value), UTC)
     except (TypeError, ValueError, OverflowError):
-        return datetime.now(UTC)
+        return clock.now()
 
 
 def _str(value: Any) -> str | None:

@@ -24,8 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.clock import as_utc
-from bot.clock import now as utcnow
+from bot.clock import as_utc, now
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -113,8 +112,8 @@ class User(Base):
     language: Mapped[str | None] = mapped_column(String(8), default=None)
     display_name: Mapped[str | None] = mapped_column(String(128), default=None)
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     # Announcements (broadcasts) are sent only while this is on; the user can turn it off.
     announcements: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # The country the user lives in, as last given (eligibility check or registration).
@@ -133,7 +132,7 @@ class ChatSession(Base):
     state: Mapped[str | None] = mapped_column(String(64), default=None)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 class EligibilityCheck(Base):
@@ -156,8 +155,8 @@ class EligibilityCheck(Base):
     country: Mapped[str | None] = mapped_column(String(2), default=None)
     family_size: Mapped[int | None] = mapped_column(Integer, default=None)
     checklist: Mapped[dict[str, bool]] = mapped_column(JSON, default=dict)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
@@ -184,7 +183,7 @@ class WhatsAppInbox(QueueColumns, Base):
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=InboxStatus.NEW)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 class WhatsAppProcessed(Base):
@@ -195,7 +194,7 @@ class WhatsAppProcessed(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     inbox_id: Mapped[int] = mapped_column(ID_TYPE)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 class WhatsAppContact(Base):
@@ -225,8 +224,8 @@ class WhatsAppDelivery(Base):
     error_title: Mapped[str | None] = mapped_column(String(255), default=None)
     # For messages the bot starts: the text, so a 131047 can be retried as a template.
     text: Mapped[str | None] = mapped_column(Text, default=None)
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 class WhatsAppMenu(Base):
@@ -238,7 +237,7 @@ class WhatsAppMenu(Base):
     token: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     choices: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 # ---- business forums: forums, registrations, reminders, coordinators -----------------
@@ -253,7 +252,7 @@ class Coordinator(Base):
         ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     added_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 class Forum(Base):
@@ -279,8 +278,8 @@ class Forum(Base):
     status: Mapped[str] = mapped_column(String(16), default=ForumStatus.DRAFT)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 class Registration(Base):
@@ -311,8 +310,8 @@ class Registration(Base):
     checked_in_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
     promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 class ReminderStatus(StrEnum):
@@ -368,8 +367,8 @@ class Broadcast(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
 class DeliveryStatus(StrEnum):
@@ -419,8 +418,8 @@ class HandoverThread(Base):
     user_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default=ThreadStatus.OPEN)
     coordinator_id: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     closed_by: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
 
@@ -443,4 +442,4 @@ class HandoverMessage(Base):
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     group_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     author_id: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
