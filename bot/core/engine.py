@@ -238,10 +238,7 @@ class Engine:
         finally:
             if ctx is not None:
                 await ctx.close_session(flush=False)  # only left open when the step failed
-        await self._follow_up(ctx)
-        if ctx.signals:
-            await self._publish(ctx.signals)
-        return ctx.replies
+        return await self._after_commit(ctx)
 
     async def _handle_in_group(self, event: Event) -> list[Reply]:
         """A step in the coordinators' group chat: the sender's row and role are read,
@@ -270,6 +267,10 @@ class Engine:
         finally:
             if ctx is not None:
                 await ctx.close_session(flush=False)  # only left open when the step failed
+        return await self._after_commit(ctx)
+
+    async def _after_commit(self, ctx: Context) -> list[Reply]:
+        """Once the step is stored: its follow-ups, then its signals; then its replies."""
         await self._follow_up(ctx)
         if ctx.signals:
             await self._publish(ctx.signals)
