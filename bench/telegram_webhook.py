@@ -8,13 +8,16 @@ Everything talks over 127.0.0.1 only. This process runs:
   answerCallbackQuery, setMyCommands, setWebhook, getMe, ... and notes when each
   reply arrives;
 - a load generator that POSTs signed updates: simulated users who /start with a
-  language_code, press menu buttons and type text. A user has at most one update in
-  flight; its reply is the first sendMessage/editMessageText to its chat after the POST.
+  language_code, press menu buttons, type text and answer the eligibility
+  questionnaire (each answer stored, the country typed, the checklist ticked). A user
+  has at most one update in flight; its reply is the first
+  sendMessage/editMessageText to its chat after the POST.
 
 Each bot runs in a process of its own (`--serve bot|echo`), so that its CPU time and
 memory are its own and nothing one bot loads or caches helps the other: the real bot
 (build_app + TelegramChannel + make_web_app, webhook mode, a temporary SQLite database
-migrated by build_app) and a bare aiogram echo bot, each behind its own aiohttp server.
+migrated in a child process, as `python -m bot run` does) and a bare aiogram echo bot,
+each behind its own aiohttp server.
 
 Measured per bot: handled updates/s at full speed (closed loop, bounded concurrency),
 the CPU time of its process per update, p50/p99 latency (POST to reply at the fake API)
@@ -75,6 +78,22 @@ SCRIPT: tuple[tuple[str, str], ...] = (
     ("press", "num"),
     ("press", "menu"),
     ("text", "Сәлеметсіз бе! Что здесь есть?"),
+    # The eligibility questionnaire, answered from the start each time round: every
+    # answer is stored (the draft), the country is typed, then the result, the plan and
+    # two documents ticked off in the checklist.
+    ("press", "el:new"),
+    ("press", "el:a:nationality:yes"),
+    ("press", "el:a:nationality_document:yes"),
+    ("press", "el:a:ever_citizen:no"),
+    ("press", "el:a:permanent:yes"),
+    ("text", "Китай"),
+    ("press", "el:a:family_size:2"),
+    ("press", "el:a:family_kazakh:all"),
+    ("press", "el:a:quota:yes"),
+    ("press", "el:plan"),
+    ("press", "el:cl"),
+    ("press", "el:t:application"),
+    ("press", "el:t:id_copy"),
     ("press", "set"),
     ("press", "help"),
     ("press", "menu"),
