@@ -37,7 +37,8 @@ from typing import Any
 from aiohttp import ClientSession, TCPConnector, web
 
 from bot.app import build_app
-from bot.channels.whatsapp import SIGNATURE_HEADER, WhatsAppChannel
+from bot.channels.whatsapp import WhatsAppChannel
+from bot.channels.whatsapp_inbox import SIGNATURE_HEADER
 from bot.config import Settings
 from bot.web.app import make_web_app
 from tests.fakes.graph_api import FakeGraphAPI, WhatsAppUser, encode, sign

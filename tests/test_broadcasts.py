@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from bot import clock
 from bot.app import App, build_app
 from bot.channels.broadcast_senders import TelegramBroadcaster
-from bot.channels.whatsapp import command_word
+from bot.channels.whatsapp_events import command_word
 from bot.core.ratelimit import BROADCAST, INTERACTIVE, PriorityLimiter
 from bot.core.replies import Attachment, Reply
 from bot.db.models import (

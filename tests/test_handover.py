@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot import clock
-from bot.channels.whatsapp import SIGNATURE_HEADER
+from bot.channels.whatsapp_inbox import SIGNATURE_HEADER
 from bot.db.models import Coordinator, HandoverMessage, HandoverThread, WhatsAppContact
 from bot.services import handover
 from tests.fakes.graph_api import FakeGraphAPI, Sent, WhatsAppUser, encode, sign

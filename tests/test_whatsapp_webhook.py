@@ -17,8 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.channels.whatsapp import SIGNATURE_HEADER, WhatsAppChannel
+from bot.channels.whatsapp import WhatsAppChannel
 from bot.channels.whatsapp_api import GraphClient
+from bot.channels.whatsapp_inbox import SIGNATURE_HEADER
 from bot.clock import now
 from bot.core.ratelimit import PriorityLimiter
 from bot.db.models import (

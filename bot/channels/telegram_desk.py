@@ -32,7 +32,7 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, Telegra
 from aiogram.types import CallbackQuery, Message
 
 from bot.channels.telegram_events import CHANNEL, message_event, quoted
-from bot.channels.telegram_send import SendError
+from bot.channels.telegram_send import CAPTION_LIMIT, SendError
 from bot.clock import now
 from bot.core.events import Event, EventKind, Identity, InboundFile, Place
 from bot.core.notify import Notifier, PushResult
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CAPTION_LIMIT = 1024
 ALERT_LIMIT = 200  # the text of an answer to a button press
 
 

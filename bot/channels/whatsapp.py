@@ -27,13 +27,8 @@ from bot.channels import whatsapp_contacts as contacts
 from bot.channels import whatsapp_records as records
 from bot.channels.whatsapp_api import GraphClient
 from bot.channels.whatsapp_contacts import Address
-from bot.channels.whatsapp_events import command_word, event_for
-from bot.channels.whatsapp_inbox import (
-    SIGNATURE_HEADER,
-    Inbox,
-    unconfigured_get,
-    unconfigured_post,
-)
+from bot.channels.whatsapp_events import event_for
+from bot.channels.whatsapp_inbox import Inbox
 from bot.channels.whatsapp_outgoing import Outgoing
 from bot.channels.whatsapp_render import MORE_PREFIX
 from bot.channels.whatsapp_updates import Incoming, parse_delivery
@@ -45,10 +40,6 @@ from bot.core.i18n import Translations
 from bot.core.notify import PushResult
 from bot.core.ratelimit import INTERACTIVE, PriorityLimiter
 from bot.core.replies import Choice, Reply
-
-# What the web app, the tests and the benchmark take from the channel besides the class.
-__all__ = ["SIGNATURE_HEADER", "WhatsAppChannel", "command_word", "unconfigured_get",
-           "unconfigured_post"]
 
 log = logging.getLogger(__name__)
 

@@ -198,13 +198,8 @@ class Engine:
                                 row.display_name, is_new,
                                 self.is_coordinator(identity, row.coordinator is not None))
                 original_data = row.data or {}
-                ctx = Context(
-                    event=event, user=user, state=row.state, data=copy.deepcopy(original_data),
-                    settings=self.settings, content=self.content,
-                    translations=self.translations,
-                    open_session=partial(self.sessionmaker, bind=connection),
-                    bot_username=self.bot_username, notifier=self.notifier,
-                )
+                ctx = self._context(event, user, row.state, copy.deepcopy(original_data),
+                                    connection)
                 await self.dispatch(ctx)
                 await ctx.close_session()
                 if ctx.forget_user:
@@ -256,18 +251,22 @@ class Engine:
                                 row.language if row else None,
                                 _clip(event.display_name) or (row.display_name if row else None),
                                 False, self.is_coordinator(identity, listed))
-                ctx = Context(
-                    event=event, user=user, state=None, data={}, settings=self.settings,
-                    content=self.content, translations=self.translations,
-                    open_session=partial(self.sessionmaker, bind=connection),
-                    bot_username=self.bot_username, notifier=self.notifier,
-                )
+                ctx = self._context(event, user, None, {}, connection)
                 await self.dispatch(ctx)
                 await ctx.close_session()
         finally:
             if ctx is not None:
                 await ctx.close_session(flush=False)  # only left open when the step failed
         return await self._after_commit(ctx)
+
+    def _context(self, event: Event, user: UserView, state: str | None, data: dict[str, Any],
+                 connection: AsyncConnection) -> Context:
+        """What a step sees; its ORM session, if it opens one, joins the step's transaction
+        on `connection`."""
+        return Context(event=event, user=user, state=state, data=data, settings=self.settings,
+                       content=self.content, translations=self.translations,
+                       open_session=partial(self.sessionmaker, bind=connection),
+                       bot_username=self.bot_username, notifier=self.notifier)
 
     async def _after_commit(self, ctx: Context) -> list[Reply]:
         """Once the step is stored: its follow-ups, then its signals; then its replies."""

@@ -7,7 +7,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.telegram import TelegramChannel
-from bot.channels.whatsapp import WhatsAppChannel, unconfigured_get, unconfigured_post
+from bot.channels.whatsapp import WhatsAppChannel
+from bot.channels.whatsapp_inbox import unconfigured_get, unconfigured_post
 from bot.db.engine import database_ok
 
 DB_KEY = web.AppKey("db", AsyncEngine)
