@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
+from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import clock
@@ -23,10 +27,14 @@ from bot.core import metrics
 from bot.core.notify import Notifier
 from bot.core.replies import Reply
 from bot.db.models import Broadcast, User
+from bot.db.outage import OUTAGE, is_outage
 from bot.services import broadcasts, forums, reminders
 from bot.web.app import make_web_app
 
 log = logging.getLogger(__name__)
+
+# Update ids are kept this long (Telegram keeps an unconfirmed update for a day).
+HANDLED_UPDATES_KEPT = timedelta(days=2)
 
 
 async def refresh_user_gauge(app: App) -> None:
@@ -104,21 +112,46 @@ async def send_broadcasts(app: App, sender: broadcasts.Sender, notifier: Notifie
                                                report=report), "notice")
 
 
+async def forget_handled_updates(app: App) -> None:
+    await app.engine.forget_handled_updates(HANDLED_UPDATES_KEPT)
+
+
+def guarded(name: str, job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[None]]:
+    """A scheduled job whose failure for want of the database is counted by the outage
+    account (one line, not a traceback every run; its work waits in the database for
+    the next run); any other failure is logged with its traceback."""
+
+    @functools.wraps(job)
+    async def run(*args: Any) -> None:
+        try:
+            await job(*args)
+        except Exception as error:
+            if not is_outage(error):
+                log.exception("job %s failed", name)
+                return
+            OUTAGE.failed(name, error)
+            return
+        OUTAGE.recovered()
+
+    return run
+
+
 def make_scheduler(app: App, notifier: Notifier) -> AsyncIOScheduler:
     """APScheduler is the clock: the jobs' work is recorded in the database."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     worker = f"{socket.gethostname()}:{os.getpid()}"
     common = {"coalesce": True, "max_instances": 1}
-    scheduler.add_job(refresh_user_gauge, "interval", minutes=1, args=[app],
-                      id="user_gauge", **common)
-    scheduler.add_job(expire_sessions, "interval", hours=6, args=[app],
-                      id="expire_sessions", **common)
-    scheduler.add_job(send_reminders, "interval",
-                      seconds=app.settings.reminder_interval_seconds,
-                      args=[app, notifier, worker], id="reminders",
-                      next_run_time=clock.now(), **common)
-    scheduler.add_job(purge_forum_data, "interval", hours=12, args=[app],
-                      id="purge_forum_data", next_run_time=clock.now(), **common)
+
+    def add(job: Callable[..., Awaitable[None]], name: str, **options: Any) -> Job:
+        return scheduler.add_job(guarded(name, job), "interval", id=name, **common, **options)
+
+    add(refresh_user_gauge, "user_gauge", minutes=1, args=[app])
+    add(expire_sessions, "expire_sessions", hours=6, args=[app])
+    add(send_reminders, "reminders", seconds=app.settings.reminder_interval_seconds,
+        args=[app, notifier, worker], next_run_time=clock.now())
+    add(purge_forum_data, "purge_forum_data", hours=12, args=[app],
+        next_run_time=clock.now())
+    add(forget_handled_updates, "forget_handled_updates", hours=1, args=[app])
     return scheduler
 
 
@@ -151,13 +184,13 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         notifier.register_files("telegram", telegram.desk.download)
     scheduler = make_scheduler(app, notifier)
     if telegram is not None and telegram.desk is not None:
-        scheduler.add_job(telegram.desk.resend_pending, "interval", minutes=1,
-                          id="handover_resend", next_run_time=clock.now(),
-                          coalesce=True, max_instances=1)
+        scheduler.add_job(guarded("handover_resend", telegram.desk.resend_pending),
+                          "interval", minutes=1, id="handover_resend",
+                          next_run_time=clock.now(), coalesce=True, max_instances=1)
     broadcast_sender = make_broadcast_sender(app, telegram, whatsapp,
                                              f"{socket.gethostname()}:{os.getpid()}")
     broadcast_job = scheduler.add_job(
-        send_broadcasts, "interval", seconds=5, id="broadcasts",
+        guarded("broadcasts", send_broadcasts), "interval", seconds=5, id="broadcasts",
         args=[app, broadcast_sender, notifier], next_run_time=clock.now(),
         coalesce=True, max_instances=1)
 

@@ -57,16 +57,17 @@ def handled(monkeypatch: pytest.MonkeyPatch, api: FakeTelegramAPI) -> set[tuple[
     done: set[tuple[Any, ...]] = set()
     on_message, on_callback = TelegramChannel.on_message, TelegramChannel.on_callback
 
-    async def message_handled(self: TelegramChannel, message: Message) -> None:
+    async def message_handled(self: TelegramChannel, message: Message, **data: Any) -> None:
         try:
-            await on_message(self, message)
+            await on_message(self, message, data["event_update"])
         finally:
             done.add(("message", message.chat.id, message.message_id))
             api.notify()
 
-    async def callback_handled(self: TelegramChannel, query: CallbackQuery) -> Any:
+    async def callback_handled(self: TelegramChannel, query: CallbackQuery,
+                               **data: Any) -> Any:
         try:
-            return await on_callback(self, query)
+            return await on_callback(self, query, data["event_update"])
         finally:
             done.add(("callback", query.id))
             api.notify()

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from bot.core import metrics
-from bot.core.engine import Engine
+from bot.core.engine import Engine, Unavailable
 from bot.core.events import Event, EventKind, Identity
 from bot.core.replies import Choice, Reply
 
@@ -54,7 +54,10 @@ class ConsoleChannel:
         return Event.from_text(self.identity, stripped)
 
     async def send(self, event: Event) -> None:
-        replies = await self.engine.handle(event)
+        try:
+            replies = await self.engine.handle(event)
+        except Unavailable:  # nobody delivers a typed line again: say so
+            replies = await self.engine.apology(event)
         text, choices = render(replies)
         if replies:
             self._choices = choices

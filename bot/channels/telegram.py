@@ -1,8 +1,15 @@
 """Telegram through aiogram: updates become events, replies become messages.
 
 Polling and the webhook feed the same aiogram `Dispatcher`, so a middleware, filter or
-error handler works in both modes. A webhook update is handled within its request: 200
-means it was handled, 500 (handling failed) makes Telegram deliver it again.
+error handler works in both modes. An update is acknowledged only once it is handled,
+so none is lost to a crash or a database outage:
+
+- webhook: handled within its request; 200 means it was handled, 503 (the database
+  could not be reached) or 500 (handling failed) makes Telegram deliver it again;
+- polling: the offset moves past an update only once it is handled; after an outage
+  the updates from the first one not handled on are fetched again;
+- the engine stores each `update_id` with its step, so an update delivered again after
+  its step was stored (the acknowledgement was lost) is not handled twice.
 
 - every callback query is answered: the handler returns the answer, which goes in the
   reply to the webhook's request, or (polling) is sent as a request of its own;
@@ -13,6 +20,7 @@ means it was handled, 500 (handling failed) makes Telegram deliver it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import AnswerCallbackQuery, SetMyCommands, TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, GetUpdates, SetMyCommands, TelegramMethod
 from aiogram.types import (
     BotCommand,
     CallbackQuery,
@@ -51,7 +59,7 @@ from bot.channels.telegram_send import (
 from bot.channels.telegram_session import BotApiSession
 from bot.config import Settings
 from bot.core import metrics
-from bot.core.engine import Engine
+from bot.core.engine import Engine, Unavailable
 from bot.core.events import Event, EventKind, Identity
 from bot.core.i18n import N_, Translations
 from bot.core.notify import PushResult
@@ -78,6 +86,18 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
+POLL_TIMEOUT = 25  # seconds a getUpdates request waits for updates
+# Seconds before updates the database could not take are fetched again, growing from the
+# first to the last while the outage lasts.
+REFETCH_PAUSES = (0.5, 1.0, 2.0, 5.0)
+
+
+class _Deferred:
+    """What the dispatcher returns for an update the database could not take."""
+
+
+DEFERRED = _Deferred()
+
 
 class TelegramChannel:
     def __init__(self, engine: Engine, settings: Settings, translations: Translations) -> None:
@@ -98,6 +118,7 @@ class TelegramChannel:
         self.dispatcher.errors.register(self.on_error)
         if settings.telegram_mode != "webhook":
             self.dispatcher.update.outer_middleware(self.carry_out)
+        self._stop_polling = asyncio.Event()
         router = Router(name="channel")
         router.message.register(self.on_message)
         router.callback_query.register(self.on_callback)
@@ -124,19 +145,15 @@ class TelegramChannel:
             log.info("telegram: webhook set")
             return
         await self.bot.delete_webhook(drop_pending_updates=False)
-        self._polling = asyncio.create_task(
-            self.dispatcher.start_polling(
-                self.bot, handle_signals=False, close_bot_session=False,
-                allowed_updates=ALLOWED_UPDATES, polling_timeout=25,
-            )
-        )
+        self._stop_polling.clear()
+        self._polling = asyncio.create_task(self._poll())
         log.info("telegram: polling")
 
     async def stop(self) -> None:
         if self._polling is not None:
-            await self.dispatcher.stop_polling()
+            self._stop_polling.set()  # updates being handled are finished first
             try:
-                await asyncio.wait_for(self._polling, 5)
+                await asyncio.wait_for(self._polling, 30)
             except (TimeoutError, asyncio.CancelledError):
                 self._polling.cancel()
             self._polling = None
@@ -172,10 +189,11 @@ class TelegramChannel:
         try:
             # aiogram's own webhook entry; it logs a failure before raising it. (After 55 s
             # it answers without waiting: Telegram would deliver the update again at 60.)
-            result: TelegramMethod[Any] | None = await self.dispatcher.feed_webhook_update(
-                self.bot, update)
+            result: Any = await self.dispatcher.feed_webhook_update(self.bot, update)
         except Exception:
             return web.json_response({"ok": False, "error": "not handled"}, status=500)
+        if result is DEFERRED:  # nothing stored: Telegram delivers it again
+            return web.json_response({"ok": False, "error": "unavailable"}, status=503)
         if result is None:
             return web.json_response({"ok": True})
         return web.json_response(await self._in_reply(result))
@@ -194,6 +212,71 @@ class TelegramChannel:
             return {"ok": True}
         return body
 
+    # ---- polling ---------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        """Fetch, handle (a batch's updates side by side; one user's in order, by the
+        engine's lock), and move the offset past the leading run of handled updates.
+        The offset confirms them to Telegram with the next request, so an update is
+        never confirmed before it is handled."""
+        offset: int | None = None
+        deferrals = fetch_failures = 0
+        while not self._stop_polling.is_set():
+            if deferrals and await self._stopped_within(
+                    REFETCH_PAUSES[min(deferrals, len(REFETCH_PAUSES)) - 1]):
+                break
+            try:
+                updates = await self._fetch(offset)
+            except Exception as error:
+                fetch_failures += 1
+                if fetch_failures == 1:
+                    log.warning("telegram: fetching updates failed (%s); trying again",
+                                type(error).__name__)
+                if await self._stopped_within(min(fetch_failures, 30)):
+                    break
+                continue
+            if updates is None:  # stopping
+                break
+            if fetch_failures:
+                log.warning("telegram: fetching updates works again after %d failures",
+                            fetch_failures)
+                fetch_failures = 0
+            handled = await asyncio.gather(*(self._feed(update) for update in updates))
+            deferrals = deferrals + 1 if not all(handled) else 0
+            for update, done in zip(updates, handled, strict=True):
+                if not done:
+                    break
+                offset = update.update_id + 1
+
+    async def _fetch(self, offset: int | None) -> list[Update] | None:
+        """The next updates, or None when polling is told to stop meanwhile."""
+        fetch = asyncio.ensure_future(self.bot(GetUpdates(
+            offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)))
+        stop = asyncio.ensure_future(self._stop_polling.wait())
+        await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch
+            return None
+        return fetch.result()
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_polling.wait(), seconds)
+        return self._stop_polling.is_set()
+
+    async def _feed(self, update: Update) -> bool:
+        """One polled update through the dispatcher: False when the database could not
+        take it (it is fetched again); a failure of another kind is logged and the
+        update left behind, as Telegram would not deliver it differently again."""
+        try:
+            return await self.dispatcher.feed_update(self.bot, update) is not DEFERRED
+        except Exception:
+            log.exception("telegram: update %s failed", update.update_id)
+            return True
+
     # ---- updates -----------------------------------------------------------------
 
     async def carry_out(self, handler: Handler, update: TelegramObject,
@@ -203,6 +286,8 @@ class TelegramChannel:
         answered all the same: a polled update is not delivered again."""
         try:
             result = await handler(update, data)
+        except Unavailable:
+            raise  # fetched again: answered when it is handled
         except Exception:
             query = update.callback_query if isinstance(update, Update) else None
             if query is not None and not self._for_desk(query):
@@ -221,31 +306,42 @@ class TelegramChannel:
         except (Unreachable, GaveUp) as error:
             log.warning("telegram: %s not carried out: %s", method.__api_method__, error)
 
-    async def on_error(self, event: ErrorEvent) -> None:
-        """An update that failed outside a flow's step (the engine answers a failed step
-        itself): counted, then passed on, so the webhook answers 500 and Telegram
-        delivers the update again; polling logs it and goes on."""
+    async def on_error(self, event: ErrorEvent) -> _Deferred:
+        """An update the database could not take: DEFERRED (the engine has reported the
+        outage). Any other failure outside a flow's step (the engine answers a failed
+        step itself), such as sending its replies: counted, then passed on, so the
+        webhook answers 500 and Telegram delivers the update again, to be handled anew
+        (its id is unmarked); polling logs it and goes on."""
+        if isinstance(event.exception, Unavailable):
+            return DEFERRED
         metrics.ERRORS.labels(CHANNEL, "update").inc()
+        if self.settings.telegram_mode == "webhook":  # delivered again: answered again
+            with contextlib.suppress(Exception):
+                await self.engine.unmark_update(CHANNEL, str(event.update.update_id))
         raise event.exception
 
-    async def on_message(self, message: Message) -> None:
+    async def on_message(self, message: Message, event_update: Update) -> None:
         sender = message.from_user
         if sender is None:
             return
+        update_id = str(event_update.update_id)
         if message.chat.type != "private":
             if self.desk is not None and self.desk.owns(message.chat.id):
-                await self.desk.on_message(message)
+                await self.desk.on_message(message, update_id)
             return
-        event = message_event(message, sender, language_hint=sender.language_code)
+        event = message_event(message, sender, language_hint=sender.language_code,
+                              update_id=update_id)
         replies = await self.engine.handle(event)
         await self.render(event.identity, message.chat.id, replies)
 
-    async def on_callback(self, query: CallbackQuery) -> AnswerCallbackQuery | None:
+    async def on_callback(self, query: CallbackQuery,
+                          event_update: Update) -> AnswerCallbackQuery | None:
         """A button press: the step, then the answer to the press (returned: in the
         webhook's reply, or sent by `carry_out`)."""
+        update_id = str(event_update.update_id)
         if self._for_desk(query):
             assert self.desk is not None
-            await self.desk.on_callback(query)  # answers presses in its chat itself
+            await self.desk.on_callback(query, update_id)  # answers its chat's presses
             return None
         answer = query.answer()
         if not query.data:
@@ -253,7 +349,7 @@ class TelegramChannel:
         identity = Identity(CHANNEL, str(query.from_user.id))
         event = Event(identity, EventKind.BUTTON, payload=query.data,
                       language_hint=query.from_user.language_code,
-                      display_name=query.from_user.first_name)
+                      display_name=query.from_user.first_name, update_id=update_id)
         replies = await self.engine.handle(event)
         origin = query.message if isinstance(query.message, Message) else None
         if origin is not None:

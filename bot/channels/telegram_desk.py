@@ -71,13 +71,14 @@ class CoordinatorDesk:
 
     # ---- updates from the chat: events for the flows ------------------------------------
 
-    async def on_message(self, message: Message) -> None:
+    async def on_message(self, message: Message, update_id: str) -> None:
         sender = message.from_user
         if sender is None or sender.is_bot:
             return
         reply_to = quoted(message)
         event = message_event(message, sender, place=Place.COORDINATORS,
-                              message_id=str(message.message_id), reply_to=reply_to)
+                              message_id=str(message.message_id), reply_to=reply_to,
+                              update_id=update_id)
         if event.kind is not EventKind.COMMAND and reply_to is None:
             return  # the coordinators talking among themselves
         replies = await self.engine.handle(event)
@@ -85,14 +86,14 @@ class CoordinatorDesk:
             await self.channel.render(self.group, self.chat_id, replies,
                                       reply_to=message.message_id)
 
-    async def on_callback(self, query: CallbackQuery) -> None:
+    async def on_callback(self, query: CallbackQuery, update_id: str) -> None:
         """A press in the chat: the flows' answer is shown to the presser alone."""
         words = ""
         if query.data:
             origin = query.message
             event = Event(Identity(CHANNEL, str(query.from_user.id)), EventKind.BUTTON,
                           payload=query.data, display_name=query.from_user.first_name,
-                          place=Place.COORDINATORS,
+                          place=Place.COORDINATORS, update_id=update_id,
                           message_id=str(origin.message_id) if origin is not None else None)
             words = "\n\n".join(reply.text for reply in await self.engine.handle(event))
         await self._request(query.answer(text=_cut(words, ALERT_LIMIT) or None,

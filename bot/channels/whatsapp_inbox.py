@@ -34,7 +34,9 @@ from bot.channels import whatsapp_inbox_queue as queue
 from bot.channels import whatsapp_records as records
 from bot.clock import now
 from bot.core import metrics
+from bot.core.engine import Unavailable
 from bot.db.models import WhatsAppInbox
+from bot.db.outage import OUTAGE, is_outage
 from bot.db.queue import Consumer
 
 log = logging.getLogger(__name__)
@@ -205,8 +207,12 @@ class Inbox:
             self._wake.clear()
             try:
                 claimed = await self._claim()
-            except Exception:
-                log.exception("whatsapp: claiming from the inbox failed")
+                OUTAGE.recovered()
+            except Exception as error:
+                if is_outage(error):
+                    OUTAGE.failed("whatsapp inbox", error)
+                else:
+                    log.exception("whatsapp: claiming from the inbox failed")
                 claimed = []
             for item in claimed:
                 self._queue.put_nowait(item)
@@ -250,7 +256,12 @@ class Inbox:
     async def _run_once(self, inbox_id: int, attempts: int, body: str) -> None:
         try:
             finished = await self.process(inbox_id, json.loads(body))
+        except Unavailable:
+            return  # reported; the row's lease runs out and it is taken again
         except Exception as error:
+            if is_outage(error):
+                OUTAGE.failed("whatsapp inbox", error)
+                return
             # In line again after a backoff; given up after the last attempt.
             log.exception("whatsapp: processing inbox row %s failed", inbox_id)
             async with self.sessionmaker() as db, db.begin():

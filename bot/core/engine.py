@@ -27,7 +27,8 @@ from bot.core.notify import Notifier
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
 from bot.db.dialect import insert_for
-from bot.db.models import ChatSession, Coordinator, User
+from bot.db.models import ChatSession, Coordinator, HandledUpdate, User
+from bot.db.outage import OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,12 @@ _UPDATE_SESSION = (
     .values(state=bindparam("b_state"), data=bindparam("b_data"),
             version=ChatSession.version + 1, updated_at=bindparam("b_now"))
 )
+
+
+class Unavailable(Exception):
+    """The database could not be reached: nothing of the step was stored, no reply was
+    made. The channel has the update delivered again (Telegram: a 503 to the webhook,
+    the polling offset kept; WhatsApp: the inbox row stays queued)."""
 
 
 class _SessionChanged(Exception):
@@ -139,23 +146,29 @@ class Engine:
         try:
             async with self._locks.get(event.identity):
                 if event.place is not Place.PRIVATE:
-                    return await self._handle_in_group(event)
+                    replies = await self._handle_in_group(event)
+                    OUTAGE.recovered()
+                    return replies
                 for attempt in range(_MAX_ATTEMPTS):
-                    replies = await self._handle_once(event)
-                    if replies is not None:
-                        return replies
+                    found = await self._handle_once(event)
+                    if found is not None:
+                        OUTAGE.recovered()
+                        return found
                     # Another worker got there first: step aside a little, then re-run.
                     await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 log.warning("session kept changing under %s; giving up", event.identity)
-                return await self._apology(event)
-        except Exception:
+                return await self.apology(event)
+        except Exception as error:
+            if is_outage(error):
+                OUTAGE.failed(f"{channel} update", error)
+                raise Unavailable from error
             metrics.ERRORS.labels(channel, "handle").inc()
             log.exception("failed to handle %s from %s", event.kind, event.identity)
-            return await self._apology(event)
+            return await self.apology(event)
         finally:
             metrics.HANDLING.labels(channel).observe(time.perf_counter() - started)
 
-    async def _apology(self, event: Event) -> list[Reply]:
+    async def apology(self, event: Event) -> list[Reply]:
         """A step failed: nothing of it was stored; say so in the user's language."""
         language: str | None = None
         try:
@@ -188,6 +201,8 @@ class Engine:
         ctx: Context | None = None
         try:
             async with self.database.connect() as connection, connection.begin():
+                if not await self._first_time(connection, event):
+                    return []
                 row = (await connection.execute(_LOAD, key)).first()
                 is_new = row is None
                 if row is None:
@@ -245,6 +260,8 @@ class Engine:
         ctx: Context | None = None
         try:
             async with self.database.connect() as connection, connection.begin():
+                if not await self._first_time(connection, event):
+                    return []
                 row = (await connection.execute(_LOAD, key)).first()
                 listed = row is not None and row.coordinator is not None
                 user = UserView(row.id if row else 0, identity.channel, identity.external_id,
@@ -258,6 +275,36 @@ class Engine:
             if ctx is not None:
                 await ctx.close_session(flush=False)  # only left open when the step failed
         return await self._after_commit(ctx)
+
+    @staticmethod
+    async def _first_time(connection: AsyncConnection, event: Event) -> bool:
+        """Note the platform's update id in the step's transaction: False when a step
+        for it is already stored (the platform delivered it again)."""
+        if event.update_id is None:
+            return True
+        result = await connection.execute(
+            insert_for(connection)(HandledUpdate)
+            .values(key=f"{event.identity.channel}:{event.update_id}", handled_at=clock.now())
+            .on_conflict_do_nothing(index_elements=["key"]))
+        if result.rowcount == 1:
+            return True
+        log.info("%s update %s was handled before; not again", event.identity.channel,
+                 event.update_id)
+        return False
+
+    async def unmark_update(self, channel: str, update_id: str) -> None:
+        """An update whose step was stored but whose handling failed after it (sending
+        the replies): the platform's next delivery of it runs the step again."""
+        async with self.database.begin() as connection:
+            await connection.execute(
+                delete(HandledUpdate).where(HandledUpdate.key == f"{channel}:{update_id}"))
+
+    async def forget_handled_updates(self, keep: timedelta) -> int:
+        """Update ids older than any platform delivers again."""
+        async with self.database.begin() as connection:
+            result = await connection.execute(
+                delete(HandledUpdate).where(HandledUpdate.handled_at < clock.now() - keep))
+        return int(result.rowcount or 0)
 
     def _context(self, event: Event, user: UserView, state: str | None, data: dict[str, Any],
                  connection: AsyncConnection) -> Context:

@@ -75,6 +75,9 @@ class Event:
     # `start` on a channel where it is also the word to opt in again after `stop`
     # (WhatsApp): the flow turns announcements back on.
     opt_in: bool = False
+    # The platform's id of the update this event came in (a Telegram `update_id`): the
+    # engine stores it with the step, so an update delivered again is not handled twice.
+    update_id: str | None = None
 
     @classmethod
     def from_text(cls, identity: Identity, text: str, **extra: str | None) -> Event:

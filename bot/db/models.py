@@ -197,6 +197,18 @@ class WhatsAppProcessed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
 
 
+class HandledUpdate(Base):
+    """One row per platform update a step was stored for (`Event.update_id`, e.g.
+    `telegram:700000001`), written in the step's own transaction: an update the platform
+    delivers again (its acknowledgement was lost, the process was killed) is not handled
+    twice. Kept two days; Telegram keeps an unconfirmed update for one."""
+
+    __tablename__ = "handled_updates"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)
+
+
 class WhatsAppContact(Base):
     """How to reach a WhatsApp user: `external_id` is the users.external_id in use
     (the business-scoped user id, or the phone number for users first seen without one)."""

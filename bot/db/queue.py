@@ -59,6 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import now
 from bot.db.dialect import skip_locked
 from bot.db.models import ERROR_LENGTH, OWNER_LENGTH, QueueColumns
+from bot.db.outage import OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -249,8 +250,12 @@ class Consumer(Generic[M]):
             await asyncio.sleep(interval)
             try:
                 await self.renew()
-            except Exception:
-                log.exception("queue %s: renewing leases failed", self.queue.model.__name__)
+            except Exception as error:
+                if is_outage(error):  # the rows come back once their leases run out
+                    OUTAGE.failed(f"queue {self.queue.model.__name__}", error)
+                else:
+                    log.exception("queue %s: renewing leases failed",
+                                  self.queue.model.__name__)
 
     async def start(self) -> None:
         """Renew the held rows' leases from now on (`async with` does this and `stop`)."""
