@@ -187,14 +187,17 @@ class TelegramChannel:
         except ValueError:  # not JSON, or not an update
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         try:
-            # aiogram's own webhook entry; it logs a failure before raising it. (After 55 s
-            # it answers without waiting: Telegram would deliver the update again at 60.)
-            result: Any = await self.dispatcher.feed_webhook_update(self.bot, update)
+            # The request waits for the handling however long it takes: should Telegram
+            # give up waiting (after 60 s) and deliver the update again, the engine knows
+            # its id. (aiogram's `feed_webhook_update` would answer 200 at 55 s, before
+            # the update is handled, and turns what the error handler returns into None.)
+            result: Any = await self.dispatcher.feed_update(self.bot, update)
         except Exception:
+            log.exception("telegram: update %s failed", update.update_id)
             return web.json_response({"ok": False, "error": "not handled"}, status=500)
         if result is DEFERRED:  # nothing stored: Telegram delivers it again
             return web.json_response({"ok": False, "error": "unavailable"}, status=503)
-        if result is None:
+        if not isinstance(result, TelegramMethod):
             return web.json_response({"ok": True})
         return web.json_response(await self._in_reply(result))
 
@@ -241,10 +244,10 @@ class TelegramChannel:
                 log.warning("telegram: fetching updates works again after %d failures",
                             fetch_failures)
                 fetch_failures = 0
-            handled = await asyncio.gather(*(self._feed(update) for update in updates))
-            deferrals = deferrals + 1 if not all(handled) else 0
-            for update, done in zip(updates, handled, strict=True):
-                if not done:
+            handled = await self._feed_batch(updates)
+            deferrals = deferrals + 1 if len(handled) < len(updates) else 0
+            for update in updates:
+                if update.update_id not in handled:
                     break
                 offset = update.update_id + 1
 
@@ -266,6 +269,24 @@ class TelegramChannel:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop_polling.wait(), seconds)
         return self._stop_polling.is_set()
+
+    async def _feed_batch(self, updates: list[Update]) -> set[int]:
+        """The ids of the updates handled: each chat's in order, side by side with the
+        other chats'; a chat's updates after one the database could not take wait for
+        the next fetch, so none overtakes it."""
+        chats: dict[int, list[Update]] = {}
+        for update in updates:
+            chats.setdefault(_chat_of(update), []).append(update)
+        handled: set[int] = set()
+
+        async def in_order(chat: list[Update]) -> None:
+            for update in chat:
+                if not await self._feed(update):
+                    return
+                handled.add(update.update_id)
+
+        await asyncio.gather(*(in_order(chat) for chat in chats.values()))
+        return handled
 
     async def _feed(self, update: Update) -> bool:
         """One polled update through the dispatcher: False when the database could not
@@ -414,3 +435,13 @@ class TelegramChannel:
     async def push(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
         """A message the bot starts (a reminder, a notice)."""
         return await self.render(Identity(CHANNEL, external_id), int(external_id), replies)
+
+
+def _chat_of(update: Update) -> int:
+    """The chat an update belongs to (0 for a kind this channel does not take)."""
+    if update.message is not None:
+        return update.message.chat.id
+    if update.callback_query is not None:
+        origin = update.callback_query.message
+        return origin.chat.id if origin is not None else update.callback_query.from_user.id
+    return 0

@@ -16,7 +16,10 @@ Polling bots get the injected updates from `getUpdates` (long polling with `time
 and `offset`); once a webhook is set, injected updates are POSTed to it with the
 secret token, as Telegram does: the injecting call returns when the bot has answered
 the POST, an update the bot did not take (an answer other than 200) is delivered again
-(up to `REDELIVERIES` times), and a method given in the reply is carried out.
+(up to `REDELIVERIES` times; with `redeliver_for` set, like Telegram, for that many
+seconds, also when the bot cannot be reached), and a method given in the reply is
+carried out. `redeliver(update)` delivers an update again as Telegram does when its
+acknowledgement was lost.
 
 Differences from Telegram, on purpose: `setWebhook` accepts http:// URLs (the bot under
 test listens on 127.0.0.1), and there is no rate limiting unless `fail_next` asks for it.
@@ -35,7 +38,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -210,6 +213,9 @@ class FakeTelegramAPI:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
         self.deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status) by webhook
+        # Seconds to keep delivering an update not taken, as Telegram does (None: up to
+        # REDELIVERIES times); a bot that cannot be reached counts as status 0.
+        self.redeliver_for: float | None = None
         self.webhook_calls: list[ApiCall] = []  # methods given in replies to the webhook
         self.users: dict[int, dict[str, Any]] = {}
         self.blocked: set[int] = set()
@@ -523,7 +529,7 @@ class FakeTelegramAPI:
         if message_id is None:
             message = self.last_message(user_id)
         else:
-            message = next(m for m in self.messages(user_id) if m.message_id == message_id)
+            message = next(m for m in self.history[user_id] if m.message_id == message_id)
         return await self._callback(user_id, message, data, language_code)
 
     async def _user_message(self, user_id: int, extra: dict[str, Any],
@@ -556,23 +562,45 @@ class FakeTelegramAPI:
             self.notify()
         return update
 
+    async def redeliver(self, update: dict[str, Any]) -> None:
+        """`update` once more, as after a lost acknowledgement (webhook) or an offset
+        that was not confirmed (polling)."""
+        if self.webhook is not None:
+            await self._deliver(update)
+        else:
+            self._updates.append(update)
+            self.notify()
+
     async def _deliver(self, update: dict[str, Any]) -> None:
         assert self.webhook is not None and self._client is not None
         headers = {}
         if self.webhook.get("secret_token"):
             headers[SECRET_HEADER] = self.webhook["secret_token"]
-        for attempt in range(1 + REDELIVERIES):
+        loop = asyncio.get_running_loop()
+        patience = self.redeliver_for
+        deadline = loop.time() + (patience or 0)
+        attempt, status, body, content_type = 0, 0, b"", ""
+        while True:
             if attempt:
-                await asyncio.sleep(0.05 * attempt)
-            async with self._client.post(self.webhook["url"], json=update,
-                                         headers=headers) as resp:
-                body = await resp.read()
-                self.deliveries.append((update["update_id"], resp.status))
-            if resp.status == 200:
+                await asyncio.sleep(min(0.05 * attempt, 0.5))
+            attempt += 1
+            try:
+                async with self._client.post(self.webhook["url"], json=update,
+                                             headers=headers) as resp:
+                    body, status, content_type = await resp.read(), resp.status, \
+                        resp.content_type
+            except (TimeoutError, OSError, ClientError):
+                if patience is None:
+                    raise
+                status = 0  # not reachable (stopped, killed, restarting)
+            self.deliveries.append((update["update_id"], status))
+            if status == 200 or self._closing.is_set():
+                break
+            if (attempt > REDELIVERIES) if patience is None else loop.time() > deadline:
                 break
         # Like Telegram: a method in the reply to a webhook request is carried out (its
         # result goes nowhere).
-        if resp.status == 200 and resp.content_type == "application/json":
+        if status == 200 and content_type == "application/json":
             reply = json.loads(body)
             if isinstance(reply, dict) and "method" in reply:
                 params = {key: value for key, value in reply.items() if key != "method"}
