@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -49,7 +49,6 @@ class Person:
     email: str
     wa_id: str | None = None
     user_id: int = 0
-    texts: list[str] = field(default_factory=list)
 
     @property
     def needles(self) -> set[str]:
