@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.whatsapp_contacts import export_for as whatsapp_export
@@ -49,7 +51,45 @@ async def build_app(settings: Settings, *, apply_migrations: bool = True) -> App
     return App(settings, db, content, translations, engine)
 
 
+def database_safe_traceback(error: BaseException) -> str:
+    """The traceback of `error`, with a database error as SQLAlchemy words it (the
+    statement, its values hidden: `hide_parameters`) and without the driver's exception
+    beneath it, whose text may quote the values (asyncpg adds PostgreSQL's
+    "DETAIL: Key (…)=(…)")."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        if isinstance(current, DBAPIError):
+            break
+        current = current.__cause__ or (None if current.__suppress_context__
+                                        else current.__context__)
+    parts: list[str] = []
+    for inner, outer in zip(reversed(chain), [*reversed(chain[:-1]), None], strict=True):
+        parts += traceback.format_exception(inner, chain=False)
+        if outer is not None:
+            parts.append(_CAUSE if outer.__cause__ is inner else _CONTEXT)
+    return "".join(parts).rstrip("\n")
+
+
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+class DatabaseSafeTracebacks(logging.Filter):
+    """A record's traceback written by `database_safe_traceback`, for either format."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = database_safe_traceback(record.exc_info[1])
+            record.exc_info = None
+        return True
+
+
 def setup_logging(settings: Settings) -> None:
+    """One handler on stderr, text or JSON. Log lines carry internal ids (users.id), never
+    a name, phone number, e-mail or a platform's id of a user; the libraries' loggers
+    that would (at DEBUG) are kept quieter."""
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         from pythonjsonlogger.json import JsonFormatter
@@ -57,6 +97,7 @@ def setup_logging(settings: Settings) -> None:
         handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(DatabaseSafeTracebacks())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
@@ -64,3 +105,7 @@ def setup_logging(settings: Settings) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Personal data stays out of the log at any LOG_LEVEL: aiosqlite's DEBUG lines hold
+    # each statement with its values, and SQLAlchemy's INFO lines are its statements.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)

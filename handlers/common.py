@@ -89,11 +89,18 @@ def show_stale(ctx: Context) -> None:
                          "Here is the menu."))
 
 
+def attempted(ctx: Context) -> str:
+    """What a refused attempt was, for the log: the button or the command, never the
+    words (they may hold a name or a phone number)."""
+    event = ctx.event
+    return event.payload or (f"/{event.command}" if event.command else event.kind.value)
+
+
 def refuse_unless_coordinator(ctx: Context) -> bool:
     """True (and a refusal said, the attempt logged) when the user is no coordinator."""
     if ctx.user.is_coordinator:
         return False
     log.warning("user %s (%s) tried a coordinator action: %s", ctx.user.id, ctx.user.channel,
-                ctx.event.payload or ctx.event.text[:40])
+                attempted(ctx))
     show_menu(ctx, ctx._("This is for the Fund's coordinators only."))
     return True

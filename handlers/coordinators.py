@@ -18,7 +18,7 @@ from bot.core.router import EVERYWHERE, Router
 from bot.services import coordinators
 from bot.services.roles import is_lead
 from handlers import handover_text as text
-from handlers.common import menu_button, show_menu
+from handlers.common import attempted, menu_button, show_menu
 from handlers.payloads import (
     COORDINATORS,
     AddCoordinator,
@@ -34,7 +34,7 @@ ADDING = "co:add"
 
 def who(ctx: Context) -> str:
     where = " in the coordinators' chat" if ctx.in_coordinators_chat else ""
-    return f"{ctx.user.channel}:{ctx.user.external_id}{where}"
+    return f"user {ctx.user.id}{where}"
 
 
 def say(ctx: Context, words: str, *choices: Choice | list[Choice]) -> None:
@@ -51,9 +51,8 @@ def refuse(ctx: Context, lead: bool = False) -> bool:
     allowed = is_lead(ctx.user, ctx.settings) if lead else ctx.user.is_coordinator
     if allowed:
         return False
-    log.warning("user %s tried a %s action: %s", who(ctx),
-                "lead coordinator" if lead else "coordinator",
-                ctx.event.payload or ctx.event.text[:40])
+    log.warning("%s tried a %s action: %s", who(ctx),
+                "lead coordinator" if lead else "coordinator", attempted(ctx))
     words = ctx._("This is for the Fund's lead coordinators only.") if lead \
         else ctx._("This is for the Fund's coordinators only.")
     if ctx.in_coordinators_chat:
@@ -108,7 +107,7 @@ async def _add(ctx: Context, telegram_id: int, name: str | None = None) -> None:
     added = await coordinators.add(ctx.db, telegram_id, int(ctx.user.external_id), now(),
                                    name)
     if added:
-        log.info("lead %s added coordinator telegram:%s", who(ctx), telegram_id)
+        log.info("lead %s added a coordinator", who(ctx))
     await show_coordinators(ctx, ctx._("Added: {id} is a coordinator now.").format(
         id=telegram_id) if added else ctx._("{id} is a coordinator already.").format(
         id=telegram_id))
@@ -121,7 +120,7 @@ async def _remove(ctx: Context, telegram_id: int) -> None:
         return
     removed = await coordinators.remove(ctx.db, telegram_id)
     if removed:
-        log.info("lead %s removed coordinator telegram:%s", who(ctx), telegram_id)
+        log.info("lead %s removed a coordinator", who(ctx))
     await show_coordinators(ctx, ctx._("Removed: {id} is no longer a coordinator.").format(
         id=telegram_id) if removed else ctx._("{id} is not a coordinator.").format(
         id=telegram_id))

@@ -204,8 +204,8 @@ class _Answer:
             author_id=author, now=moment, group_chat_id=chat,
             group_message_id=int(event.message_id) if event.message_id else None)
         await handover.answered(ctx.db, thread_row, author, moment)
-        log.info("coordinator %s answered question #%s of %s:%s", who(ctx), self.thread_id,
-                 self.channel, self.external_id)
+        log.info("coordinator %s answered question #%s of user %s", who(ctx), self.thread_id,
+                 self.user_id)
         ctx.say(ctx._("✅ Sent to {name}.").format(
             name=self.name or text.CHANNEL_NAMES.get(self.channel, self.channel)))
 

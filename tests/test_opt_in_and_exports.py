@@ -73,7 +73,7 @@ async def test_opting_in_is_part_of_the_step(app: App, monkeypatch: pytest.Monke
 
 async def test_my_data_sections_keep_their_order(app: App) -> None:
     assert list(privacy.EXPORTERS) == ["profile", "conversation", "eligibility_checks",
-                                       "forum_registrations", "whatsapp",
+                                       "forum_registrations", "announcements", "whatsapp",
                                        "questions_to_coordinators"]
     chat = Chat(app, user="79", channel="whatsapp")
     await chat.text("/start")

@@ -410,7 +410,7 @@ class TelegramChannel:
                     sent.extend(result.message_ids)
                 metrics.REPLIES.labels(CHANNEL).inc(len(result.message_ids))
         except Unreachable:
-            log.info("telegram: %s blocked the bot", identity.external_id)
+            log.info("telegram: a user blocked the bot")
             await self.engine.mark_unreachable(identity)
             return PushResult.UNREACHABLE
         except Refused as error:

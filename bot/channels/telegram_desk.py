@@ -152,8 +152,8 @@ class CoordinatorDesk:
             log.error("handover: could not copy message %s of question #%s to the "
                       "coordinators' chat; it will be tried again", message.id, thread.id)
             return False
-        log.info("handover: question #%s from %s:%s copied to the coordinators' chat",
-                 thread.id, user.channel, user.external_id)
+        log.info("handover: question #%s from user %s copied to the coordinators' chat",
+                 thread.id, user.id)
         return True
 
     async def _attachment(self, channel: str, file: InboundFile) -> Attachment | None:

@@ -116,15 +116,15 @@ class WhatsAppChannel:
         done_inbox = inbox_id if finish_inbox else None
         async with self.engine.sessionmaker() as db, db.begin():
             if not await records.first_time(db, key, inbox_id):
-                log.debug("whatsapp: %s already handled", message.wamid)
+                log.debug("whatsapp: a message of inbox row %s already handled", inbox_id)
                 return False
             contact = await contacts.upsert(db, message)
             external_id, wa_id, user_id = contact.external_id, contact.wa_id, contact.user_id
         for error in message.errors:
-            log.warning("whatsapp: message %s from %s: error %s", message.wamid,
-                        external_id, error)
+            log.warning("whatsapp: a message of inbox row %s came with error %s", inbox_id,
+                        error)
         if message.type == "system":
-            log.info("whatsapp: system message for %s ignored", external_id)
+            log.info("whatsapp: a system message ignored")
             await self.outgoing.record(external_id, [], done_key=key, done_inbox=done_inbox)
             return finish_inbox
         identity = Identity(CHANNEL, external_id)

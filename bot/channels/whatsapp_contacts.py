@@ -122,7 +122,7 @@ async def forget(db: AsyncSession, external_id: str) -> None:
     (Handled inbox rows keep no bodies; ids of handled messages stay 14 days.)"""
     for model in (WhatsAppContact, WhatsAppDelivery, WhatsAppMenu):
         await db.execute(delete(model).where(model.external_id == external_id))
-    log.info("whatsapp: forgot %s", external_id)
+    log.info("whatsapp: a user's records forgotten")
 
 
 async def export_for(db: AsyncSession, user_id: int) -> dict[str, Any] | None:

@@ -112,17 +112,16 @@ class GraphError(Exception):
         return self.error.kind
 
 
-def report(external_id: str, wamid: str, error: MetaError) -> None:
-    """One log line (and the metric) for a message that could not be sent or delivered."""
+def report(error: MetaError, message: str = "a message") -> None:
+    """One log line (and the metric) for a message that could not be sent or delivered;
+    `message` says which, without the user's phone number or id (nor the wamid, which
+    holds the phone number)."""
     metrics.ERRORS.labels(CHANNEL, "delivery").inc()
     kind = error.kind
     if kind is ErrorKind.UNDELIVERABLE:
-        log.error("whatsapp: message %s to %s is undeliverable (131026): the user may "
-                  "not be on WhatsApp or use an old version; %s", wamid, external_id,
-                  error.details or error.title)
+        log.error("whatsapp: %s is undeliverable (131026): the user may not be on "
+                  "WhatsApp or use an old version; %s", message, error.details or error.title)
     elif kind is ErrorKind.OUTSIDE_WINDOW:
-        log.warning("whatsapp: message %s to %s was outside the 24-hour window (131047)",
-                    wamid, external_id)
+        log.warning("whatsapp: %s was outside the 24-hour window (131047)", message)
     else:
-        log.error("whatsapp: message %s to %s failed (%s): %s", wamid, external_id,
-                  kind, error)
+        log.error("whatsapp: %s failed (%s): %s", message, kind, error)

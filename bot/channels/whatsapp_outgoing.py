@@ -156,7 +156,7 @@ class Outgoing:
                 payload = await self._with_media(payload, attachment, priority)
             wamid = await self.client.send_message({**address, **payload}, priority)
         except GraphError as error:
-            report(identity.external_id, "-", error.error)
+            report(error.error)
             if error.kind is ErrorKind.UNDELIVERABLE:
                 await self.engine.mark_unreachable(identity)
             return None, error.error
@@ -246,7 +246,7 @@ class Outgoing:
                     and record.kind in TEMPLATE_KINDS and record.text):
                 resend = (record.kind, record.text)
         for problem in status.errors:
-            report(external_id, status.wamid, problem)
+            report(problem, f"a sent message (status in inbox row {inbox_id})")
         if status.status == "failed" and any(
                 e.kind is ErrorKind.UNDELIVERABLE for e in status.errors):
             await self.engine.mark_unreachable(Identity(CHANNEL, external_id))

@@ -156,14 +156,14 @@ class Engine:
                         return found
                     # Another worker got there first: step aside a little, then re-run.
                     await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                log.warning("session kept changing under %s; giving up", event.identity)
+                log.warning("%s: session kept changing; giving up", channel)
                 return await self.apology(event)
         except Exception as error:
             if is_outage(error):
                 OUTAGE.failed(f"{channel} update", error)
                 raise Unavailable from error
             metrics.ERRORS.labels(channel, "handle").inc()
-            log.exception("failed to handle %s from %s", event.kind, event.identity)
+            log.exception("failed to handle a %s on %s", event.kind, channel)
             return await self.apology(event)
         finally:
             metrics.HANDLING.labels(channel).observe(time.perf_counter() - started)
@@ -180,7 +180,7 @@ class Engine:
                             User.external_id == event.identity.external_id)
                     )).scalar_one_or_none()
         except Exception:  # the database itself may be what failed
-            log.warning("could not read the language of %s", event.identity)
+            log.warning("could not read the language of a %s user", event.identity.channel)
         t = self.translations.get(language or pick_language(event.language_hint),
                                   self.settings.default_locale)
         return [Reply(
@@ -333,7 +333,7 @@ class Engine:
                 await ctx.close_session()
             except Exception:
                 metrics.ERRORS.labels(ctx.event.identity.channel, "followup").inc()
-                log.exception("a follow-up of a step of %s failed", ctx.event.identity)
+                log.exception("a follow-up of a step of user %s failed", ctx.user.id)
                 await ctx.close_session(flush=False)
 
     def compose(self, notice: str, language: str | None, /, **data: Any) -> list[Reply]:

@@ -23,9 +23,11 @@ SQLITE_BUSY_TIMEOUT = 30
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """The app's engine. A statement's bound values (names, phone numbers) stay out of
+    its errors and logs (`hide_parameters`): logs carry no personal data."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +40,7 @@ def create_engine(url: str) -> AsyncEngine:
     # commit) has nothing left to do and is turned off.
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
                                  poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0,
-                                 pool_reset_on_return=None)
+                                 pool_reset_on_return=None, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import LANGUAGES
-from bot.clock import now
+from bot.clock import iso, now
 from bot.core.replies import Attachment, Choice, Reply
 from bot.db.dialect import skip_locked
 from bot.db.models import (
@@ -655,3 +655,27 @@ async def set_announcements(db: AsyncSession, user_id: int, on: bool) -> None:
                      .values(announcements=on)
                      .execution_options(synchronize_session=False))
 
+
+
+# ---- privacy ---------------------------------------------------------------------------------
+
+
+async def export_for(db: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    """The announcements sent (or due) to a user, for `/mydata`."""
+    rows = await db.execute(
+        select(D.broadcast_id, D.channel, D.status, D.sent_at).where(D.user_id == user_id)
+        .order_by(D.id))
+    return [{"announcement": broadcast_id, "channel": channel, "status": status,
+             "sent": iso(sent_at)} for broadcast_id, channel, status, sent_at in rows]
+
+
+async def forget_user(db: AsyncSession, user_id: int) -> None:
+    """The user's delivery rows lose whom they were for (the platform's id of the user
+    and of the message, which on WhatsApp carries the phone number); those not sent yet
+    are skipped. The anonymous rows keep the announcements' counts."""
+    await db.execute(update(D).where(D.user_id == user_id, D.status == DS.PENDING)
+                     .values(status=DS.SKIPPED, last_error="forgotten")
+                     .execution_options(synchronize_session=False))
+    await db.execute(update(D).where(D.user_id == user_id)
+                     .values(user_id=None, external_id=None, message_id=None)
+                     .execution_options(synchronize_session=False))

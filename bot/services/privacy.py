@@ -1,5 +1,6 @@
 """What is stored about a user, for `/mydata`; deletion is one DELETE of the user row,
-which cascades to everything that belongs to them.
+which cascades to everything that belongs to them, after `forget` has stripped the rows
+that stay for their counts (forum registrations, announcements' deliveries).
 
 The sections of `/mydata` are the exporters of `EXPORTERS`, in order; a part that keeps
 data of its own (a channel) adds its section with `register_exporter` where the app is
@@ -16,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.db.models import ChatSession, EligibilityCheck, User
-from bot.services import forums, handover
+from bot.db.models import ChatSession, Coordinator, EligibilityCheck, User
+from bot.services import broadcasts, forums, handover
 
 Exporter = Callable[[AsyncSession, int], Awaitable[Any]]
 
@@ -25,11 +26,14 @@ Exporter = Callable[[AsyncSession, int], Awaitable[Any]]
 async def _profile(db: AsyncSession, user_id: int) -> dict[str, Any]:
     user = await db.get(User, user_id)
     assert user is not None
+    coordinator = await db.get(Coordinator, user_id)
     return {
         "channel": user.channel, "id_on_channel": user.external_id,
         "language": user.language, "name": user.display_name,
         "first_seen": clock.iso(user.created_at), "last_seen": clock.iso(user.last_seen_at),
         "unreachable_since": clock.iso(user.unreachable_since),
+        "country": user.country, "announcements": user.announcements,
+        "coordinator_since": clock.iso(coordinator.created_at) if coordinator else None,
     }
 
 
@@ -59,6 +63,7 @@ EXPORTERS: dict[str, Exporter] = {
     "conversation": _session,
     "eligibility_checks": _eligibility,
     "forum_registrations": forums.export_for,
+    "announcements": broadcasts.export_for,
     "questions_to_coordinators": handover.export_for,
 }
 
@@ -82,9 +87,12 @@ async def export(db: AsyncSession, user_id: int) -> dict[str, Any]:
 
 async def forget(db: AsyncSession, user_id: int, offsets: list[timedelta]) -> None:
     """What must happen before the user row goes: seats freed for the next in line,
-    personal data stripped from registrations (the anonymous rows keep the counts).
-    Deleting the user row then cascades to sessions, checks and coordinator rights."""
+    personal data stripped from registrations and from announcements' deliveries (the
+    anonymous rows keep the counts), announcements not yet sent to them skipped.
+    Deleting the user row then cascades to sessions, checks, questions and coordinator
+    rights; a channel's own records go with it (WhatsApp: `whatsapp_contacts.forget`)."""
     await forums.forget_user(db, user_id, clock.now(), offsets)
+    await broadcasts.forget_user(db, user_id)
 
 
 def export_json(data: dict[str, Any]) -> bytes:
