@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 import bot.db.engine
 from bot import PROJECT_DIR
 from bot.app import build_app
+from bot.core.engine import update_key
 from bot.db.models import HandledUpdate, Registration, RegistrationStatus, User
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
@@ -43,7 +44,7 @@ async def test_an_update_delivered_again_is_handled_once(bot: RunningBot) -> Non
     assert api.replies(6001, mark) == []
     async with bot.app.engine.sessionmaker() as db:
         keys = (await db.execute(select(HandledUpdate.key))).scalars().all()
-    assert f"telegram:{update['update_id']}" in keys
+    assert update_key("telegram", str(update["update_id"])) in keys
 
 
 async def _replies_to(api: FakeTelegramAPI, user: int, since: int) -> list[str]:

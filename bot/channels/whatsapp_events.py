@@ -62,6 +62,7 @@ def _event(identity: Identity, message: Incoming) -> Event:
     extra: dict[str, Any] = {
         "language_hint": language_for_phone(message.wa_id),
         "display_name": message.name,
+        "update_id": message.wamid or None,
     }
     if message.type == "text":
         command = command_word(message.text)

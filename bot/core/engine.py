@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import logging
 import random
 import time
@@ -284,12 +285,12 @@ class Engine:
             return True
         result = await connection.execute(
             insert_for(connection)(HandledUpdate)
-            .values(key=f"{event.identity.channel}:{event.update_id}", handled_at=clock.now())
+            .values(key=update_key(event.identity.channel, event.update_id),
+                    handled_at=clock.now())
             .on_conflict_do_nothing(index_elements=["key"]))
         if result.rowcount == 1:
             return True
-        log.info("%s update %s was handled before; not again", event.identity.channel,
-                 event.update_id)
+        log.info("a %s update was handled before; not again", event.identity.channel)
         return False
 
     async def unmark_update(self, channel: str, update_id: str) -> None:
@@ -297,7 +298,7 @@ class Engine:
         the replies): the platform's next delivery of it runs the step again."""
         async with self.database.begin() as connection:
             await connection.execute(
-                delete(HandledUpdate).where(HandledUpdate.key == f"{channel}:{update_id}"))
+                delete(HandledUpdate).where(HandledUpdate.key == update_key(channel, update_id)))
 
     async def forget_handled_updates(self, keep: timedelta) -> int:
         """Update ids older than any platform delivers again."""
@@ -441,6 +442,12 @@ class Engine:
                 delete(ChatSession).where(ChatSession.updated_at < cutoff)
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def update_key(channel: str, update_id: str) -> str:
+    """What `handled_updates` keeps of an update's id: a digest, of fixed length and
+    telling nothing (a WhatsApp message id can carry the sender's number)."""
+    return hashlib.sha256(f"{channel}:{update_id}".encode()).hexdigest()
 
 
 def _clip(value: str | None, limit: int = 128) -> str | None:

@@ -198,14 +198,16 @@ class WhatsAppProcessed(Base):
 
 
 class HandledUpdate(Base):
-    """One row per platform update a step was stored for (`Event.update_id`, e.g.
-    `telegram:700000001`), written in the step's own transaction: an update the platform
-    delivers again (its acknowledgement was lost, the process was killed) is not handled
-    twice. Kept two days; Telegram keeps an unconfirmed update for one."""
+    """One row per platform update a step was stored for (`Event.update_id`: a Telegram
+    update id, a WhatsApp message id), written in the step's own transaction: an update
+    the platform delivers again (its acknowledgement was lost, the process was killed)
+    is not handled twice. The key is a SHA-256 digest of channel and id
+    (`bot.core.engine.update_key`), so it holds nothing personal. Kept two days;
+    Telegram keeps an unconfirmed update for one."""
 
     __tablename__ = "handled_updates"
 
-    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)
 
 

@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "handled_updates",
-        sa.Column("key", sa.String(96), primary_key=True),
+        sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_handled_updates_handled_at", "handled_updates", ["handled_at"])
