@@ -35,7 +35,7 @@ from tests.telegram_harness import RunningBot, running_bot
 from tests.test_whatsapp_webhook import WA, make_wa
 
 settings.register_profile(
-    "default", max_examples=40, deadline=None, derandomize=True,
+    "default", max_examples=100, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.register_profile(
     "fuzz", max_examples=1500, deadline=None,
