@@ -13,6 +13,7 @@ import logging
 
 from bot.clock import now
 from bot.core.context import Context
+from bot.core.inbound import whole_number
 from bot.core.replies import Choice
 from bot.core.router import EVERYWHERE, Router
 from bot.services import coordinators
@@ -64,8 +65,7 @@ def refuse(ctx: Context, lead: bool = False) -> bool:
 
 def number(raw: str) -> int | None:
     """A Telegram user id or a question's number, typed."""
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**52 else None
+    return whole_number(raw, low=1, high=2**52 - 1)
 
 
 def _target(ctx: Context) -> tuple[int | None, str | None]:

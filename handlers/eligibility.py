@@ -15,7 +15,7 @@ from babel.dates import format_date
 
 from bot.content.eligibility import EligibilityContent, Question, Words
 from bot.core.context import Context
-from bot.core.payloads import whole_number
+from bot.core.inbound import whole_number
 from bot.core.replies import Choice
 from bot.core.router import Router
 from bot.db.models import EligibilityCheck

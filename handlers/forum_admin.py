@@ -20,6 +20,7 @@ from babel.dates import format_datetime
 from bot import LANGUAGES
 from bot.clock import now
 from bot.core.context import Context
+from bot.core.inbound import whole_number
 from bot.core.replies import Attachment, Choice
 from bot.core.router import Router
 from bot.db.models import Forum, ForumStatus
@@ -250,8 +251,9 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
             return None, _error(ctx, "deadline_after_start")
         return moment.isoformat(), None
     if step == "capacity":
-        if raw.isdigit() and 1 <= int(raw) <= 100_000:
-            return int(raw), None
+        seats = whole_number(raw, low=1, high=100_000)
+        if seats is not None:
+            return seats, None
         return None, ctx._("Please type a whole number of seats, e.g. 150.")
     return None, ctx._("Please use the buttons below.")
 
