@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass
@@ -422,22 +423,25 @@ def to_csv(rows: list[dict[str, Any]], header: dict[str, str]) -> bytes:
     """UTF-8 with a BOM, so that Excel opens Kazakh and Russian names correctly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([header[column] for column in EXPORT_COLUMNS])
-    for row in rows:
-        writer.writerow([_safe_cell(row[column]) for column in EXPORT_COLUMNS])
+    writer.writerow(_safe_row(header))
+    writer.writerows(_safe_row(row) for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
 def to_xlsx(rows: list[dict[str, Any]], header: dict[str, str], title: str) -> bytes:
+    """Every text cell is a string cell (never a formula), cleaned as for CSV."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import TYPE_STRING
 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = title[:31] or "Attendees"
-    sheet.append([header[column] for column in EXPORT_COLUMNS])
-    for row in rows:
-        sheet.append([_safe_cell(row[column]) for column in EXPORT_COLUMNS])
+    sheet.title = _sheet_title(title)
+    for values in (_safe_row(header), *(_safe_row(row) for row in rows)):
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = TYPE_STRING
     for column in sheet.columns:
         width = max(len(str(cell.value or "")) for cell in column)
         sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 50)
@@ -446,11 +450,33 @@ def to_xlsx(rows: list[dict[str, Any]], header: dict[str, str], title: str) -> b
     return buffer.getvalue()
 
 
-def _safe_cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula is written as plain text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
-        return "'" + value
-    return value
+# Characters a spreadsheet file cannot hold: control characters but tab, line feed and
+# carriage return (a superset of openpyxl's ILLEGAL_CHARACTERS_RE: also DEL and the C1
+# controls), lone surrogates and the non-characters U+FFFE and U+FFFF.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# What a spreadsheet reads as the start of a formula (OWASP's "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters Excel refuses in a sheet's name.
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\\/?*\[\]:]")
+
+
+def safe_cell(value: Any) -> Any:
+    """A value as a spreadsheet cell that is only ever text or a number: characters a
+    file cannot hold are dropped, and text a spreadsheet would run as a formula gets a
+    leading `'`, so it shows as typed. Numbers stay numbers."""
+    if not isinstance(value, str):
+        return value
+    value = _UNPRINTABLE.sub("", value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _safe_row(row: dict[str, Any]) -> list[Any]:
+    return [safe_cell(row[column]) for column in EXPORT_COLUMNS]
+
+
+def _sheet_title(title: str) -> str:
+    name = _SHEET_NAME_FORBIDDEN.sub(" ", _UNPRINTABLE.sub("", title)).strip()
+    return name[:31] or "Attendees"
 
 
 # ---- privacy -----------------------------------------------------------------------------
