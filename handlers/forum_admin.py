@@ -12,7 +12,7 @@ import re
 import secrets
 from datetime import datetime
 from typing import Any, TypedDict, cast, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from babel.core import get_global
 from babel.dates import format_datetime
@@ -217,7 +217,7 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
     """A typed value for a step, or the reason it is refused."""
     raw = raw.strip()
     if step.startswith(LOCALIZED):
-        limit = {"title": 120, "city": 100, "venue": 300}.get(step.split("_")[0], 1500)
+        limit = forums.TEXT_LIMITS[step.split("_")[0]]
         if not raw or len(raw) > limit:
             return None, ctx._("Please type it in up to {limit} characters.").format(limit=limit)
         return raw, None
@@ -227,9 +227,7 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
                                                       "\"{text}\". Please check the spelling.")
                                           .format(text=raw[:60]))
     if step == "timezone":
-        try:
-            ZoneInfo(raw)
-        except (ZoneInfoNotFoundError, ValueError):
+        if not forums.known_zone(raw):
             return None, ctx._("Unknown time zone. Type it like Europe/Berlin or Asia/Almaty.")
         return raw, None
     if step in ("starts_at", "ends_at", "deadline"):
@@ -241,7 +239,7 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
                 break
             except ValueError:
                 continue
-        if moment is None:
+        if moment is None or moment.year not in forums.YEARS:
             return None, ctx._("Please type the date and time like 2027-03-12 10:00.")
         starts = wizard.get("starts_at")
         if step == "ends_at" and starts and moment <= datetime.fromisoformat(starts):
@@ -250,7 +248,7 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
             return None, _error(ctx, "deadline_after_start")
         return moment.isoformat(), None
     if step == "capacity":
-        if raw.isdigit() and 1 <= int(raw) <= 100_000:
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= forums.MAX_CAPACITY:
             return int(raw), None
         return None, ctx._("Please type a whole number of seats, e.g. 150.")
     return None, ctx._("Please use the buttons below.")

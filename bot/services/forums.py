@@ -16,8 +16,9 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,12 @@ ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITING)
 DETAIL_FIELDS = ("full_name", "country", "city", "organization", "sector", "phone", "email")
 # Fields whose change is announced to the people registered.
 ANNOUNCED_FIELDS = {"starts_at", "ends_at", "venue", "city", "timezone"}
+# A forum's bounds, the same in the dialog and in imported files: texts per language in
+# characters (the whole card stays within one Telegram message), seats, and the years a
+# date may fall in (so that every conversion to UTC and back stays in range).
+TEXT_LIMITS = {"title": 120, "description": 1500, "city": 100, "venue": 300}
+MAX_CAPACITY = 100_000
+YEARS = range(2000, 2101)
 
 
 class ForumError(Exception):
@@ -269,14 +276,31 @@ class ForumDraft:
     deadline: datetime
 
 
+@cache
+def _zones() -> frozenset[str]:
+    # The tz database's zones, without the ones that are no place (`Factory`) or depend
+    # on the machine (`localtime`, `posixrules`).
+    return frozenset(available_timezones() - {"Factory", "localtime", "posixrules"})
+
+
+def known_zone(name: str) -> bool:
+    """A time zone of the tz database, e.g. `Europe/Berlin`; not a directory of it
+    (`America`), a path or anything else ZoneInfo would open or fail on."""
+    return name in _zones()
+
+
 def check_draft(draft: ForumDraft) -> None:
+    if not known_zone(draft.timezone):
+        raise ForumError("bad_timezone")
+    if any(moment.year not in YEARS for moment in (draft.starts_at, draft.ends_at,
+                                                    draft.deadline)):
+        raise ForumError("bad_date")
     if as_utc(draft.ends_at) <= as_utc(draft.starts_at):
         raise ForumError("ends_before_start")
     if as_utc(draft.deadline) > as_utc(draft.starts_at):
         raise ForumError("deadline_after_start")
-    if draft.capacity < 1:
+    if not 1 <= draft.capacity <= MAX_CAPACITY:
         raise ForumError("bad_capacity")
-    ZoneInfo(draft.timezone)
 
 
 async def create(db: AsyncSession, draft: ForumDraft, by: int | None, now: datetime) -> Forum:
@@ -332,7 +356,7 @@ async def set_status(db: AsyncSession, forum: Forum, status: ForumStatus,
     allowed = {ForumStatus.PUBLISHED: (ForumStatus.DRAFT, ForumStatus.CLOSED),
                ForumStatus.CLOSED: (ForumStatus.PUBLISHED,),
                ForumStatus.CANCELLED: (ForumStatus.DRAFT, *LISTED)}
-    if forum.status not in allowed[status]:
+    if forum.status not in allowed.get(status, ()):
         raise ForumError("bad_status")
     previous = forum.status
     forum.status = status
