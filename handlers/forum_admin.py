@@ -27,7 +27,7 @@ from bot.services import forums
 from bot.services.eligibility import country_name, match_country
 from bot.services.roles import is_lead
 from handlers import forum_text as text
-from handlers.common import LANGUAGE_NAMES, menu_button
+from handlers.common import LANGUAGE_NAMES, PAGE_SIZE, menu_button, page_note, page_row
 from handlers.common import refuse_unless_coordinator as _refuse
 from handlers.payloads import (
     ADMIN,
@@ -114,17 +114,20 @@ def _prompt(ctx: Context, step: str) -> str:
 # ---- the list and one forum --------------------------------------------------------------
 
 
-async def show_list(ctx: Context) -> None:
+async def show_list(ctx: Context, page: int = 0) -> None:
     ctx.reset()
-    items = await forums.all_forums(ctx.db)
-    lines = [ctx._("🛠 Forums (all statuses):")]
+    items, found = await forums.all_forums(ctx.db, page, PAGE_SIZE)
+    lines = [" ".join(line for line in (ctx._("🛠 Forums (all statuses):"),
+                                        page_note(ctx, found)) if line)]
     buttons: list[Choice | list[Choice]] = []
-    for forum in items[:20]:
+    for forum in items:
         lines.append(f"• {text.title(forum, ctx.language)} · {text.city(forum, ctx.language)} · "
                      f"{_status(ctx, forum.status)} · {forum.confirmed_count}/{forum.capacity}")
         buttons.append(ADMIN.choice(text.short_label(forum, ctx.t), AdminForum(forum.id)))
     if not items:
         lines.append(ctx._("No forums yet."))
+    if nav := page_row(ctx, found, ADMIN, lambda number: AdminForums(number)):
+        buttons.append(nav)
     buttons.append(ADMIN.choice(ctx._("➕ New forum"), NewForum()))
     buttons.append(BROADCASTS.choice(ctx._("📣 Announcements"), Announcements()))
     if is_lead(ctx.user, ctx.settings):  # handlers/coordinators.py
@@ -408,7 +411,7 @@ async def admin(ctx: Context) -> None:
         return
     forum = await forums.get(ctx.db, press.forum) if isinstance(press, _ON_A_FORUM) else None
     if forum is None:  # the list itself (AdminForums, /forums), or a forum no longer there
-        await show_list(ctx)
+        await show_list(ctx, press.page or 0 if isinstance(press, AdminForums) else 0)
         return
     match press:
         case Publish():

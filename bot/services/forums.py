@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import as_utc, iso
@@ -33,6 +33,7 @@ from bot.db.models import (
     Reminder,
     ReminderStatus,
 )
+from bot.db.paging import Page, fetch_page
 
 # Forums people see: open, or with registration closed.
 LISTED = (ForumStatus.PUBLISHED, ForumStatus.CLOSED)
@@ -77,20 +78,23 @@ def seats_left(forum: Forum) -> int:
 # ---- the catalogue ---------------------------------------------------------------------
 
 
-async def upcoming(db: AsyncSession, now: datetime, country: str | None = None) -> list[Forum]:
-    query = (select(Forum).where(Forum.status.in_(LISTED),
-                                 Forum.ends_at > now)
+def _upcoming(now: datetime, country: str | None = None) -> Select[Forum]:
+    query = (select(Forum).where(Forum.status.in_(LISTED), Forum.ends_at > now)
              .order_by(Forum.starts_at, Forum.id))
-    if country:
-        query = query.where(Forum.country == country)
-    return list((await db.execute(query)).scalars())
+    return query.where(Forum.country == country) if country else query
+
+
+async def upcoming(db: AsyncSession, now: datetime, country: str | None, page: int,
+                   size: int) -> tuple[list[Forum], Page]:
+    """One page of the forums people see, soonest first."""
+    return await fetch_page(db, _upcoming(now, country), page, size)
 
 
 async def upcoming_countries(db: AsyncSession, now: datetime) -> list[str]:
     rows = await db.execute(
         select(Forum.country).where(Forum.status.in_(LISTED),
                                     Forum.ends_at > now)
-        .group_by(Forum.country).order_by(func.min(Forum.starts_at)))
+        .group_by(Forum.country).order_by(func.min(Forum.starts_at), Forum.country))
     return [country for (country,) in rows]
 
 
@@ -98,9 +102,13 @@ async def get(db: AsyncSession, forum_id: int) -> Forum | None:
     return await db.get(Forum, forum_id)
 
 
-async def all_forums(db: AsyncSession) -> list[Forum]:
-    return list((await db.execute(
-        select(Forum).order_by(Forum.starts_at.desc(), Forum.id.desc()))).scalars())
+async def all_forums(db: AsyncSession, page: int, size: int, *, drafts: bool = True
+                     ) -> tuple[list[Forum], Page]:
+    """One page of every forum (or every forum but drafts), the latest first."""
+    query = select(Forum).order_by(Forum.starts_at.desc(), Forum.id.desc())
+    if not drafts:
+        query = query.where(Forum.status != ForumStatus.DRAFT)
+    return await fetch_page(db, query, page, size)
 
 
 # ---- registration, seats, the waiting list -----------------------------------------------
@@ -115,12 +123,21 @@ async def active_registration(db: AsyncSession, forum_id: int, user_id: int
     )).scalar_one_or_none()
 
 
-async def user_registrations(db: AsyncSession, user_id: int) -> list[tuple[Registration, Forum]]:
-    rows = await db.execute(
-        select(Registration, Forum).join(Forum, Forum.id == Registration.forum_id)
-        .where(Registration.user_id == user_id, Registration.status.in_(ACTIVE))
-        .order_by(Forum.starts_at))
-    return [(registration, forum) for registration, forum in rows]
+def _registrations_of(user_id: int) -> Select[Registration, Forum]:
+    return (select(Registration, Forum).join(Forum, Forum.id == Registration.forum_id)
+            .where(Registration.user_id == user_id, Registration.status.in_(ACTIVE))
+            .order_by(Forum.starts_at, Registration.id))
+
+
+async def user_registrations(db: AsyncSession, user_id: int, page: int, size: int
+                             ) -> tuple[list[tuple[Registration, Forum]], Page]:
+    """One page of the user's registrations still going, soonest forum first."""
+    rows, found = await fetch_page(db, _registrations_of(user_id), page, size)
+    return [(registration, forum) for registration, forum in rows], found
+
+
+async def has_registrations(db: AsyncSession, user_id: int) -> bool:
+    return (await db.execute(_registrations_of(user_id).limit(1))).first() is not None
 
 
 async def latest_details(db: AsyncSession, user_id: int) -> dict[str, Any] | None:
