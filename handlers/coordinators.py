@@ -16,10 +16,11 @@ from bot.core.context import Context
 from bot.core.inbound import whole_number
 from bot.core.replies import Choice
 from bot.core.router import EVERYWHERE, Router
+from bot.db.paging import Page
 from bot.services import coordinators
 from bot.services.roles import is_lead
 from handlers import handover_text as text
-from handlers.common import attempted, menu_button, show_menu
+from handlers.common import PAGE_SIZE, attempted, menu_button, page_note, page_row, show_menu
 from handlers.payloads import (
     COORDINATORS,
     AddCoordinator,
@@ -85,20 +86,26 @@ def _ask_for_target(ctx: Context) -> None:
                   "Telegram user id."))
 
 
-async def show_coordinators(ctx: Context, lead: str | None = None) -> None:
+async def show_coordinators(ctx: Context, lead: str | None = None, page: int = 0) -> None:
     ctx.reset()
     people = await coordinators.listing(ctx.db, ctx.settings)
-    body = text.coordinators_text(ctx.t, people)
-    if ctx.in_coordinators_chat:
+    added = any(not person.lead for person in people)
+    if ctx.in_coordinators_chat:  # no buttons, no session there: the whole list as text
+        body = text.coordinators_text(ctx.t, people, added)
         ctx.say(f"{lead}\n\n{body}" if lead else body)
         return
-    buttons: list[Choice | list[Choice]] = []
-    buttons += [
+    found = Page.of(len(people), page, PAGE_SIZE)
+    shown = found.slice(people)
+    body = text.coordinators_text(ctx.t, shown, added)
+    if note := page_note(ctx, found):
+        body += f"\n{note}"
+    buttons: list[Choice | list[Choice]] = [
         COORDINATORS.choice(
             ctx._("➖ {name}").format(name=person.name or str(person.telegram_id))[:60],
             RemoveCoordinator(person.telegram_id))
-        for person in people if not person.lead][:20]
-    buttons += [COORDINATORS.choice(ctx._("➕ Add a coordinator"), AddCoordinator()),
+        for person in shown if not person.lead]
+    buttons += [page_row(ctx, found, COORDINATORS, lambda number: CoordinatorList(number)),
+                COORDINATORS.choice(ctx._("➕ Add a coordinator"), AddCoordinator()),
                 menu_button(ctx)]
     ctx.say(f"{lead}\n\n{body}" if lead else body, *buttons)
 
@@ -149,7 +156,8 @@ async def coordinators_screen(ctx: Context) -> None:
         await _remove(ctx, press.telegram_id)
         return
     log.info("lead %s: list coordinators", who(ctx))
-    await show_coordinators(ctx)
+    await show_coordinators(ctx, page=press.page or 0 if isinstance(press, CoordinatorList)
+                            else 0)
 
 
 @router.command("addcoordinator", places=EVERYWHERE)

@@ -98,12 +98,14 @@ def closed_notice(t: Translator, thread_id: int) -> str:
                "you are welcome to ask again from the menu.").format(id=thread_id)
 
 
-def coordinators_text(t: Translator, people: list[Listed]) -> str:
+def coordinators_text(t: Translator, people: list[Listed], added: bool) -> str:
+    """The people listed (a page of them, or all); `added` whether anyone is listed
+    who is no lead."""
     lines = [t._("👥 Coordinators:")]
     for person in people:
         role = t._("lead") if person.lead else t._("coordinator")
         name = person.name or t._("(no name)")
         lines.append(f"• {name} · {person.telegram_id} · {role}")
-    if not any(not person.lead for person in people):
+    if not added:
         lines.append(t._("No coordinators added yet."))
     return "\n".join(lines)

@@ -226,3 +226,19 @@ async def test_forum_buttons_from_old_messages_do_not_break(app: App) -> None:
     await chat.press(f"fo:r:{forum_id}")
     await chat.press("rg:agree")  # not this step yet
     assert "earlier step" in chat.texts()
+
+
+async def test_a_time_zone_directory_or_a_far_year_is_refused_in_the_dialog(app: App) -> None:
+    chat = await coordinator(app)
+    await chat.press("ad:new")
+    for answer in ["Форум", "Форум", "Forum", "Сипаттама", "Описание", "About.", "Germany",
+                   "Берлин", "Берлин", "Berlin", "Адлон", "Адлон", "Adlon"]:
+        await chat.text(answer)
+    for zone in ("America", "Europe/" + "x" * 300, "../../etc/passwd", ""):
+        await chat.text(zone)
+        assert "Unknown time zone" in chat.texts(), zone
+    await chat.text("Etc/GMT+12")
+    await chat.text("9999-12-31 23:00")
+    assert "like 2027-03-12 10:00" in chat.texts()
+    await chat.text("2099-03-12 10:00")
+    assert "End, local time" in chat.texts()
