@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-
 from bot import LANGUAGES
 from bot.clock import now
+from bot.core import formats
 from bot.core.context import Context
 from bot.core.events import EventKind
 from bot.core.i18n import Translator
@@ -84,7 +83,7 @@ def _audit(ctx: Context, action: str, broadcast_id: int | None = None) -> None:
 def _time(t: Translator, value: datetime | None) -> str:
     if value is None:
         return "—"
-    return format_datetime(value.astimezone(ZONE), "d MMM y, HH:mm", locale=t.locale)
+    return formats.date_time(value.astimezone(ZONE), t.locale)
 
 
 def _status(t: Translator, status: str) -> str:
@@ -539,8 +538,11 @@ async def _draft_button(ctx: Context, broadcast: Broadcast, press: object) -> No
     if isinstance(press, SendAsk):
         number = await broadcasts.count(ctx.db, filters(record), ctx.settings.default_locale)
         ctx.goto("bc:when")
-        ctx.say(ctx._("{number} recipients. Send now, or type a time to send it "
-                      "(Astana time, e.g. 2026-12-01 10:00).").format(number=number),
+        ctx.say(ctx.ngettext("{number} recipient. Send now, or type a time to send it "
+                             "(Astana time, e.g. 2026-12-01 10:00).",
+                             "{number} recipients. Send now, or type a time to send it "
+                             "(Astana time, e.g. 2026-12-01 10:00).", number)
+                .format(number=ctx.t.number(number)),
                 BROADCASTS.choice(ctx._("🚀 Send now"), SendNow()),
                 BROADCASTS.choice(ctx._("⬅️ Back"), AudienceScreen()))
         return

@@ -82,8 +82,8 @@ def _target(ctx: Context) -> tuple[int | None, str | None]:
 
 
 def _ask_for_target(ctx: Context) -> None:
-    ctx.say(ctx._("Reply with the command to a message of the person, or add their "
-                  "Telegram user id."))
+    ctx.say(ctx._("Reply with the command to the person's message, or add their "
+                  "Telegram user ID."))
 
 
 async def show_coordinators(ctx: Context, lead: str | None = None, page: int = 0) -> None:
@@ -136,8 +136,8 @@ async def _remove(ctx: Context, telegram_id: int) -> None:
 def _ask_id(ctx: Context, lead: str | None = None) -> None:
     ctx.reset()
     ctx.goto(ADDING)
-    prompt = ctx._("Send the Telegram user id of the new coordinator (a number; they can see "
-                   "it with @userinfobot). In the coordinators' chat you can also reply "
+    prompt = ctx._("Send the new coordinator's Telegram user ID (a number; they can find it "
+                   "with @userinfobot). In the coordinators' chat you can also reply "
                    "/addcoordinator to their message.")
     ctx.say(f"{lead}\n\n{prompt}" if lead else prompt,
             COORDINATORS.choice(ctx._("✖️ Cancel"), CoordinatorList()))
@@ -180,7 +180,7 @@ async def add_typed(ctx: Context) -> None:
         return
     telegram_id = number(ctx.event.text)
     if telegram_id is None:
-        _ask_id(ctx, ctx._("That is not a Telegram user id: it is a number like 123456789."))
+        _ask_id(ctx, ctx._("That is not a Telegram user ID: it is a number like 123456789."))
         return
     await _add(ctx, telegram_id)
 

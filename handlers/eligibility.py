@@ -11,9 +11,10 @@ the result, the plan, the checklist, a document ticked).
 
 from __future__ import annotations
 
-from babel.dates import format_date
+from datetime import date
 
 from bot.content.eligibility import EligibilityContent, Question, Words
+from bot.core import formats
 from bot.core.context import Context
 from bot.core.inbound import whole_number
 from bot.core.replies import Choice
@@ -137,8 +138,7 @@ def _show_result(ctx: Context, check: EligibilityCheck) -> None:
     words = _words(ctx)
     outcome = service.evaluate(rules, check.answers)
     ctx.reset()
-    checked = format_date(check.completed_at or check.updated_at, format="long",
-                          locale=ctx.language)
+    checked = formats.date(check.completed_at or check.updated_at, ctx.language)
     lines = [words.verdicts[outcome.verdict], ""]
     lines += [f"• {words.reasons[reason]}" for reason in outcome.reasons]
     if outcome.routes:
@@ -147,14 +147,32 @@ def _show_result(ctx: Context, check: EligibilityCheck) -> None:
     if outcome.notes:
         lines.append("")
         lines += [f"ℹ️ {words.notes[note]}" for note in outcome.notes]
-    lines += ["", ctx._("Checked on {date} under the rules of {version}.").format(
+    lines += ["", ctx._("Checked under the rules of {version} on {date}.").format(
         date=checked, version=check.rules_version)]
     ctx.say("\n".join(lines), *_result_buttons(ctx, check))
 
 
-def _figure_note(ctx: Context, as_of: object, url: object) -> str:
-    return _words(ctx).plan.figures_note.format(
-        date=format_date(as_of, format="long", locale=ctx.language), url=url)  # type: ignore[arg-type]
+def _figure_note(ctx: Context, as_of: date, url: object) -> str:
+    return _words(ctx).plan.figures_note.format(date=formats.date_as_of(as_of, ctx.language),
+                                                url=url)
+
+
+# Counts in the plan's texts, with their nouns in the plural form the number needs.
+
+
+def _people(ctx: Context, count: int) -> str:
+    return ctx.ngettext("{count} person", "{count} people", count).format(
+        count=ctx.t.number(count))
+
+
+def _working_days(ctx: Context, count: int) -> str:
+    return ctx.ngettext("{count} working day", "{count} working days", count).format(
+        count=ctx.t.number(count))
+
+
+def _months(ctx: Context, count: int) -> str:
+    return ctx.ngettext("{count} month", "{count} months", count).format(
+        count=ctx.t.number(count))
 
 
 def plan_text(ctx: Context, check: EligibilityCheck) -> str:
@@ -162,7 +180,7 @@ def plan_text(ctx: Context, check: EligibilityCheck) -> str:
     words = _words(ctx)
     plan = words.plan
     figures = rules.figures
-    money = ctx.t.number
+    language = ctx.language
     lines = [f"📝 {plan.title}", "", f"📍 {plan.where}"]
     lines.append("• " + plan.portal.format(url=rules.links.portal))
     if check.country in rules.one_window_countries:
@@ -176,22 +194,26 @@ def plan_text(ctx: Context, check: EligibilityCheck) -> str:
     lines += [f"{n}. {_document_name(ctx, item)}" for n, item in enumerate(check.checklist, 1)]
 
     processing = figures.processing_working_days
-    lines += ["", "⏳ " + plan.processing.format(days=money(processing.value)), plan.validity,
+    lines += ["", "⏳ " + plan.processing.format(
+        days=_working_days(ctx, int(processing.value))), plan.validity,
               _figure_note(ctx, processing.as_of, processing.source_url)]
 
     if check.answers.get("quota") in ("yes", "unsure"):
         quota = rules.quota
         amounts = service.support(rules, 1 + (check.family_size or 0))
-        lines += ["", "🏡 " + plan.support.format(year=quota.year,
-                                                  total=money(sum(quota.regions.values())))]
-        lines += [f"• {words.regions[region]}: {money(seats)}"
+        lines += ["", "🏡 " + plan.support.format(
+            year=quota.year, total=_people(ctx, sum(quota.regions.values())))]
+        lines += [f"• {words.regions[region]}: {ctx.t.number(seats)}"
                   for region, seats in quota.regions.items()]
         lines.append(_figure_note(ctx, quota.as_of, quota.source_url))
+        rent_min, rent_max = formats.money_range(amounts.rent_min, amounts.rent_max, language)
         lines += ["", plan.support_amounts.format(
-            people=amounts.people, relocation=money(amounts.relocation),
-            per_member=money(amounts.per_member_mrp), rent_min=money(amounts.rent_min),
-            rent_max=money(amounts.rent_max), months=amounts.months)]
-        lines.append(plan.mrp.format(value=money(figures.mrp.value), year=figures.mrp.year))
+            people=_people(ctx, amounts.people),
+            relocation=formats.money(amounts.relocation, language),
+            per_member=ctx.t.number(amounts.per_member_mrp), rent_min=rent_min,
+            rent_max=rent_max, months=_months(ctx, amounts.months))]
+        lines.append(plan.mrp.format(value=formats.money(figures.mrp.value, language),
+                                     year=figures.mrp.year))
         lines.append(_figure_note(ctx, figures.relocation_mrp_per_member.as_of,
                                   figures.relocation_mrp_per_member.source_url))
         lines += ["", plan.support_more]

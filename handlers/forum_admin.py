@@ -397,8 +397,9 @@ async def admin(ctx: Context) -> None:
         ctx.reset()
         _session(ctx)["fw"] = {}
         _audit(ctx, "start a new forum")
-        ctx.say(ctx._("A new forum: {count} short steps. /cancel stops at any time.").format(
-            count=len(STEPS)))
+        ctx.say(ctx.ngettext("A new forum: {count} short step. /cancel stops at any time.",
+                             "A new forum: {count} short steps. /cancel stops at any time.",
+                             len(STEPS)).format(count=len(STEPS)))
         _ask(ctx, STEPS[0])
         return
     if isinstance(press, StopDialog):

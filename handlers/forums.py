@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict, cast
 
 import phonenumbers
-from babel.dates import format_datetime
 from email_validator import EmailNotValidError, validate_email
 
 from bot.clock import now
+from bot.core import formats
 from bot.core.context import Context
 from bot.core.i18n import Translator
 from bot.core.replies import Choice, Reply
@@ -215,10 +215,14 @@ def _ask(ctx: Context, lead: str | None = None) -> None:
         ctx.say(prefix + ctx._("Your e-mail, for the ticket and changes (optional):"),
                 REGISTRATION.choice(ctx._("Skip"), SkipEmail()), stop)
     elif step == "consent":
-        privacy = ctx._("We use your details only to organise this forum: the attendee "
-                        "list, your ticket and reminders. They are deleted {days} days after "
-                        "the forum; /mydata shows them and /forgetme deletes them at any "
-                        "time.").format(days=ctx.settings.forum_data_retention_days)
+        days = ctx.settings.forum_data_retention_days
+        privacy = ctx.ngettext(
+            "We use your details only to organize this forum: the attendee list, your ticket "
+            "and reminders. They are deleted {days} day after the forum; /mydata shows them "
+            "and /forgetme deletes them at any time.",
+            "We use your details only to organize this forum: the attendee list, your ticket "
+            "and reminders. They are deleted {days} days after the forum; /mydata shows them "
+            "and /forgetme deletes them at any time.", days).format(days=days)
         if ctx.settings.privacy_url:
             privacy += "\n" + ctx._("Privacy notice: {url}").format(url=ctx.settings.privacy_url)
         ctx.say(prefix + privacy + "\n\n" + ctx._("Do you agree to the processing of your "
@@ -587,8 +591,8 @@ async def check_in(ctx: Context, secret: str) -> None:
     elif result.outcome == "already":
         assert registration.checked_in_at is not None
         head = ctx._("⚠️ Already checked in at {time}.").format(
-            time=format_datetime(forums.local(forum, registration.checked_in_at),
-                                 "d MMM y, HH:mm", locale=ctx.language))
+            time=formats.date_time(forums.local(forum, registration.checked_in_at),
+                                   ctx.language))
     elif result.outcome == "waiting":
         head = ctx._("⏳ This person is on the waiting list, not confirmed.")
     else:

@@ -68,7 +68,9 @@ def threads_text(t: Translator, threads: list[ThreadInfo], now: datetime) -> str
         return t._("No open questions.")
     lines = [t._("Open questions ({count}), oldest first:").format(count=len(threads))]
     for info in threads:
-        lines.append(t._("#{id} · {who} · waiting {age} · {count} messages · /thread {id}")
+        lines.append(t.ngettext("#{id} · {who} · waiting {age} · {count} message · /thread {id}",
+                                "#{id} · {who} · waiting {age} · {count} messages · /thread {id}",
+                                info.messages)
                      .format(id=info.thread.id, who=who(t, info.user),
                              age=age(t, now - info.thread.created_at), count=info.messages))
     return "\n".join(lines)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from babel.dates import format_date
-
+from bot.core import formats
 from bot.core.context import Context
 from bot.core.router import Router
 from handlers.common import menu_button
@@ -30,8 +29,8 @@ def _build(ctx: Context) -> str:
     lines = [numbers.title, "", numbers.intro]
     for figure in ctx.content.figures:
         text = texts[figure.id]
-        value = ctx.t.number(figure.value)
-        as_of = format_date(figure.as_of, format="long", locale=language)
+        value = formats.count(figure.value, language)
+        as_of = formats.date_as_of(figure.as_of, language)
         source = ctx._("as of {date}; source: {source}, {url}").format(
             date=as_of, source=text.source, url=figure.source_url
         )

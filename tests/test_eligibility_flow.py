@@ -34,16 +34,20 @@ async def test_a_whole_eligible_walk_gives_verdict_plan_and_checklist(app: App) 
         assert payload in chat.payloads(), (payload, chat.payloads())
         await chat.press(payload)
     assert "You can apply for kandas status" in chat.texts()
-    assert "rules of 2026.2" in chat.texts()
+    assert "Checked under the rules of 2026.2 on " in chat.texts()
     assert "el:plan" in chat.payloads() and "el:cl" in chat.payloads()
 
     await chat.press("el:plan")
     plan = chat.texts()
     assert "one window" in plan  # China takes part in the embassy pilot
-    assert "908,250 ₸" in plan  # 70 MRP × 4,325 ₸ × 3 people
-    assert "64,875–129,750 ₸" in plan
+    # 70 MRP × 4,325 ₸ × 3 people; counts with their nouns, money as English writes it
+    assert "For 3 people: a one-time relocation subsidy of KZT\u00a0908,250" in plan
+    assert "KZT\u00a064,875–129,750 a month for 12 months" in plan
+    assert "The decision takes 30 working days." in plan
+    assert "(2026 quota: 2,281 people)" in plan
+    assert "1 MRP = KZT\u00a04,325 in 2026." in plan
     assert "Pavlodar region: 977" in plan
-    assert plan.count("Figures as of") == 3
+    assert plan.count("Figures as of January 1, 2026") == 2
     assert "https://migration.enbek.kz" in plan
     assert "Family member 2: notarized translation" in plan
 
@@ -64,6 +68,32 @@ async def test_a_whole_eligible_walk_gives_verdict_plan_and_checklist(app: App) 
     assert "📋 Documents: 3 of 9" in [c.label for r in chat.last for c in r.flat_choices]
 
 
+async def test_the_plan_in_kazakh_and_russian_writes_counts_money_and_dates_natively(
+        app: App) -> None:
+    expected = {
+        "kk": ["3 адам көшіп келсе: көшуге бір реттік субсидия — 908\u00a0250\u00a0₸",
+               "12 ай бойы ай сайын 64\u00a0875–129\u00a0750\u00a0₸.",
+               "Шешім 30 жұмыс күні ішінде шығарылады.", "барлығы 2\u00a0281 адам)",
+               "2026 жылғы 1 қаңтардағы жағдай бойынша; дереккөз:",
+               "1-отбасы мүшесі: жеке басын"],
+        "ru": ["Если переезжает 3 человека: единовременная субсидия на переезд — "
+               "908\u00a0250\u00a0₸",
+               "64\u00a0875–129\u00a0750\u00a0₸ в месяц в течение 12 месяцев.",
+               "Срок рассмотрения — 30 рабочих дней.", "квота на 2026 год — 2\u00a0281 человек)",
+               "Данные на 1 января 2026\u202fг.; источник:"],
+    }
+    for language, parts in expected.items():
+        chat = Chat(app, f"el-{language}", language_hint=language)
+        await chat.text("/start")
+        await chat.press("el")
+        for payload in ELIGIBLE:
+            await chat.press(payload)
+        await chat.press("el:plan")
+        plan = chat.texts()
+        for part in parts:
+            assert part in plan, (language, part, plan)
+
+
 async def test_not_eligible_shows_the_other_routes_without_a_plan(app: App) -> None:
     chat = await english(app)
     await chat.press("el")
@@ -71,11 +101,11 @@ async def test_not_eligible_shows_the_other_routes_without_a_plan(app: App) -> N
     await chat.press("el:a:nationality_document:yes")
     await chat.press("el:a:ever_citizen:no")
     await chat.press("el:a:permanent:no")
-    assert "not for your case" in chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
     assert "Ata Zholy" in chat.texts()
     assert "el:plan" not in chat.payloads()
     await chat.press("el:plan")  # an old button: the result again, no plan
-    assert "not for your case" in chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
 
 
 async def test_back_keeps_answers_and_restart_clears_them(app: App) -> None:
@@ -172,7 +202,7 @@ async def test_redo_keeps_the_history_and_stats_count_outcomes(app: App) -> None
         await chat.press(payload)
     await chat.press("el:new")
     await chat.press("el:a:nationality:no")
-    assert "not for your case" in chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
     other = await english(app, "other")
     await other.press("el")
     for payload in ELIGIBLE:
@@ -187,7 +217,7 @@ async def test_redo_keeps_the_history_and_stats_count_outcomes(app: App) -> None
     assert all(check.completed_at is not None for check in done)
     # The newest result is the one shown.
     await chat.press("el")
-    assert "not for your case" in chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
 
 
 async def test_my_data_includes_the_results_and_forget_me_deletes_them(app: App) -> None:

@@ -88,16 +88,22 @@ async def test_numbers_show_every_figure_with_date_and_source(app, chat: Chat) -
     await chat.press("num")
     text = chat.texts()
     assert text.count("source:") == len(app.content.figures)
-    assert "5,000,000" in text
-    assert "January 1, 2026" in text
+    assert "Over 5 million ethnic Kazakhs" in text and "1,164,800" in text
+    assert "as of January 1, 2026" in text
     assert "https://oq.gov.kz" in text
 
 
-async def test_numbers_are_formatted_for_the_language(chat: Chat) -> None:
+async def test_numbers_are_formatted_for_the_language(app, chat: Chat) -> None:
     await chat.text("/start")
     await chat.press("lang:ru")
     await chat.press("num")
-    assert "5\xa0000\xa0000" in chat.texts()
+    assert "более 5\xa0млн этнических казахов" in chat.texts()
+    assert "1\xa0164\xa0800" in chat.texts()
+    kazakh = Chat(app, "kk-numbers", language_hint="kk")
+    await kazakh.text("/start")
+    await kazakh.press("num")
+    assert "кемінде 5 миллион этникалық қазақ" in kazakh.texts()
+    assert "(2026 жылғы 1 қаңтардағы жағдай бойынша; дереккөз:" in kazakh.texts()
 
 
 async def test_settings_show_the_language_and_lead_back(chat: Chat) -> None:

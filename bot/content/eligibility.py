@@ -175,7 +175,9 @@ class Words(_Strict):
     plan: PlanWords
 
 
-# Placeholders each text may (and must) use.
+# Placeholders each text may (and must) use. Counts come with their noun (`people`,
+# `total`: "3 people"; `days`: "30 working days"; `months`: "12 months") and sums of
+# money with their currency sign, as the language writes them (bot/core/formats.py).
 PLAN_PLACEHOLDERS: dict[str, set[str]] = {
     "portal": {"url"}, "egov": {"url"}, "documents": {"count"}, "processing": {"days"},
     "support": {"year", "total"},
