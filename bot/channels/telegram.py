@@ -223,6 +223,7 @@ class TelegramChannel:
         The offset confirms them to Telegram with the next request, so an update is
         never confirmed before it is handled."""
         offset: int | None = None
+        handled: set[int] = set()  # ids at or past the offset that are handled already
         deferrals = fetch_failures = 0
         while not self._stop_polling.is_set():
             if deferrals and await self._stopped_within(
@@ -244,12 +245,17 @@ class TelegramChannel:
                 log.warning("telegram: fetching updates works again after %d failures",
                             fetch_failures)
                 fetch_failures = 0
-            handled = await self._feed_batch(updates)
-            deferrals = deferrals + 1 if len(handled) < len(updates) else 0
+            handled |= await self._feed_batch(
+                [update for update in updates if update.update_id not in handled])
+            deferrals = deferrals + 1 if not handled.issuperset(
+                update.update_id for update in updates) else 0
             for update in updates:
                 if update.update_id not in handled:
                     break
                 offset = update.update_id + 1
+            # Handled here but fetched again (behind one that waits): not run twice.
+            handled = {update_id for update_id in handled if offset is None
+                       or update_id >= offset}
 
     async def _fetch(self, offset: int | None) -> list[Update] | None:
         """The next updates, or None when polling is told to stop meanwhile."""

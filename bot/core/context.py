@@ -63,12 +63,15 @@ class Context:
     # payload dataclasses; None for anything but a press.
     press: object = None
     _session: AsyncSession | None = field(default=None, init=False, repr=False)
+    # Whether the step opened its ORM session (it may have written through it).
+    opened_db: bool = field(default=False, init=False, repr=False)
 
     @property
     def db(self) -> AsyncSession:
         """The step's ORM session, opened on first use: most steps never need one."""
         if self._session is None:
             self._session = self.open_session()
+            self.opened_db = True
         return self._session
 
     async def close_session(self, *, flush: bool = True) -> None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import clock
@@ -48,7 +48,8 @@ _BEFORE_LANGUAGE_COMMANDS = frozenset({"start", "language", "lang"})
 _LOAD = (
     select(User.id, User.language, User.display_name, User.last_seen_at,
            User.unreachable_since, ChatSession.state, ChatSession.data, ChatSession.version,
-           Coordinator.user_id.label("coordinator"))
+           Coordinator.user_id.label("coordinator"),
+           exists().where(HandledUpdate.key == bindparam("update_key")).label("seen"))
     .outerjoin(ChatSession, ChatSession.user_id == User.id)
     .outerjoin(Coordinator, Coordinator.user_id == User.id)
     .where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
@@ -69,6 +70,11 @@ class Unavailable(Exception):
     """The database could not be reached: nothing of the step was stored, no reply was
     made. The channel has the update delivered again (Telegram: a 503 to the webhook,
     the polling offset kept; WhatsApp: the inbox row stays queued)."""
+
+
+class _Duplicate(Exception):
+    """A delivery of the same update stored its step first (another worker): this one is
+    rolled back and answers nothing."""
 
 
 class _SessionChanged(Exception):
@@ -198,13 +204,13 @@ class Engine:
         written when nothing changed, and an ORM session is opened only for a step that
         uses `ctx.db`, on the same transaction."""
         identity = event.identity
-        key = {"channel": identity.channel, "external_id": identity.external_id}
+        key = _load_key(event)
         ctx: Context | None = None
         try:
             async with self.database.connect() as connection, connection.begin():
-                if not await self._first_time(connection, event):
-                    return []
                 row = (await connection.execute(_LOAD, key)).first()
+                if row is not None and row.seen:
+                    return self._handled_before(event)
                 is_new = row is None
                 if row is None:
                     await self._insert_user(connection, event)
@@ -219,6 +225,7 @@ class Engine:
                 await self.dispatch(ctx)
                 await ctx.close_session()
                 if ctx.forget_user:
+                    await self._mark_handled(connection, event)
                     await connection.execute(delete(User).where(User.id == user.id))
                     return ctx.replies
                 changes: dict[str, Any] = {}
@@ -236,7 +243,11 @@ class Engine:
                         update(User).where(User.id == user.id).values(**changes))
                 values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data,
                           "b_now": now}
-                if row.version is None or ctx.state != row.state or ctx.data != original_data:
+                stores = row.version is None or ctx.state != row.state \
+                    or ctx.data != original_data
+                if stores or changes or ctx.opened_db:
+                    await self._mark_handled(connection, event)
+                if stores:
                     if row.version is None:
                         await connection.execute(_INSERT_SESSION, values)
                     else:
@@ -246,6 +257,8 @@ class Engine:
                             raise _SessionChanged
         except _SessionChanged:
             return None
+        except _Duplicate:
+            return self._handled_before(event)
         finally:
             if ctx is not None:
                 await ctx.close_session(flush=False)  # only left open when the step failed
@@ -257,13 +270,12 @@ class Engine:
         coordinator's private conversation goes on undisturbed; someone without a row
         gets none (id 0), as the group is no conversation with the bot."""
         identity = event.identity
-        key = {"channel": identity.channel, "external_id": identity.external_id}
         ctx: Context | None = None
         try:
             async with self.database.connect() as connection, connection.begin():
-                if not await self._first_time(connection, event):
-                    return []
-                row = (await connection.execute(_LOAD, key)).first()
+                row = (await connection.execute(_LOAD, _load_key(event))).first()
+                if row is not None and row.seen:
+                    return self._handled_before(event)
                 listed = row is not None and row.coordinator is not None
                 user = UserView(row.id if row else 0, identity.channel, identity.external_id,
                                 row.language if row else None,
@@ -272,26 +284,34 @@ class Engine:
                 ctx = self._context(event, user, None, {}, connection)
                 await self.dispatch(ctx)
                 await ctx.close_session()
+                if ctx.opened_db and row is not None:
+                    await self._mark_handled(connection, event)
+        except _Duplicate:
+            return self._handled_before(event)
         finally:
             if ctx is not None:
                 await ctx.close_session(flush=False)  # only left open when the step failed
         return await self._after_commit(ctx)
 
     @staticmethod
-    async def _first_time(connection: AsyncConnection, event: Event) -> bool:
-        """Note the platform's update id in the step's transaction: False when a step
-        for it is already stored (the platform delivered it again)."""
+    async def _mark_handled(connection: AsyncConnection, event: Event) -> None:
+        """Store the update's id with a step that writes (one that only shows something
+        may run again: it changes nothing). A delivery of the same update on another
+        worker may have stored it meanwhile: then this step is rolled back."""
         if event.update_id is None:
-            return True
+            return
         result = await connection.execute(
             insert_for(connection)(HandledUpdate)
             .values(key=update_key(event.identity.channel, event.update_id),
                     handled_at=clock.now())
             .on_conflict_do_nothing(index_elements=["key"]))
-        if result.rowcount == 1:
-            return True
+        if result.rowcount != 1:
+            raise _Duplicate
+
+    @staticmethod
+    def _handled_before(event: Event) -> list[Reply]:
         log.info("a %s update was handled before; not again", event.identity.channel)
-        return False
+        return []
 
     async def unmark_update(self, channel: str, update_id: str) -> None:
         """An update whose step was stored but whose handling failed after it (sending
@@ -442,6 +462,15 @@ class Engine:
                 delete(ChatSession).where(ChatSession.updated_at < cutoff)
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _load_key(event: Event) -> dict[str, str]:
+    """The parameters of `_LOAD`: who, and the digest of the update's id (empty when the
+    channel gives none, which matches no row)."""
+    identity = event.identity
+    return {"channel": identity.channel, "external_id": identity.external_id,
+            "update_key": update_key(identity.channel, event.update_id)
+            if event.update_id is not None else ""}
 
 
 def update_key(channel: str, update_id: str) -> str:
