@@ -34,18 +34,38 @@ async def test_a_whole_eligible_walk_gives_verdict_plan_and_checklist(app: App) 
         assert payload in chat.payloads(), (payload, chat.payloads())
         await chat.press(payload)
     assert "You can apply for kandas status" in chat.texts()
-    assert "rules of 2026.2" in chat.texts()
+    assert "Checked on" in chat.texts()
+    assert "2026.2" not in chat.texts()  # the rules' version is stored, not shown
     assert "el:plan" in chat.payloads() and "el:cl" in chat.payloads()
 
+    # The plan: a short summary with a button per section.
     await chat.press("el:plan")
-    plan = chat.texts()
-    assert "one window" in plan  # China takes part in the embassy pilot
-    assert "908,250 ₸" in plan  # 70 MRP × 4,325 ₸ × 3 people
-    assert "64,875–129,750 ₸" in plan
-    assert "Pavlodar region: 977" in plan
-    assert plan.count("Figures as of") == 3
-    assert "https://migration.enbek.kz" in plan
-    assert "Family member 2: notarized translation" in plan
+    assert len(chat.texts()) < 600
+    assert "0 of 9 ready" in chat.texts()
+    assert chat.payloads() == ["el:plan:where", "el:plan:documents", "el:plan:support",
+                               "el:plan:citizenship", "el:res", "menu"]
+    await chat.press("el:plan:where")
+    where = chat.texts()
+    assert '"one window" pilot' in where  # China takes part in the embassy pilot
+    assert "one visit" not in where  # the facts say only that pilots run
+    assert "https://migration.enbek.kz" in where
+    assert "joint order of January 30, 2026" in where and "interview" in where
+    assert "30 working days" in where
+    assert where.splitlines()[-1].startswith("📎 Sources:")
+    await chat.press("el:plan:support")
+    support = chat.texts()
+    assert "302,750 ₸) for each family member" in support
+    assert "(3 people): 908,250 ₸" in support  # 70 MRP × 4,325 ₸ × 3 people
+    assert "64,875–129,750 ₸" in support
+    assert "Pavlodar 977" in support
+    assert "August 2025" not in support
+    await chat.press("el:plan:documents")
+    documents = chat.texts()
+    assert "Documents (9)" in documents
+    assert "For each family member coming with you (2)" in documents
+    assert "el:cl" in chat.payloads() and "el:plan" in chat.payloads()
+    await chat.press("el:plan:citizenship")
+    assert "dual citizenship" in chat.texts()
 
     await chat.press("el:cl")
     assert "0 of 9 ready" in chat.texts()
@@ -71,11 +91,42 @@ async def test_not_eligible_shows_the_other_routes_without_a_plan(app: App) -> N
     await chat.press("el:a:nationality_document:yes")
     await chat.press("el:a:ever_citizen:no")
     await chat.press("el:a:permanent:no")
-    assert "not for your case" in chat.texts()
-    assert "Ata Zholy" in chat.texts()
+    text = chat.texts()
+    assert "does not fit your case" in text and "❌" not in text
+    # The routes that remain come first, the reason after them.
+    assert text.index("Ata Zholy") < text.index("Why:") < text.index("permanently")
+    assert "up to 10 years" in text
     assert "el:plan" not in chat.payloads()
     await chat.press("el:plan")  # an old button: the result again, no plan
-    assert "not for your case" in chat.texts()
+    assert "does not fit your case" in chat.texts()
+    await chat.press("el:plan:support")
+    assert "does not fit your case" in chat.texts()
+
+
+async def test_a_family_not_all_kazakh_sees_no_family_total(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    for payload in [*ELIGIBLE[:6], "el:a:family_kazakh:some", "el:a:quota:yes"]:
+        await chat.press(payload)
+    assert "do not get kandas status" in chat.texts()
+    await chat.press("el:plan:support")
+    support = chat.texts()
+    assert "no family total" in support
+    assert "908,250" not in support and "people):" not in support
+
+
+async def test_the_commission_route_names_no_embassy_for_people_in_kazakhstan(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    for payload in ["el:a:nationality:yes", "el:a:nationality_document:no",
+                    "el:a:ever_citizen:no", "el:a:permanent:yes", "el:a:country:KZ",
+                    "el:a:family_size:0", "el:a:quota:no"]:
+        await chat.press(payload)
+    text = chat.texts()
+    assert "commission on Kazakh nationality" in text
+    assert "through a Kazakh embassy" not in text
+    await chat.press("el:plan:where")
+    assert "embassy" not in chat.texts()
 
 
 async def test_back_keeps_answers_and_restart_clears_them(app: App) -> None:
@@ -172,7 +223,7 @@ async def test_redo_keeps_the_history_and_stats_count_outcomes(app: App) -> None
         await chat.press(payload)
     await chat.press("el:new")
     await chat.press("el:a:nationality:no")
-    assert "not for your case" in chat.texts()
+    assert "does not fit your case" in chat.texts()
     other = await english(app, "other")
     await other.press("el")
     for payload in ELIGIBLE:
@@ -187,7 +238,7 @@ async def test_redo_keeps_the_history_and_stats_count_outcomes(app: App) -> None
     assert all(check.completed_at is not None for check in done)
     # The newest result is the one shown.
     await chat.press("el")
-    assert "not for your case" in chat.texts()
+    assert "does not fit your case" in chat.texts()
 
 
 async def test_my_data_includes_the_results_and_forget_me_deletes_them(app: App) -> None:

@@ -87,10 +87,11 @@ async def test_numbers_show_every_figure_with_date_and_source(app, chat: Chat) -
     await chat.press("lang:en")
     await chat.press("num")
     text = chat.texts()
-    assert text.count("source:") == len(app.content.figures)
-    assert "5,000,000" in text
-    assert "January 1, 2026" in text
-    assert "https://oq.gov.kz" in text
+    assert text.count("📎") == len({app.content.facts.fact(line).source
+                                    for line in app.content.number_lines})
+    assert "5,000,000" in text and "experts' estimate" in text
+    assert "Otandastar Fund, https://oq.gov.kz (2021)" in text
+    assert "China" in text and "1.9" not in text  # no source for that estimate
 
 
 async def test_numbers_are_formatted_for_the_language(chat: Chat) -> None:
