@@ -84,6 +84,8 @@ async def _run(settings: Settings) -> int:
 
 
 async def _import_forums(settings: Settings, file: str) -> int:
+    """Exit 3 when the file cannot be imported (the message names the file, the forum
+    and the field); nothing is changed then."""
     from pathlib import Path
 
     from bot import clock
@@ -94,15 +96,15 @@ async def _import_forums(settings: Settings, file: str) -> int:
         items = forum_import.read(Path(file))
     except forum_import.ImportError_ as error:
         print(f"import error: {error}", file=sys.stderr)
-        return 2
+        return 3
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
         async with session_factory(engine)() as db, db.begin():
             done = await forum_import.apply(db, items, clock.now(), settings.reminder_offsets)
     except forum_import.ImportError_ as error:
-        print(f"import error: {error}", file=sys.stderr)
-        return 2
+        print(f"import error: {file}: {error}", file=sys.stderr)
+        return 3
     finally:
         await engine.dispose()
     for slug, outcome in done:

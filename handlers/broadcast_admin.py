@@ -16,21 +16,20 @@ from datetime import datetime
 from typing import TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-
 from bot import LANGUAGES
 from bot.clock import now
+from bot.core import formats
 from bot.core.context import Context
 from bot.core.events import EventKind
 from bot.core.i18n import Translator
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
-from bot.db.models import Broadcast, BroadcastStatus, Forum, ForumStatus
+from bot.db.models import Broadcast, BroadcastStatus, Forum
 from bot.services import broadcasts, forums
 from bot.services.broadcasts import ALL, Audience, Report, audience_of, filters
 from bot.services.eligibility import country_name, match_country
 from handlers import forum_text
-from handlers.common import LANGUAGE_NAMES, menu_button
+from handlers.common import LANGUAGE_NAMES, PAGE_SIZE, menu_button, page_note, page_row
 from handlers.common import refuse_unless_coordinator as _refuse
 from handlers.payloads import (
     ADMIN,
@@ -41,6 +40,7 @@ from handlers.payloads import (
     CancelAnnouncement,
     Everyone,
     ForumAttendees,
+    ForumChoicePage,
     NewAnnouncement,
     NoButton,
     NoFile,
@@ -83,7 +83,7 @@ def _audit(ctx: Context, action: str, broadcast_id: int | None = None) -> None:
 def _time(t: Translator, value: datetime | None) -> str:
     if value is None:
         return "—"
-    return format_datetime(value.astimezone(ZONE), "d MMM y, HH:mm", locale=t.locale)
+    return formats.date_time(value.astimezone(ZONE), t.locale)
 
 
 def _status(t: Translator, status: str) -> str:
@@ -145,10 +145,11 @@ async def broadcasts_command(ctx: Context) -> None:
     await show_list(ctx)
 
 
-async def show_list(ctx: Context) -> None:
+async def show_list(ctx: Context, page: int = 0) -> None:
     ctx.reset()
-    items = await broadcasts.listing(ctx.db)
-    blocks = [ctx._("📣 Announcements")]
+    items, found = await broadcasts.listing(ctx.db, page, PAGE_SIZE)
+    blocks = [" ".join(line for line in (ctx._("📣 Announcements"), page_note(ctx, found))
+                       if line)]
     buttons: list[Choice | list[Choice]] = []
     moment = now()
     for broadcast in items:
@@ -158,6 +159,8 @@ async def show_list(ctx: Context) -> None:
             BROADCASTS.build(ViewAnnouncement(broadcast.id))))
     if not items:
         blocks.append(ctx._("No announcements yet."))
+    if nav := page_row(ctx, found, BROADCASTS, lambda number: Announcements(number)):
+        buttons.append(nav)
     buttons.append(BROADCASTS.choice(ctx._("➕ New announcement"), NewAnnouncement()))
     buttons.append([ADMIN.choice(ctx._("🛠 Coordinator tools"), AdminForums()),
                     menu_button(ctx)])
@@ -410,7 +413,7 @@ async def button(ctx: Context) -> None:
         return
     press = ctx.press
     if isinstance(press, Announcements):
-        await show_list(ctx)
+        await show_list(ctx, press.page or 0)
         return
     if isinstance(press, NewAnnouncement):
         ctx.reset()
@@ -462,6 +465,17 @@ async def older_button(ctx: Context) -> None:
     await show_audience(ctx, broadcast)
 
 
+async def _choose_forum(ctx: Context, page: int) -> None:
+    """A page of the forums (but drafts) whose attendees an announcement may go to."""
+    items, found = await forums.all_forums(ctx.db, page, PAGE_SIZE, drafts=False)
+    lead = ctx._("Which forum's attendees?") if items else ctx._("No forums yet.")
+    ctx.say(" ".join(line for line in (lead, page_note(ctx, found)) if line),
+            *[BROADCASTS.choice(forum_text.short_label(forum, ctx.t), ForumAttendees(forum.id))
+              for forum in items],
+            page_row(ctx, found, BROADCASTS, lambda number: ForumChoicePage(number)),
+            BROADCASTS.choice(ctx._("⬅️ Back"), AudienceScreen()))
+
+
 def _toggled(audience: Audience, press: object) -> Audience | None:
     """The audience with one filter value switched, for a toggle button; else None."""
     changed = audience.copy()
@@ -506,12 +520,10 @@ async def _draft_button(ctx: Context, broadcast: Broadcast, press: object) -> No
             broadcast.audience = dict(record)
             await show_audience(ctx, broadcast)
             return
-        items = [forum for forum in await forums.all_forums(ctx.db)
-                 if forum.status != ForumStatus.DRAFT][:20]
-        ctx.say(ctx._("Which forum's attendees?") if items else ctx._("No forums yet."),
-                *[BROADCASTS.choice(forum_text.short_label(forum, ctx.t),
-                                    ForumAttendees(forum.id)) for forum in items],
-                BROADCASTS.choice(ctx._("⬅️ Back"), AudienceScreen()))
+        await _choose_forum(ctx, 0)
+        return
+    if isinstance(press, ForumChoicePage):
+        await _choose_forum(ctx, press.page)
         return
     if isinstance(press, Preview):
         _audit(ctx, "preview", broadcast.id)
@@ -526,8 +538,11 @@ async def _draft_button(ctx: Context, broadcast: Broadcast, press: object) -> No
     if isinstance(press, SendAsk):
         number = await broadcasts.count(ctx.db, filters(record), ctx.settings.default_locale)
         ctx.goto("bc:when")
-        ctx.say(ctx._("{number} recipients. Send now, or type a time to send it "
-                      "(Astana time, e.g. 2026-12-01 10:00).").format(number=number),
+        ctx.say(ctx.ngettext("{number} recipient. Send now, or type a time to send it "
+                             "(Astana time, e.g. 2026-12-01 10:00).",
+                             "{number} recipients. Send now, or type a time to send it "
+                             "(Astana time, e.g. 2026-12-01 10:00).", number)
+                .format(number=ctx.t.number(number)),
                 BROADCASTS.choice(ctx._("🚀 Send now"), SendNow()),
                 BROADCASTS.choice(ctx._("⬅️ Back"), AudienceScreen()))
         return

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bot.core.context import Context
+from bot.core.payloads import Codec
 from bot.core.replies import Choice
+from bot.db.paging import Page
 from bot.services import handover
 from handlers.payloads import (
     ADMIN,
@@ -36,6 +39,11 @@ ASKING = "language"
 
 LANGUAGE_NAMES: dict[str, str] = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
+# Items on one page of a long list: with Previous, Next and up to four more buttons (the
+# coordinators' list has the most) a screen stays within WhatsApp's 10 list rows, and
+# four forum cards within about one phone screen and one WhatsApp message body.
+PAGE_SIZE = 4
+
 
 def menu_button(ctx: Context) -> Choice:
     return Choice(ctx._("⬅️ Main menu"), MENU.build(Menu()))
@@ -57,6 +65,25 @@ def main_menu_rows(ctx: Context) -> list[Choice]:
         Choice(ctx._("❓ Help"), HELP.build(Help())),
         *tools,
     ]
+
+
+def page_row(ctx: Context, page: Page, codec: Codec, press: Callable[[int], object]
+             ) -> list[Choice]:
+    """Previous and Next for a long list, as far as there are such pages; `press` makes
+    the button of a page number."""
+    row: list[Choice] = []
+    if page.previous is not None:
+        row.append(codec.choice(ctx._("◀️ Previous"), press(page.previous)))
+    if page.next is not None:
+        row.append(codec.choice(ctx._("Next ▶️"), press(page.next)))
+    return row
+
+
+def page_note(ctx: Context, page: Page) -> str:
+    """`Page 2 of 7` when there is more than one page, else nothing."""
+    if page.count < 2:
+        return ""
+    return ctx._("Page {number} of {count}").format(number=page.number + 1, count=page.count)
 
 
 def show_menu(ctx: Context, lead: str | None = None) -> None:

@@ -13,12 +13,14 @@ import logging
 
 from bot.clock import now
 from bot.core.context import Context
+from bot.core.inbound import whole_number
 from bot.core.replies import Choice
 from bot.core.router import EVERYWHERE, Router
+from bot.db.paging import Page
 from bot.services import coordinators
 from bot.services.roles import is_lead
 from handlers import handover_text as text
-from handlers.common import attempted, menu_button, show_menu
+from handlers.common import PAGE_SIZE, attempted, menu_button, page_note, page_row, show_menu
 from handlers.payloads import (
     COORDINATORS,
     AddCoordinator,
@@ -64,8 +66,7 @@ def refuse(ctx: Context, lead: bool = False) -> bool:
 
 def number(raw: str) -> int | None:
     """A Telegram user id or a question's number, typed."""
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**52 else None
+    return whole_number(raw, low=1, high=2**52 - 1)
 
 
 def _target(ctx: Context) -> tuple[int | None, str | None]:
@@ -81,24 +82,30 @@ def _target(ctx: Context) -> tuple[int | None, str | None]:
 
 
 def _ask_for_target(ctx: Context) -> None:
-    ctx.say(ctx._("Reply with the command to a message of the person, or add their "
-                  "Telegram user id."))
+    ctx.say(ctx._("Reply with the command to the person's message, or add their "
+                  "Telegram user ID."))
 
 
-async def show_coordinators(ctx: Context, lead: str | None = None) -> None:
+async def show_coordinators(ctx: Context, lead: str | None = None, page: int = 0) -> None:
     ctx.reset()
     people = await coordinators.listing(ctx.db, ctx.settings)
-    body = text.coordinators_text(ctx.t, people)
-    if ctx.in_coordinators_chat:
+    added = any(not person.lead for person in people)
+    if ctx.in_coordinators_chat:  # no buttons, no session there: the whole list as text
+        body = text.coordinators_text(ctx.t, people, added)
         ctx.say(f"{lead}\n\n{body}" if lead else body)
         return
-    buttons: list[Choice | list[Choice]] = []
-    buttons += [
+    found = Page.of(len(people), page, PAGE_SIZE)
+    shown = found.slice(people)
+    body = text.coordinators_text(ctx.t, shown, added)
+    if note := page_note(ctx, found):
+        body += f"\n{note}"
+    buttons: list[Choice | list[Choice]] = [
         COORDINATORS.choice(
             ctx._("➖ {name}").format(name=person.name or str(person.telegram_id))[:60],
             RemoveCoordinator(person.telegram_id))
-        for person in people if not person.lead][:20]
-    buttons += [COORDINATORS.choice(ctx._("➕ Add a coordinator"), AddCoordinator()),
+        for person in shown if not person.lead]
+    buttons += [page_row(ctx, found, COORDINATORS, lambda number: CoordinatorList(number)),
+                COORDINATORS.choice(ctx._("➕ Add a coordinator"), AddCoordinator()),
                 menu_button(ctx)]
     ctx.say(f"{lead}\n\n{body}" if lead else body, *buttons)
 
@@ -129,8 +136,8 @@ async def _remove(ctx: Context, telegram_id: int) -> None:
 def _ask_id(ctx: Context, lead: str | None = None) -> None:
     ctx.reset()
     ctx.goto(ADDING)
-    prompt = ctx._("Send the Telegram user id of the new coordinator (a number; they can see "
-                   "it with @userinfobot). In the coordinators' chat you can also reply "
+    prompt = ctx._("Send the new coordinator's Telegram user ID (a number; they can find it "
+                   "with @userinfobot). In the coordinators' chat you can also reply "
                    "/addcoordinator to their message.")
     ctx.say(f"{lead}\n\n{prompt}" if lead else prompt,
             COORDINATORS.choice(ctx._("✖️ Cancel"), CoordinatorList()))
@@ -149,7 +156,8 @@ async def coordinators_screen(ctx: Context) -> None:
         await _remove(ctx, press.telegram_id)
         return
     log.info("lead %s: list coordinators", who(ctx))
-    await show_coordinators(ctx)
+    await show_coordinators(ctx, page=press.page or 0 if isinstance(press, CoordinatorList)
+                            else 0)
 
 
 @router.command("addcoordinator", places=EVERYWHERE)
@@ -172,7 +180,7 @@ async def add_typed(ctx: Context) -> None:
         return
     telegram_id = number(ctx.event.text)
     if telegram_id is None:
-        _ask_id(ctx, ctx._("That is not a Telegram user id: it is a number like 123456789."))
+        _ask_id(ctx, ctx._("That is not a Telegram user ID: it is a number like 123456789."))
         return
     await _add(ctx, telegram_id)
 

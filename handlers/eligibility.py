@@ -11,17 +11,16 @@ the result, the plan, the checklist, a document ticked).
 
 from __future__ import annotations
 
-from babel.dates import format_date
-
 from bot.content.eligibility import PLAN_SECTIONS, EligibilityContent, PlanSection, Question, Words
+from bot.core import formats
 from bot.core.context import Context
-from bot.core.payloads import whole_number
+from bot.core.inbound import whole_number
 from bot.core.replies import Choice
 from bot.core.router import Router
 from bot.db.models import EligibilityCheck
 from bot.services import eligibility as service
 from handlers.common import menu_button, show_menu
-from handlers.facts_text import fill, named, sources
+from handlers.facts_text import fill, named, people, sources
 from handlers.payloads import (
     ELIGIBILITY,
     Answer,
@@ -138,8 +137,7 @@ def _show_result(ctx: Context, check: EligibilityCheck) -> None:
     words = _words(ctx)
     outcome = service.evaluate(rules, check.answers)
     ctx.reset()
-    checked = format_date(check.completed_at or check.updated_at, format="long",
-                          locale=ctx.language)
+    checked = formats.date(check.completed_at or check.updated_at, ctx.language)
     reasons = [f"• {fill(ctx, words.reasons[reason])}" for reason in outcome.reasons]
     routes = [f"• {fill(ctx, words.routes[route])}" for route in outcome.routes]
     lines = [words.verdicts[outcome.verdict], ""]
@@ -225,13 +223,14 @@ def _support(ctx: Context, check: EligibilityCheck) -> Section:
     words = _words(ctx)
     plan = words.plan
     content = _content(ctx)
-    money = ctx.t.number
+    language = ctx.language
     quota = content.facts.fact(content.rules.support.quota)
-    people = service.subsidy_people(check.answers)
-    amounts = service.support(content.rules, content.facts, people or 1)
-    whom = {None: plan.subsidy_unclear, 1: plan.subsidy_alone}.get(people, plan.subsidy_family)
-    regions = ", ".join(f"{words.regions[region]} {money(seats)}"
+    moving = service.subsidy_people(check.answers)
+    amounts = service.support(content.rules, content.facts, moving or 1)
+    whom = {None: plan.subsidy_unclear, 1: plan.subsidy_alone}.get(moving, plan.subsidy_family)
+    regions = ", ".join(f"{words.regions[region]} {formats.count(seats, language)}"
                         for region, seats in quota.parts.items())
+    rent_min, rent_max = formats.money_range(amounts.rent_min, amounts.rent_max, language)
     texts = [
         plan.quota,
         "",
@@ -241,10 +240,12 @@ def _support(ctx: Context, check: EligibilityCheck) -> Section:
         plan.support_more,
         plan.quota_service,
     ]
-    return texts, {"regions": regions, "relocation_member": money(amounts.per_member),
-                   "members": (people or 1) - 1, "people": people,
-                   "total": money(amounts.relocation), "rent_min": money(amounts.rent_min),
-                   "rent_max": money(amounts.rent_max)}
+    return texts, {"regions": regions,
+                   "relocation_member": formats.money(amounts.per_member, language),
+                   "members": formats.number((moving or 1) - 1, language),
+                   "people": people(ctx.t, moving or 1),
+                   "total": formats.money(amounts.relocation, language),
+                   "rent_min": rent_min, "rent_max": rent_max}
 
 
 def _citizenship(ctx: Context, check: EligibilityCheck) -> Section:

@@ -1,15 +1,46 @@
 """Content texts with their figures filled in from the one table of facts
-(`bot/content/facts.yaml`), and the source line that says where they come from."""
+(`bot/content/facts.yaml`), and the source line that says where they come from.
+
+Every figure is written by bot/core/formats.py; counts of people, working days and
+months with their noun, in the plural form the number needs (the catalogs' words)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.content.facts import Period, fact_ids
+from bot.content.facts import Counted, Period, Unit, fact_ids
 from bot.content.facts import fill as fill_in
+from bot.core import formats
 from bot.core.context import Context
+from bot.core.i18n import Translator
 
 _VALUES: dict[tuple[int, str], dict[str, str]] = {}
+
+
+def people(t: Translator, count: float) -> str:
+    """`1 person`, `3 people`, `2 281 people`."""
+    return t.ngettext("{count} person", "{count} people", int(count)).format(
+        count=formats.count(count, t.locale))
+
+
+def working_days(t: Translator, count: float) -> str:
+    return t.ngettext("{count} working day", "{count} working days", int(count)).format(
+        count=formats.count(count, t.locale))
+
+
+def months(t: Translator, count: float) -> str:
+    return t.ngettext("{count} month", "{count} months", int(count)).format(
+        count=formats.count(count, t.locale))
+
+
+def counted(t: Translator) -> Counted:
+    """How the facts table writes a count with its noun in `t`'s language."""
+    nouns = {"people": people, "working_days": working_days, "months": months}
+
+    def write(unit: Unit, value: float) -> str:
+        return nouns[unit](t, value)
+
+    return write
 
 
 def values(ctx: Context) -> dict[str, str]:
@@ -17,7 +48,7 @@ def values(ctx: Context) -> dict[str, str]:
     runs, so this is built once per language."""
     key = (id(ctx.content.facts), ctx.language)
     if key not in _VALUES:
-        _VALUES[key] = ctx.content.facts.values(ctx.language, ctx.t.number)
+        _VALUES[key] = ctx.content.facts.values(ctx.language, counted(ctx.t))
     return _VALUES[key]
 
 
@@ -43,7 +74,9 @@ def source_name(ctx: Context, source: str) -> str:
 
 
 def source_item(ctx: Context, source: str, as_of: Period) -> str:
-    return f"{source_name(ctx, source)} ({as_of.format(ctx.language)})"
+    """A source with the date its figures are as of: `egov.kz (as of August 2025)`."""
+    return ctx._("{source} (as of {date})").format(source=source_name(ctx, source),
+                                                   date=as_of.as_of(ctx.language))
 
 
 def sources(ctx: Context, facts: Iterable[str]) -> str:

@@ -12,7 +12,7 @@ import re
 import secrets
 from datetime import datetime
 from typing import Any, TypedDict, cast, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from babel.core import get_global
 from babel.dates import format_datetime
@@ -20,6 +20,7 @@ from babel.dates import format_datetime
 from bot import LANGUAGES
 from bot.clock import now
 from bot.core.context import Context
+from bot.core.inbound import whole_number
 from bot.core.replies import Attachment, Choice
 from bot.core.router import Router
 from bot.db.models import Forum, ForumStatus
@@ -27,7 +28,7 @@ from bot.services import forums
 from bot.services.eligibility import country_name, match_country
 from bot.services.roles import is_lead
 from handlers import forum_text as text
-from handlers.common import LANGUAGE_NAMES, menu_button
+from handlers.common import LANGUAGE_NAMES, PAGE_SIZE, menu_button, page_note, page_row
 from handlers.common import refuse_unless_coordinator as _refuse
 from handlers.payloads import (
     ADMIN,
@@ -114,17 +115,20 @@ def _prompt(ctx: Context, step: str) -> str:
 # ---- the list and one forum --------------------------------------------------------------
 
 
-async def show_list(ctx: Context) -> None:
+async def show_list(ctx: Context, page: int = 0) -> None:
     ctx.reset()
-    items = await forums.all_forums(ctx.db)
-    lines = [ctx._("🛠 Forums (all statuses):")]
+    items, found = await forums.all_forums(ctx.db, page, PAGE_SIZE)
+    lines = [" ".join(line for line in (ctx._("🛠 Forums (all statuses):"),
+                                        page_note(ctx, found)) if line)]
     buttons: list[Choice | list[Choice]] = []
-    for forum in items[:20]:
+    for forum in items:
         lines.append(f"• {text.title(forum, ctx.language)} · {text.city(forum, ctx.language)} · "
                      f"{_status(ctx, forum.status)} · {forum.confirmed_count}/{forum.capacity}")
         buttons.append(ADMIN.choice(text.short_label(forum, ctx.t), AdminForum(forum.id)))
     if not items:
         lines.append(ctx._("No forums yet."))
+    if nav := page_row(ctx, found, ADMIN, lambda number: AdminForums(number)):
+        buttons.append(nav)
     buttons.append(ADMIN.choice(ctx._("➕ New forum"), NewForum()))
     buttons.append(BROADCASTS.choice(ctx._("📣 Announcements"), Announcements()))
     if is_lead(ctx.user, ctx.settings):  # handlers/coordinators.py
@@ -217,7 +221,7 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
     """A typed value for a step, or the reason it is refused."""
     raw = raw.strip()
     if step.startswith(LOCALIZED):
-        limit = {"title": 120, "city": 100, "venue": 300}.get(step.split("_")[0], 1500)
+        limit = forums.TEXT_LIMITS[step.split("_")[0]]
         if not raw or len(raw) > limit:
             return None, ctx._("Please type it in up to {limit} characters.").format(limit=limit)
         return raw, None
@@ -227,9 +231,7 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
                                                       "\"{text}\". Please check the spelling.")
                                           .format(text=raw[:60]))
     if step == "timezone":
-        try:
-            ZoneInfo(raw)
-        except (ZoneInfoNotFoundError, ValueError):
+        if not forums.known_zone(raw):
             return None, ctx._("Unknown time zone. Type it like Europe/Berlin or Asia/Almaty.")
         return raw, None
     if step in ("starts_at", "ends_at", "deadline"):
@@ -241,7 +243,7 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
                 break
             except ValueError:
                 continue
-        if moment is None:
+        if moment is None or moment.year not in forums.YEARS:
             return None, ctx._("Please type the date and time like 2027-03-12 10:00.")
         starts = wizard.get("starts_at")
         if step == "ends_at" and starts and moment <= datetime.fromisoformat(starts):
@@ -250,8 +252,9 @@ def _parse(ctx: Context, step: str, raw: str, wizard: dict[str, Any]) -> tuple[A
             return None, _error(ctx, "deadline_after_start")
         return moment.isoformat(), None
     if step == "capacity":
-        if raw.isdigit() and 1 <= int(raw) <= 100_000:
-            return int(raw), None
+        seats = whole_number(raw, low=1, high=forums.MAX_CAPACITY)
+        if seats is not None:
+            return seats, None
         return None, ctx._("Please type a whole number of seats, e.g. 150.")
     return None, ctx._("Please use the buttons below.")
 
@@ -394,8 +397,9 @@ async def admin(ctx: Context) -> None:
         ctx.reset()
         _session(ctx)["fw"] = {}
         _audit(ctx, "start a new forum")
-        ctx.say(ctx._("A new forum: {count} short steps. /cancel stops at any time.").format(
-            count=len(STEPS)))
+        ctx.say(ctx.ngettext("A new forum: {count} short step. /cancel stops at any time.",
+                             "A new forum: {count} short steps. /cancel stops at any time.",
+                             len(STEPS)).format(count=len(STEPS)))
         _ask(ctx, STEPS[0])
         return
     if isinstance(press, StopDialog):
@@ -410,7 +414,7 @@ async def admin(ctx: Context) -> None:
         return
     forum = await forums.get(ctx.db, press.forum) if isinstance(press, _ON_A_FORUM) else None
     if forum is None:  # the list itself (AdminForums, /forums), or a forum no longer there
-        await show_list(ctx)
+        await show_list(ctx, press.page or 0 if isinstance(press, AdminForums) else 0)
         return
     match press:
         case Publish():

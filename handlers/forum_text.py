@@ -7,9 +7,9 @@ import io
 from datetime import datetime, timedelta
 
 import segno
-from babel.dates import format_datetime, format_time, get_timezone_gmt
 
 from bot.clock import as_utc
+from bot.core import formats
 from bot.core.i18n import N_, Translator
 from bot.core.replies import Attachment, Reply
 from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus
@@ -49,24 +49,16 @@ def venue(forum: Forum, language: str) -> str:
 
 
 def when(forum: Forum, t: Translator) -> str:
-    """`12 March 2027, 10:00–18:00 (GMT+01:00, Europe/Berlin)` in the forum's time zone."""
+    """`March 12, 2027, 10:00 AM–6:00 PM (local time, UTC+1)`, in the forum's time zone."""
     start = forums.local(forum, forum.starts_at)
     end = forums.local(forum, forum.ends_at)
-    locale = t.locale
-    if start.date() == end.date():
-        text = "{}–{}".format(format_datetime(start, "d MMMM y, HH:mm", locale=locale),
-                              format_time(end, "HH:mm", locale=locale))
-    else:
-        text = "{} – {}".format(format_datetime(start, "d MMMM y, HH:mm", locale=locale),
-                                format_datetime(end, "d MMMM y, HH:mm", locale=locale))
-    zone = get_timezone_gmt(start, locale=locale)
-    return t._("{dates} (local time, {zone})").format(dates=text, zone=f"{zone}, {forum.timezone}")
+    return t._("{dates} (local time, {zone})").format(
+        dates=formats.time_span(start, end, t.locale), zone=formats.utc_offset(start))
 
 
 def short_label(forum: Forum, t: Translator) -> str:
     start = forums.local(forum, forum.starts_at)
-    label = "{} · {}".format(city(forum, t.locale),
-                             format_datetime(start, "d MMM", locale=t.locale))
+    label = f"{city(forum, t.locale)} · {formats.day(start, t.locale)}"
     return label[:24]
 
 
@@ -96,7 +88,7 @@ def card(forum: Forum, t: Translator, now: datetime, full: bool = False) -> str:
         deadline = forums.local(forum, forum.deadline)
         lines.append("")
         lines.append(t._("Registration until {date}").format(
-            date=format_datetime(deadline, "d MMMM y, HH:mm", locale=t.locale)))
+            date=formats.date_time(deadline, t.locale)))
     return "\n".join(lines)
 
 

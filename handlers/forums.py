@@ -13,29 +13,32 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict, cast
 
 import phonenumbers
-from babel.dates import format_datetime
 from email_validator import EmailNotValidError, validate_email
 
 from bot.clock import now
+from bot.core import formats
 from bot.core.context import Context
 from bot.core.i18n import Translator
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
 from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus
+from bot.db.paging import Page
 from bot.services import forums
 from bot.services.eligibility import country_name, match_country, remember_country
 from handlers import forum_text as text
-from handlers.common import menu_button, show_menu
+from handlers.common import PAGE_SIZE, menu_button, page_note, page_row, show_menu
 from handlers.payloads import (
     FORUMS,
     REGISTRATION,
     Agree,
     CancelAsk,
     CancelConfirmed,
+    Countries,
     DetailField,
     EditDetail,
     EnterFresh,
     ForumList,
+    ForumPage,
     ForumsIn,
     ForumView,
     MyRegistration,
@@ -81,12 +84,11 @@ def _session(ctx: Context) -> RegistrationSession:
 # ---- the catalogue ------------------------------------------------------------------------
 
 
-async def show_list(ctx: Context, country: str | None = None) -> None:
+async def show_list(ctx: Context, country: str | None = None, page: int = 0) -> None:
+    """A page of the upcoming forums (of one country, or all), soonest first."""
     moment = now()
     ctx.reset()
-    items = await forums.upcoming(ctx.db, moment, country)
-    countries = await forums.upcoming_countries(ctx.db, moment)
-    mine = await forums.user_registrations(ctx.db, ctx.user.id)
+    items, found = await forums.upcoming(ctx.db, moment, country, page, PAGE_SIZE)
     buttons: list[Choice | list[Choice]] = []
     if not items:
         lines = [ctx._("There are no upcoming forums yet. Please look again later.")]
@@ -95,19 +97,32 @@ async def show_list(ctx: Context, country: str | None = None) -> None:
         if country:
             lines[0] = ctx._("Upcoming forums in {country}:").format(
                 country=country_name(country, ctx.language))
+        if note := page_note(ctx, found):
+            lines[0] += f" {note}"
         for forum in items:
             lines += ["", text.card(forum, ctx.t, moment)]
             buttons.append(FORUMS.choice(text.short_label(forum, ctx.t), ForumView(forum.id)))
-    if len(countries) > 1:
-        filters = [FORUMS.choice(country_name(code, ctx.language)[:24], ForumsIn(code))
-                   for code in countries if code != country][:6]
-        if country:
-            filters.insert(0, FORUMS.choice(ctx._("🌍 All countries"), ForumsIn()))
-        buttons += [filters[i:i + 3] for i in range(0, len(filters), 3)]
-    if mine:
+    if nav := page_row(ctx, found, FORUMS, lambda number: ForumPage(number, country)):
+        buttons.append(nav)
+    if country or len(await forums.upcoming_countries(ctx.db, moment)) > 1:
+        buttons.append(FORUMS.choice(ctx._("🌍 Countries"), Countries()))
+    if await forums.has_registrations(ctx.db, ctx.user.id):
         buttons.append(FORUMS.choice(ctx._("🎟 My registrations"), MyRegistrations()))
     buttons.append(menu_button(ctx))
     ctx.say("\n".join(lines), *buttons)
+
+
+async def show_countries(ctx: Context, page: int = 0) -> None:
+    """The countries with upcoming forums, a page at a time, to see one's forums."""
+    ctx.reset()
+    countries = await forums.upcoming_countries(ctx.db, now())
+    found = Page.of(len(countries), page, PAGE_SIZE)
+    lines = [ctx._("Forums in which country?"), page_note(ctx, found)]
+    ctx.say("\n".join(line for line in lines if line),
+            *[FORUMS.choice(country_name(code, ctx.language)[:60], ForumsIn(code))
+              for code in found.slice(countries)],
+            page_row(ctx, found, FORUMS, lambda number: Countries(number)),
+            FORUMS.choice(ctx._("🌍 All countries"), ForumsIn()), menu_button(ctx))
 
 
 async def show_forum(ctx: Context, forum_id: int) -> None:
@@ -200,10 +215,14 @@ def _ask(ctx: Context, lead: str | None = None) -> None:
         ctx.say(prefix + ctx._("Your e-mail, for the ticket and changes (optional):"),
                 REGISTRATION.choice(ctx._("Skip"), SkipEmail()), stop)
     elif step == "consent":
-        privacy = ctx._("We use your details only to organise this forum: the attendee "
-                        "list, your ticket and reminders. They are deleted {days} days after "
-                        "the forum; /mydata shows them and /forgetme deletes them at any "
-                        "time.").format(days=ctx.settings.forum_data_retention_days)
+        days = ctx.settings.forum_data_retention_days
+        privacy = ctx.ngettext(
+            "We use your details only to organize this forum: the attendee list, your ticket "
+            "and reminders. They are deleted {days} day after the forum; /mydata shows them "
+            "and /forgetme deletes them at any time.",
+            "We use your details only to organize this forum: the attendee list, your ticket "
+            "and reminders. They are deleted {days} days after the forum; /mydata shows them "
+            "and /forgetme deletes them at any time.", days).format(days=days)
         if ctx.settings.privacy_url:
             privacy += "\n" + ctx._("Privacy notice: {url}").format(url=ctx.settings.privacy_url)
         ctx.say(prefix + privacy + "\n\n" + ctx._("Do you agree to the processing of your "
@@ -432,16 +451,17 @@ def _send_ticket(ctx: Context, forum: Any, registration: Registration) -> None:
 # ---- my registrations -------------------------------------------------------------------------
 
 
-async def show_mine(ctx: Context) -> None:
+async def show_mine(ctx: Context, page: int = 0) -> None:
     ctx.reset()
-    items = await forums.user_registrations(ctx.db, ctx.user.id)
+    items, found = await forums.user_registrations(ctx.db, ctx.user.id, page, PAGE_SIZE)
     if not items:
         ctx.say(ctx._("You have no registrations yet."),
                 FORUMS.choice(ctx._("📅 Forums"), ForumList()),
                 menu_button(ctx))
         return
-    lines = [ctx._("Your registrations:")]
-    buttons = []
+    lines = [" ".join(line for line in (ctx._("Your registrations:"), page_note(ctx, found))
+                      if line)]
+    buttons: list[Choice | list[Choice]] = []
     for registration, forum in items:
         status = ctx._("✅ confirmed") if registration.status == RegistrationStatus.CONFIRMED else \
             ctx._("⏳ waiting list")
@@ -449,6 +469,8 @@ async def show_mine(ctx: Context) -> None:
                   status]
         buttons.append(FORUMS.choice(text.short_label(forum, ctx.t),
                                      MyRegistration(registration.id)))
+    if nav := page_row(ctx, found, FORUMS, lambda number: MyRegistrations(number)):
+        buttons.append(nav)
     ctx.say("\n".join(lines), *buttons, FORUMS.choice(ctx._("⬅️ All forums"), ForumList()),
             menu_button(ctx))
 
@@ -494,13 +516,17 @@ async def show_registration(ctx: Context, registration_id: int | None) -> None:
 async def forum_button(ctx: Context) -> None:
     match ctx.press:
         case ForumsIn(country=country):
-            await show_list(ctx, country if country and len(country) == 2 else None)
+            await show_list(ctx, _country(country))
+        case ForumPage(page=page, country=country):
+            await show_list(ctx, _country(country), page)
+        case Countries(page=page):
+            await show_countries(ctx, page or 0)
         case ForumView(forum=forum_id):
             await show_forum(ctx, forum_id)
         case Register(forum=forum_id):
             await start_registration(ctx, forum_id)
-        case MyRegistrations():
-            await show_mine(ctx)
+        case MyRegistrations(page=page):
+            await show_mine(ctx, page or 0)
         case MyRegistration(registration=registration_id):
             await show_registration(ctx, registration_id)
         case Ticket(registration=registration_id):
@@ -518,6 +544,10 @@ async def forum_button(ctx: Context) -> None:
             await _cancel(ctx, registration_id, confirmed=True)
         case _:
             await show_list(ctx)
+
+
+def _country(code: str | None) -> str | None:
+    return code if code and len(code) == 2 and code.isalpha() else None
 
 
 async def _cancel(ctx: Context, registration_id: int | None, confirmed: bool) -> None:
@@ -561,8 +591,8 @@ async def check_in(ctx: Context, secret: str) -> None:
     elif result.outcome == "already":
         assert registration.checked_in_at is not None
         head = ctx._("⚠️ Already checked in at {time}.").format(
-            time=format_datetime(forums.local(forum, registration.checked_in_at),
-                                 "d MMM y, HH:mm", locale=ctx.language))
+            time=formats.date_time(forums.local(forum, registration.checked_in_at),
+                                   ctx.language))
     elif result.outcome == "waiting":
         head = ctx._("⏳ This person is on the waiting list, not confirmed.")
     else:

@@ -39,8 +39,8 @@ async def ask(ctx: Context) -> None:
             text = ctx._("Write your reply: it goes to the coordinator of your question "
                          "#{id}.").format(id=thread.id)
         else:
-            text = ctx._("Your question #{id} is still open. Write here and it joins the "
-                         "same question; a coordinator will answer here.").format(id=thread.id)
+            text = ctx._("Your question #{id} is still open. Anything you write here is added "
+                         "to it, and a coordinator will answer here.").format(id=thread.id)
         ctx.say(text, menu_button(ctx))
         return
     ctx.reset()
@@ -76,7 +76,7 @@ async def question(ctx: Context) -> None:
             ctx._("Thank you! Your question #{id} has been passed to the Fund's "
                   "coordinators.").format(id=thread.id),
             ctx._("They will answer here in English, usually within a working day."),
-            ctx._("Anything more you write here joins this question."),
+            ctx._("Anything else you write here is added to this question."),
         ]), menu_button(ctx))
     else:
         ctx.say(ctx._("Added to your question #{id}.").format(id=thread.id), menu_button(ctx))

@@ -25,6 +25,7 @@ from bot.clock import now
 from bot.core.context import Context
 from bot.core.events import EventKind
 from bot.core.i18n import Translator
+from bot.core.inbound import whole_number
 from bot.core.notify import PushResult
 from bot.core.replies import Reply
 from bot.core.router import EVERYWHERE, IN_GROUP, Router
@@ -70,9 +71,10 @@ async def thread(ctx: Context) -> None:
 async def _replied_thread(ctx: Context) -> HandoverThread | None:
     """The question of the message an event in the coordinators' chat replies to."""
     quoted, chat = ctx.event.reply_to, ctx.settings.coordinator_chat_id
-    if quoted is None or chat is None or not quoted.message_id.lstrip("-").isdigit():
+    message_id = whole_number(quoted.message_id) if quoted is not None else None
+    if message_id is None or chat is None:
         return None
-    return await handover.by_copy(ctx.db, chat, int(quoted.message_id))
+    return await handover.by_copy(ctx.db, chat, message_id)
 
 
 @router.command("close", places=EVERYWHERE)

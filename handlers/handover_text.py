@@ -68,7 +68,9 @@ def threads_text(t: Translator, threads: list[ThreadInfo], now: datetime) -> str
         return t._("No open questions.")
     lines = [t._("Open questions ({count}), oldest first:").format(count=len(threads))]
     for info in threads:
-        lines.append(t._("#{id} · {who} · waiting {age} · {count} messages · /thread {id}")
+        lines.append(t.ngettext("#{id} · {who} · waiting {age} · {count} message · /thread {id}",
+                                "#{id} · {who} · waiting {age} · {count} messages · /thread {id}",
+                                info.messages)
                      .format(id=info.thread.id, who=who(t, info.user),
                              age=age(t, now - info.thread.created_at), count=info.messages))
     return "\n".join(lines)
@@ -98,12 +100,14 @@ def closed_notice(t: Translator, thread_id: int) -> str:
                "you are welcome to ask again from the menu.").format(id=thread_id)
 
 
-def coordinators_text(t: Translator, people: list[Listed]) -> str:
+def coordinators_text(t: Translator, people: list[Listed], added: bool) -> str:
+    """The people listed (a page of them, or all); `added` whether anyone is listed
+    who is no lead."""
     lines = [t._("👥 Coordinators:")]
     for person in people:
         role = t._("lead") if person.lead else t._("coordinator")
         name = person.name or t._("(no name)")
         lines.append(f"• {name} · {person.telegram_id} · {role}")
-    if not any(not person.lead for person in people):
+    if not added:
         lines.append(t._("No coordinators added yet."))
     return "\n".join(lines)

@@ -16,6 +16,8 @@ from bot.content.eligibility import PlanSection
 from bot.core.payloads import Codec, Id, Range
 
 Language = Literal["kk", "ru", "en"]
+# A page of a long list, from 0 (handlers/common.py `page_row`).
+PageNumber = Annotated[int, Range(0, 1_000_000)]
 
 # ---- menu, help, language, settings, privacy, numbers, projects --------------------------
 
@@ -170,6 +172,21 @@ class ForumsIn:
     country: str | None = None  # None: all countries
 
 
+@FORUMS.kind("p")
+@dataclass(frozen=True)
+class ForumPage:
+    page: PageNumber
+    country: str | None = None  # None: all countries
+
+
+@FORUMS.kind("cs")
+@dataclass(frozen=True)
+class Countries:
+    """The countries with upcoming forums, to see only one's."""
+
+    page: PageNumber | None = None
+
+
 @FORUMS.kind("v")
 @dataclass(frozen=True)
 class ForumView:
@@ -185,7 +202,7 @@ class Register:
 @FORUMS.kind("my")
 @dataclass(frozen=True)
 class MyRegistrations:
-    pass
+    page: PageNumber | None = None
 
 
 @FORUMS.kind("m")
@@ -274,7 +291,7 @@ ForumStep = Literal["title_kk", "title_ru", "title_en", "description_kk", "descr
 @ADMIN.kind()
 @dataclass(frozen=True)
 class AdminForums:
-    pass
+    page: PageNumber | None = None
 
 
 @ADMIN.kind("new")
@@ -368,7 +385,7 @@ ForumAudience = Literal["registered", "waiting", "checked_in"]
 @BROADCASTS.kind()
 @dataclass(frozen=True)
 class Announcements:
-    pass
+    page: PageNumber | None = None
 
 
 @BROADCASTS.kind("new")
@@ -449,6 +466,14 @@ class ForumAttendees:
     forum: Id | None = None  # None: choose the forum
 
 
+@BROADCASTS.kind("fop")
+@dataclass(frozen=True)
+class ForumChoicePage:
+    """A page of the forums to choose from."""
+
+    page: PageNumber
+
+
 @BROADCASTS.kind("aud")
 @dataclass(frozen=True)
 class AudienceScreen:
@@ -503,7 +528,7 @@ class CloseQuestion:
 @COORDINATORS.kind()
 @dataclass(frozen=True)
 class CoordinatorList:
-    pass
+    page: PageNumber | None = None
 
 
 @COORDINATORS.kind("add")

@@ -12,14 +12,16 @@ from typing import Any
 
 import pytest
 import yaml
-from babel.dates import format_date
 
 from bot import CONTENT_DIR, LANGUAGES
 from bot.app import App
 from bot.channels.whatsapp_render import BODY_LIMIT, render_reply
 from bot.content import ContentError, load_content
 from bot.content.facts import Period
+from bot.core import formats
+from bot.core.i18n import Translations
 from bot.core.replies import Reply
+from handlers.facts_text import counted, people
 from tests.conftest import Chat
 from tests.test_content import copy_content, edit
 
@@ -29,7 +31,9 @@ SECTION_LIMIT = 900
 SCREEN_LIMIT = 1000
 
 URL = re.compile(r"https?://[^\s()«»;,]+")
-# A number as the three languages write it: 5,000,000 / 5 000 000 / 44,5 / 44.5
+# A number as the three languages write it: 5,000,000 / 5 000 000 / 44,5 / 44.5; what
+# the formatters add to it (`5 million`, `44,5 %`, `KZT 302,750`, `2 281 people`) is
+# allowed whole (`_allowed`), so a figure the table does not hold is still caught.
 NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f ]\d+)*")
 
 BASE = ["el:a:nationality:yes", "el:a:nationality_document:yes", "el:a:ever_citizen:no",
@@ -69,10 +73,39 @@ def test_derived_amounts_match_the_facts_file() -> None:
 
 def test_as_of_keeps_the_precision_of_the_source() -> None:
     assert TABLE.fact("processing_days").as_of == Period(2025, 8)
-    assert TABLE.fact("processing_days").as_of.format("en") == "August 2025"
+    assert TABLE.fact("processing_days").as_of.as_of("en") == "August 2025"
+    assert TABLE.fact("processing_days").as_of.as_of("kk") == "2025 жылғы тамыздағы"
     assert TABLE.fact("pilot_order_2026").as_of == Period(2026, 1, 30)
     assert TABLE.fact("abroad_total").as_of == Period(2021)
-    assert TABLE.fact("abroad_total").as_of.format("ru") == "2021"
+    assert TABLE.fact("abroad_total").as_of.as_of("en") == "2021"
+    assert TABLE.fact("abroad_total").as_of.as_of("ru") == "2021\u202fг."
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("kk", {"abroad_total": "5 миллион", "kandas_2025_uzbekistan": "44,5%",
+            "mrp_2026": "4\u00a0325\u00a0₸", "processing_days": "30 жұмыс күні",
+            "quota_2026": "2\u00a0281 адам", "rent_months": "12 ай", "relocation_mrp": "70",
+            "pilot_order_2026.date": "2026 жылғы 30 қаңтардағы",
+            "processing_days.date": "2025 жылғы тамыздағы", "abroad_total.date": "2021 жылғы"}),
+    ("ru", {"abroad_total": "5\u00a0млн", "kandas_2025_uzbekistan": "44,5\u00a0%",
+            "mrp_2026": "4\u00a0325\u00a0₸", "processing_days": "30 рабочих дней",
+            "quota_2026": "2\u00a0281 человек", "rent_months": "12 месяцев",
+            "pilot_order_2026.date": "30 января 2026\u202fг.",
+            "processing_days.date": "август 2025\u202fг."}),
+    ("en", {"abroad_total": "5 million", "want_to_return": "1.5 million",
+            "returned_since_independence": "1,164,800", "kandas_2025_uzbekistan": "44.5%",
+            "admission_quota": "4%", "mrp_2026": "KZT\u00a04,325",
+            "processing_days": "30 working days", "quota_2026": "2,281 people",
+            "rent_months": "12 months", "turakty_auyly_start": "2020",
+            "kandas_2025.year": "2025", "pilot_order_2026.date": "January 30, 2026",
+            "processing_days.date": "August 2025", "abroad_total.date": "2021"}),
+])
+def test_the_table_writes_figures_through_the_formatters(language: str,
+                                                        expected: dict[str, str]) -> None:
+    """Percent, money, large counts and dates as bot/core/formats.py writes them; counts
+    of people, working days and months with their noun."""
+    filled = TABLE.values(language, counted(Translations()[language]))
+    assert {key: filled[key] for key in expected} == expected
 
 
 def test_one_link_per_authority_and_only_named_pages() -> None:
@@ -149,21 +182,22 @@ def test_a_figure_changes_in_one_place(copied_content: Path) -> None:
 
 
 def _allowed(app: App, language: str, chat_answers: dict[str, Any]) -> set[str]:
-    """The numbers a screen may show: the table's, what follows from it for this
-    family, the user's own counts, and dates."""
-    number = app.translations[language].number
-    allowed = {v for k, v in TABLE.values(language, number).items() if not k.endswith(".url")}
+    """The numbers a screen may show, as bot/core/formats.py writes them: the table's,
+    what follows from it for this family, the user's own counts, and dates."""
+    t = app.translations[language]
+    allowed = {v for k, v in TABLE.values(language, counted(t)).items()
+               if not k.endswith(".url")}
     for fact in TABLE.facts:
-        allowed |= {number(seats) for seats in fact.parts.values()}
+        allowed |= {formats.count(seats, language) for seats in fact.parts.values()}
     mrp = TABLE.value("mrp_2026")
-    for people in range(1, 17):
-        allowed.add(number(TABLE.value("relocation_mrp") * mrp * people))
-        allowed |= {str(people), str(people - 1)}
-    allowed.add(number(TABLE.value("relocation_mrp") * mrp))
-    allowed |= {number(TABLE.value("rent_mrp_min") * mrp),
-                number(TABLE.value("rent_mrp_max") * mrp)}
+    for moving in range(1, 17):
+        allowed.add(formats.money(TABLE.value("relocation_mrp") * mrp * moving, language))
+        allowed |= {str(moving), str(moving - 1), people(t, moving)}
+    allowed.add(formats.money(TABLE.value("relocation_mrp") * mrp, language))
+    allowed |= set(formats.money_range(TABLE.value("rent_mrp_min") * mrp,
+                                       TABLE.value("rent_mrp_max") * mrp, language))
     allowed |= {str(n) for n in range(0, 5 + 2 * chat_answers.get("family_size", 0) + 1)}
-    allowed.add(format_date(date.today(), format="long", locale=language))
+    allowed.add(formats.date(date.today(), language))
     return allowed
 
 

@@ -54,9 +54,11 @@ async def test_a_whole_eligible_walk_gives_verdict_plan_and_checklist(app: App) 
     assert where.splitlines()[-1].startswith("📎 Sources:")
     await chat.press("el:plan:support")
     support = chat.texts()
-    assert "302,750 ₸) for each family member" in support
-    assert "(3 people): 908,250 ₸" in support  # 70 MRP × 4,325 ₸ × 3 people
-    assert "64,875–129,750 ₸" in support
+    # 70 MRP × 4,325 ₸ × 3 people; counts with their nouns, money as English writes it
+    assert "(KZT\u00a0302,750) for each family member" in support
+    assert "(2), 3 people in all: KZT\u00a0908,250" in support
+    assert "(KZT\u00a064,875–129,750) a month per family, for 12 months" in support
+    assert "The 2026 regional quota: 2,281 people." in support
     assert "Pavlodar 977" in support
     assert "August 2025" not in support
     await chat.press("el:plan:documents")
@@ -84,6 +86,39 @@ async def test_a_whole_eligible_walk_gives_verdict_plan_and_checklist(app: App) 
     assert "📋 Documents: 3 of 9" in [c.label for r in chat.last for c in r.flat_choices]
 
 
+async def test_the_plan_in_kazakh_and_russian_writes_counts_money_and_dates_natively(
+        app: App) -> None:
+    expected = {
+        "kk": ["барлығы 3 адам: 908\u00a0250\u00a0₸.",
+               "АЕК (64\u00a0875–129\u00a0750\u00a0₸), 12 ай бойы.",
+               "Шешім 30 жұмыс күні ішінде шығарылады.", "өңірлік квота — 2\u00a0281 адам.",
+               "2026 жылғы 30 қаңтардағы бірлескен бұйрық бойынша",
+               "(2025 жылғы тамыздағы жағдай бойынша)", "колледж бен ЖОО-ға түсуге 4% квота",
+               "1-отбасы мүшесі: жеке басын"],
+        "ru": ["всего 3 человека: 908\u00a0250\u00a0₸.",
+               "(64\u00a0875–129\u00a0750\u00a0₸) в месяц на семью в течение 12 месяцев.",
+               "Срок рассмотрения — 30 рабочих дней.", "квота на 2026 год — 2\u00a0281 человек.",
+               "по совместному приказу от 30 января 2026\u202fг.",
+               "(данные на август 2025\u202fг.)", "квота 4\u00a0% в колледжи",
+               "Член семьи 1: копия"],
+    }
+    for language, parts in expected.items():
+        chat = Chat(app, f"el-{language}", language_hint=language)
+        await chat.text("/start")
+        await chat.press("el")
+        for payload in ELIGIBLE:
+            await chat.press(payload)
+        await chat.press("el:plan")
+        plan = [chat.texts()]
+        for section in [p for p in chat.payloads() if p.startswith("el:plan:")]:
+            await chat.press(section)
+            plan.append(chat.texts())
+        await chat.press("el:cl")  # the checklist names each family member's documents
+        plan.append(chat.texts())
+        for part in parts:
+            assert any(part in text for text in plan), (language, part, plan)
+
+
 async def test_not_eligible_shows_the_other_routes_without_a_plan(app: App) -> None:
     chat = await english(app)
     await chat.press("el")
@@ -92,15 +127,15 @@ async def test_not_eligible_shows_the_other_routes_without_a_plan(app: App) -> N
     await chat.press("el:a:ever_citizen:no")
     await chat.press("el:a:permanent:no")
     text = chat.texts()
-    assert "does not fit your case" in text and "❌" not in text
+    assert "Unfortunately, you cannot get kandas status" in text and "❌" not in text
     # The routes that remain come first, the reason after them.
     assert text.index("Ata Zholy") < text.index("Why:") < text.index("permanently")
     assert "up to 10 years" in text
     assert "el:plan" not in chat.payloads()
     await chat.press("el:plan")  # an old button: the result again, no plan
-    assert "does not fit your case" in chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
     await chat.press("el:plan:support")
-    assert "does not fit your case" in chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
 
 
 async def test_a_family_not_all_kazakh_sees_no_family_total(app: App) -> None:
@@ -112,7 +147,7 @@ async def test_a_family_not_all_kazakh_sees_no_family_total(app: App) -> None:
     await chat.press("el:plan:support")
     support = chat.texts()
     assert "no family total" in support
-    assert "908,250" not in support and "people):" not in support
+    assert "908,250" not in support and "in all:" not in support
 
 
 async def test_the_commission_route_names_no_embassy_for_people_in_kazakhstan(app: App) -> None:
@@ -223,7 +258,7 @@ async def test_redo_keeps_the_history_and_stats_count_outcomes(app: App) -> None
         await chat.press(payload)
     await chat.press("el:new")
     await chat.press("el:a:nationality:no")
-    assert "does not fit your case" in chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
     other = await english(app, "other")
     await other.press("el")
     for payload in ELIGIBLE:
@@ -238,7 +273,7 @@ async def test_redo_keeps_the_history_and_stats_count_outcomes(app: App) -> None
     assert all(check.completed_at is not None for check in done)
     # The newest result is the one shown.
     await chat.press("el")
-    assert "does not fit your case" in chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
 
 
 async def test_my_data_includes_the_results_and_forget_me_deletes_them(app: App) -> None:

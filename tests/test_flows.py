@@ -89,16 +89,25 @@ async def test_numbers_show_every_figure_with_date_and_source(app, chat: Chat) -
     text = chat.texts()
     assert text.count("📎") == len({app.content.facts.fact(line).source
                                     for line in app.content.number_lines})
-    assert "5,000,000" in text and "experts' estimate" in text
-    assert "Otandastar Fund, https://oq.gov.kz (2021)" in text
+    assert "Over 5 million ethnic Kazakhs" in text and "experts' estimate" in text
+    assert "1,164,800" in text and "16,805 people received" in text
+    assert "Otandastar Fund, https://oq.gov.kz (as of 2021)" in text
     assert "China" in text and "1.9" not in text  # no source for that estimate
 
 
-async def test_numbers_are_formatted_for_the_language(chat: Chat) -> None:
+async def test_numbers_are_formatted_for_the_language(app, chat: Chat) -> None:
     await chat.text("/start")
     await chat.press("lang:ru")
     await chat.press("num")
-    assert "5\xa0000\xa0000" in chat.texts()
+    assert "более 5\xa0млн этнических казахов" in chat.texts()
+    assert "1\xa0164\xa0800" in chat.texts()
+    kazakh = Chat(app, "kk-numbers", language_hint="kk")
+    await kazakh.text("/start")
+    await kazakh.press("num")
+    assert "кемінде 5 миллион этникалық қазақ" in kazakh.texts()
+    assert "2025 жылы 16\xa0805 адам кандас мәртебесін алды" in kazakh.texts()
+    assert "(44,5%)" in kazakh.texts() and "(44,5\xa0%)" in chat.texts()
+    assert "https://oq.gov.kz (2021 жылғы жағдай бойынша)" in kazakh.texts()
 
 
 async def test_settings_show_the_language_and_lead_back(chat: Chat) -> None:

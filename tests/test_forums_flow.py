@@ -59,7 +59,9 @@ async def create_forum(app: App, capacity: int = 2) -> int:
     await chat.text(str(capacity))
     await chat.text("2099-03-05 23:59")
     assert "Saved as a draft" in chat.texts()
-    assert "10:00–18:00" in chat.texts() and "Europe/Berlin" in chat.texts()
+    # The forum's own time, with its UTC offset; no tz-database id on the card.
+    assert "March 12, 2099, 10:00\u202fAM–6:00\u202fPM (local time, UTC+1)" in chat.texts()
+    assert "Europe/Berlin" not in chat.texts()
     publish = next(p for p in chat.payloads() if p.startswith("ad:pub:"))
     await chat.press(publish)
     assert "registration is open" in chat.texts()
@@ -226,3 +228,19 @@ async def test_forum_buttons_from_old_messages_do_not_break(app: App) -> None:
     await chat.press(f"fo:r:{forum_id}")
     await chat.press("rg:agree")  # not this step yet
     assert "earlier step" in chat.texts()
+
+
+async def test_a_time_zone_directory_or_a_far_year_is_refused_in_the_dialog(app: App) -> None:
+    chat = await coordinator(app)
+    await chat.press("ad:new")
+    for answer in ["Форум", "Форум", "Forum", "Сипаттама", "Описание", "About.", "Germany",
+                   "Берлин", "Берлин", "Berlin", "Адлон", "Адлон", "Adlon"]:
+        await chat.text(answer)
+    for zone in ("America", "Europe/" + "x" * 300, "../../etc/passwd", ""):
+        await chat.text(zone)
+        assert "Unknown time zone" in chat.texts(), zone
+    await chat.text("Etc/GMT+12")
+    await chat.text("9999-12-31 23:00")
+    assert "like 2027-03-12 10:00" in chat.texts()
+    await chat.text("2099-03-12 10:00")
+    assert "End, local time" in chat.texts()

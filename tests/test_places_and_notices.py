@@ -161,8 +161,8 @@ async def test_someone_new_in_the_group_is_refused_and_gets_no_row(lead_app: App
 async def test_a_lead_adds_by_replying_to_a_message_in_the_group(lead_app: App) -> None:
     kk = lead_app.translations["kk"]
     [ask] = await lead_app.engine.handle(in_group(LEAD, "/addcoordinator"))
-    assert ask.text == kk._("Reply with the command to a message of the person, or add "
-                            "their Telegram user id.")
+    assert ask.text == kk._("Reply with the command to the person's message, or add their "
+                            "Telegram user ID.")
     quoted = Quoted("77", Identity("telegram", "7100"), "Dana")
     [added] = await lead_app.engine.handle(in_group(LEAD, "/addcoordinator", reply_to=quoted))
     assert kk._("Added: {id} is a coordinator now.").format(id=7100) in added.text

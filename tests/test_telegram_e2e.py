@@ -19,6 +19,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.content.facts import fill
 from bot.core.events import Identity
 from bot.core.replies import Choice, Reply
+from handlers.facts_text import counted
 from tests.fakes.telegram_api import SECRET_HEADER, TEXT_LIMIT, FakeTelegramAPI
 from tests.language import assert_language
 from tests.telegram_harness import (
@@ -104,7 +105,7 @@ async def test_walk_every_menu_item_and_back(bot: RunningBot, language: str) -> 
         page = check(one(await bot.press(user, f"prj:{project.id}")), language)
         assert page.text.startswith(project.text[language].title)
         body = fill(project.text[language].body, bot.app.content.facts.values(
-            language, bot.app.translations[language].number))  # figures named by id
+            language, counted(bot.app.translations[language])))  # figures named by id
         assert squash(body) in squash(page.text)
         assert page.callback_data == ["prj", "menu"]
         assert check(one(await bot.press(user, "prj")), language).text == listing.text

@@ -9,6 +9,7 @@ from typing import TextIO
 from bot.core import metrics
 from bot.core.engine import Engine, Unavailable
 from bot.core.events import Event, EventKind, Identity
+from bot.core.inbound import whole_number
 from bot.core.replies import Choice, Reply
 
 CHANNEL = "console"
@@ -45,12 +46,11 @@ class ConsoleChannel:
 
     def event_for(self, line: str) -> Event:
         stripped = line.strip()
-        if stripped.isdigit() and self._choices:
-            number = int(stripped)
-            if 1 <= number <= len(self._choices) and not self._choices[number - 1].url:
-                choice = self._choices[number - 1]
-                return Event(self.identity, EventKind.BUTTON, text=choice.label,
-                             payload=choice.payload)
+        number = whole_number(stripped, low=1, high=len(self._choices))
+        if number is not None and not self._choices[number - 1].url:
+            choice = self._choices[number - 1]
+            return Event(self.identity, EventKind.BUTTON, text=choice.label,
+                         payload=choice.payload)
         return Event.from_text(self.identity, stripped)
 
     async def send(self, event: Event) -> None:

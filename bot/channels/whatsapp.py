@@ -102,12 +102,25 @@ class WhatsAppChannel:
         for error in delivery.errors:
             metrics.ERRORS.labels(CHANNEL, "webhook").inc()
             log.warning("whatsapp: webhook error %s", error)
+        for reason in delivery.skipped:
+            metrics.ERRORS.labels(CHANNEL, "malformed").inc()
+            log.warning("whatsapp: inbox row %s: a message skipped: %s", inbox_id, reason)
         single = len(delivery.messages) == 1 and not delivery.statuses
+        failed: list[BaseException] = []
         for message in delivery.messages:
-            if await self._message(inbox_id, message, finish_inbox=single):
-                return True
+            # One message that fails holds back none of the others; the delivery is
+            # tried again (the messages handled already are not) while any failed.
+            try:
+                if await self._message(inbox_id, message, finish_inbox=single):
+                    return True
+            except Exception as error:
+                log.warning("whatsapp: inbox row %s: message %s failed: %r", inbox_id,
+                            message.wamid, error)
+                failed.append(error)
         for status in delivery.statuses:
             await self.outgoing.on_status(inbox_id, status)
+        if failed:
+            raise failed[0]
         return False
 
     async def _message(self, inbox_id: int, message: Incoming, finish_inbox: bool = False) -> bool:

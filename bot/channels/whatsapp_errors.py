@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core import metrics
+from bot.core.inbound import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ class ErrorKind(StrEnum):
 
 
 def _number(value: Any) -> int | None:
-    return int(str(value)) if isinstance(value, int | str) and str(value).isdigit() else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    return whole_number(str(value))
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ class Inbox:
             return web.json_response({"ok": False, "error": "bad signature"}, status=401)
         try:
             parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to read
             return web.json_response({"ok": False, "error": "bad body"}, status=400)
         if not isinstance(parsed, dict) or parsed.get("object") != "whatsapp_business_account":
             return web.json_response({"ok": True, "ignored": True})

@@ -33,6 +33,7 @@ from bot.core import metrics
 from bot.core.engine import Engine
 from bot.core.events import Identity
 from bot.core.i18n import Translations, Translator
+from bot.core.inbound import whole_number
 from bot.core.notify import PushResult
 from bot.core.ratelimit import BROADCAST, INTERACTIVE
 from bot.core.replies import Attachment, Choice, Reply
@@ -118,11 +119,12 @@ class Outgoing:
         token, _, page_text = payload[len(MORE_PREFIX):].partition(":")
         async with self.sessionmaker() as db:
             menu = await records.menu_for(db, identity.external_id, token)
-        if menu is None or not page_text.isdigit():
+        page = whole_number(page_text)
+        if menu is None or page is None:
             return False
         translator = await self.translator(identity)
         wamid, _error = await self._post(identity, address,
-                                         list_page(menu, int(page_text), translator),
+                                         list_page(menu, page, translator),
                                          INTERACTIVE)
         await self.record(identity.external_id, [wamid] if wamid else [], done_key=done_key,
                           done_inbox=done_inbox)

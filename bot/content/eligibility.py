@@ -172,6 +172,9 @@ class Words(_Strict):
 
 
 # Placeholders the plan's texts must use besides the facts' (computed when shown).
+# Counts come with their noun (`people`: "3 people") and sums of money with their
+# currency sign, as the language writes them (bot/core/formats.py); so do the facts'
+# own figures (`{processing_days}`: "30 working days", `{mrp_2026}`: "4 325 ₸").
 PLAN_PLACEHOLDERS: dict[str, set[str]] = {
     "summary_documents": {"done", "total"}, "documents_members": {"members"},
     "subsidy": {"relocation_member"}, "subsidy_family": {"members", "people", "total"},

@@ -5,6 +5,12 @@ Texts never type a figure: they name it by id in a placeholder, filled when the 
 is shown. `{id}` is the figure's value, `{id.year}` the year it is for, `{id.date}` its
 "as of" date, and `{source.url}` a source's one link. Money in tenge is never stored
 when it follows from MRP: it is computed, so the figure changes in one place.
+
+Every figure is written by bot/core/formats.py as the language writes it, with what its
+unit needs: a percent sign (`44,5 %`), the tenge sign (`4 325 ₸`), large round counts
+in words (`5 million`); counts of people, working days and months come with their noun
+in the plural form the number needs (`2 281 people`, `30 working days`), so a text
+never types the unit next to the placeholder.
 """
 
 from __future__ import annotations
@@ -14,10 +20,9 @@ import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from babel.dates import format_date, format_skeleton
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,6 +32,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from bot.core import formats
 
 _LINK: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
 _PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -63,12 +70,13 @@ class Period:
     def first_day(self) -> date:
         return date(self.year, self.month or 1, self.day or 1)
 
-    def format(self, language: str) -> str:
-        if self.day is not None:
-            return format_date(self.first_day, format="long", locale=language)
-        if self.month is not None:
-            return format_skeleton("yMMMM", self.first_day, locale=language)
-        return str(self.year)
+    @property
+    def precision(self) -> formats.Precision:
+        return "day" if self.day is not None else "month" if self.month is not None else "year"
+
+    def as_of(self, language: str) -> str:
+        """As "as of {date}" needs it, as precise as the source (`August 2025`)."""
+        return formats.as_of(self.first_day, language, self.precision)
 
 
 class Source(_Strict):
@@ -88,10 +96,19 @@ class Source(_Strict):
         return urlsplit(self.url).hostname if self.url else None
 
 
+# What a figure counts, and so how it is written (`FactTable.values`).
+Unit = Literal["count", "people", "working_days", "months", "years", "percent", "mrp",
+               "tenge", "year"]
+# The units written with their noun; the words are the catalogs' (`Counted`).
+COUNTED_UNITS: frozenset[Unit] = frozenset({"people", "working_days", "months"})
+# A count with its noun in the plural form it needs: (unit, value) → `2 281 people`.
+Counted = Callable[[Unit, float], str]
+
+
 class Fact(_Strict):
     id: str
     value: float | None = None  # None: a rule or a date the source states
-    unit: str = "count"  # count, percent, mrp, tenge, days, months, years, year
+    unit: Unit = "count"
     year: int | None = None  # the year a figure is for, when the text names it
     parts: dict[str, float] = Field(default_factory=dict)  # e.g. a quota by region
     as_of: Period
@@ -160,15 +177,15 @@ class FactTable(_Strict):
                 keys.add(f"{fact.id}.year")
         return keys
 
-    def values(self, language: str, number: Callable[[float], str]) -> dict[str, str]:
-        """Every placeholder's text in one language; numbers written by `number`."""
+    def values(self, language: str, counted: Counted) -> dict[str, str]:
+        """Every placeholder's text in one language; counts with a noun written by
+        `counted`, everything else by bot/core/formats.py."""
         filled = {f"{source}.url": str(item.url) for source, item in self.sources.items()
                   if item.url}
         for fact in self.facts:
-            filled[f"{fact.id}.date"] = fact.as_of.format(language)
+            filled[f"{fact.id}.date"] = fact.as_of.as_of(language)
             if fact.value is not None:
-                filled[fact.id] = (str(int(fact.value)) if fact.unit == "year"
-                                   else number(fact.value))
+                filled[fact.id] = written(fact.unit, fact.value, language, counted)
             if fact.year is not None:
                 filled[f"{fact.id}.year"] = str(fact.year)
         return filled
@@ -180,6 +197,21 @@ class FactTable(_Strict):
             fact = self.fact(fact_id)
             newest[fact.source] = max(newest.get(fact.source, fact.as_of), fact.as_of)
         return list(newest.items())
+
+
+def written(unit: Unit, value: float, language: str, counted: Counted) -> str:
+    """A figure as the language writes it, with what its unit needs."""
+    if unit in COUNTED_UNITS:
+        return counted(unit, value)
+    if unit == "year":
+        return str(int(value))
+    if unit == "percent":
+        return formats.percent(value / 100, language)
+    if unit == "tenge":
+        return formats.money(value, language)
+    if unit in ("mrp", "years"):
+        return formats.number(value, language)
+    return formats.count(value, language)
 
 
 def placeholders(text: str) -> set[str]:

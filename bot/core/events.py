@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
+
+from bot.core.inbound import clean
+
+# The longest text an event carries (a message on Telegram or WhatsApp is at most 4,096
+# characters; a caption less); a button's payload (Telegram allows 64 bytes, WhatsApp
+# 256 characters), and any other string: an id, a name, a phone number, a file's name.
+TEXT_LIMIT = 4096
+PAYLOAD_LIMIT = 256
+FIELD_LIMIT = 256
+
+
+def _cleaned(item: object, limits: dict[str, int]) -> None:
+    """Every string field of a frozen dataclass `clean`ed, in place: whatever a channel
+    passes on, no flow and no database ever sees NUL, a control character, a lone
+    surrogate or an unbounded string."""
+    for field in fields(item):  # type: ignore[arg-type]
+        value = getattr(item, field.name)
+        if type(value) is str:  # not the kinds and places, which are enums
+            object.__setattr__(item, field.name,
+                               clean(value, limits.get(field.name, FIELD_LIMIT)))
 
 
 class EventKind(StrEnum):
@@ -43,6 +63,9 @@ class InboundFile:
     name: str | None = None
     mime: str | None = None
 
+    def __post_init__(self) -> None:
+        _cleaned(self, {})
+
 
 @dataclass(frozen=True, slots=True)
 class Quoted:
@@ -53,6 +76,9 @@ class Quoted:
     message_id: str
     author: Identity | None = None
     author_name: str | None = None
+
+    def __post_init__(self) -> None:
+        _cleaned(self, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +105,13 @@ class Event:
     # engine stores it with the step, so an update delivered again is not handled twice.
     update_id: str | None = None
 
+    def __post_init__(self) -> None:
+        _cleaned(self, {"text": TEXT_LIMIT, "args": TEXT_LIMIT, "payload": PAYLOAD_LIMIT})
+
     @classmethod
     def from_text(cls, identity: Identity, text: str, **extra: str | None) -> Event:
         """A typed line: `/cmd args` becomes a command, anything else text."""
-        stripped = text.strip()
+        stripped = clean(text).strip()
         if stripped.startswith("/") and len(stripped) > 1:
             head, _, args = stripped[1:].partition(" ")
             command = head.split("@", 1)[0].lower()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
 
 from bot import LANGUAGES, LOCALES_DIR
+from bot.core import formats
 
 DOMAIN = "bot"
 
@@ -57,7 +57,8 @@ class Translator:
         return self.catalog.ngettext(singular, plural, count)
 
     def number(self, value: float) -> str:
-        return format_decimal(value, locale=self.locale)
+        """More formats (money, counts, dates) are in bot/core/formats.py."""
+        return formats.number(value, self.locale)
 
 
 class Translations:

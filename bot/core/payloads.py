@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
+from bot.core.inbound import MAX_NUMBER, whole_number
 from bot.core.replies import Choice
 
 MAX_BYTES = 64
-ID_MAX = 2**63 - 1
+ID_MAX = MAX_NUMBER
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +50,6 @@ class Range:
 Id = Annotated[int, Range(1, ID_MAX)]  # a database id
 
 T = TypeVar("T")
-
-
-def whole_number(raw: str) -> int | None:
-    """A non-negative whole number written in ASCII digits, else None: `str.isdigit`
-    also takes '²' and other digits that `int` refuses."""
-    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +67,8 @@ class _Field:
             raise ValueError(raw)
         if self.kind == "int":
             # ASCII digits only ('²'.isdigit() is true), in canonical form.
-            number = whole_number(raw)
-            if number is None or str(number) != raw or not self.low <= number <= self.high:
+            number = whole_number(raw, low=self.low, high=self.high)
+            if number is None or str(number) != raw:
                 raise ValueError(raw)
             return number
         if not last and ":" in raw:
@@ -175,6 +170,11 @@ class Codec:
             return cls
 
         return register
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags of the kinds declared (`""` for the kind without one)."""
+        return tuple(self._by_tag)
 
     def build(self, value: object) -> str:
         """The payload of a button; ValueError when it could not be sent or read back."""

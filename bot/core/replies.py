@@ -53,12 +53,13 @@ class Reply:
 
 
 def rows(*items: Choice | list[Choice] | tuple[Choice, ...]) -> tuple[tuple[Choice, ...], ...]:
-    """Build keyboard rows: a Choice alone is a row of one, a list is a row of several."""
+    """Build keyboard rows: a Choice alone is a row of one, a list is a row of several,
+    an empty list no row."""
     result: list[tuple[Choice, ...]] = []
     for item in items:
         if isinstance(item, Choice):
             result.append((item,))
-        else:
+        elif item:
             result.append(tuple(item))
     return tuple(result)
 

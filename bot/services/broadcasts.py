@@ -54,6 +54,7 @@ from bot.db.models import (
     RegistrationStatus,
     User,
 )
+from bot.db.paging import Page, fetch_page
 from bot.db.queue import LEASE, Consumer, Queue
 
 log = logging.getLogger(__name__)
@@ -633,11 +634,10 @@ async def report(db: AsyncSession, broadcast: Broadcast, now: datetime) -> Repor
                   dict(audience_of(broadcast).get("_excluded") or {}), duration)
 
 
-async def listing(db: AsyncSession, limit: int = 10) -> list[Broadcast]:
-    """Scheduled and running first, then the latest ones."""
-    return list((await db.execute(
-        select(Broadcast).where(Broadcast.status != BroadcastStatus.DRAFT)
-        .order_by(Broadcast.id.desc()).limit(limit))).scalars())
+async def listing(db: AsyncSession, page: int, size: int) -> tuple[list[Broadcast], Page]:
+    """One page of the announcements but drafts, the latest first."""
+    return await fetch_page(db, select(Broadcast).where(Broadcast.status != BroadcastStatus.DRAFT)
+                            .order_by(Broadcast.id.desc()), page, size)
 
 
 # ---- the opt-out -----------------------------------------------------------------------------

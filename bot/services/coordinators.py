@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.core.inbound import whole_number
 from bot.db.models import Coordinator, User
 
 CHANNEL = "telegram"
@@ -81,7 +82,8 @@ async def listing(db: AsyncSession, settings: Settings) -> list[Listed]:
         .order_by(Coordinator.created_at, Coordinator.user_id)
     )).all()
     for external_id, name, added_by in rows:
-        if external_id.lstrip("-").isdigit() and int(external_id) not in settings.admin_ids:
-            result.append(Listed(int(external_id), name, False,
-                                 int(added_by) if added_by and added_by.isdigit() else None))
+        telegram_id = whole_number(external_id)
+        if telegram_id is not None and telegram_id not in settings.admin_ids:
+            result.append(Listed(telegram_id, name, False,
+                                 whole_number(added_by) if added_by else None))
     return result

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import as_utc, iso
@@ -31,6 +33,7 @@ from bot.db.models import (
     Reminder,
     ReminderStatus,
 )
+from bot.db.paging import Page, fetch_page
 
 # Forums people see: open, or with registration closed.
 LISTED = (ForumStatus.PUBLISHED, ForumStatus.CLOSED)
@@ -38,6 +41,12 @@ ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITING)
 DETAIL_FIELDS = ("full_name", "country", "city", "organization", "sector", "phone", "email")
 # Fields whose change is announced to the people registered.
 ANNOUNCED_FIELDS = {"starts_at", "ends_at", "venue", "city", "timezone"}
+# A forum's bounds, the same in the dialog and in imported files: texts per language in
+# characters (the whole card stays within one Telegram message), seats, and the years a
+# date may fall in (so that every conversion to UTC and back stays in range).
+TEXT_LIMITS = {"title": 120, "description": 1500, "city": 100, "venue": 300}
+MAX_CAPACITY = 100_000
+YEARS = range(2000, 2101)
 
 
 class ForumError(Exception):
@@ -69,20 +78,23 @@ def seats_left(forum: Forum) -> int:
 # ---- the catalogue ---------------------------------------------------------------------
 
 
-async def upcoming(db: AsyncSession, now: datetime, country: str | None = None) -> list[Forum]:
-    query = (select(Forum).where(Forum.status.in_(LISTED),
-                                 Forum.ends_at > now)
+def _upcoming(now: datetime, country: str | None = None) -> Select[Forum]:
+    query = (select(Forum).where(Forum.status.in_(LISTED), Forum.ends_at > now)
              .order_by(Forum.starts_at, Forum.id))
-    if country:
-        query = query.where(Forum.country == country)
-    return list((await db.execute(query)).scalars())
+    return query.where(Forum.country == country) if country else query
+
+
+async def upcoming(db: AsyncSession, now: datetime, country: str | None, page: int,
+                   size: int) -> tuple[list[Forum], Page]:
+    """One page of the forums people see, soonest first."""
+    return await fetch_page(db, _upcoming(now, country), page, size)
 
 
 async def upcoming_countries(db: AsyncSession, now: datetime) -> list[str]:
     rows = await db.execute(
         select(Forum.country).where(Forum.status.in_(LISTED),
                                     Forum.ends_at > now)
-        .group_by(Forum.country).order_by(func.min(Forum.starts_at)))
+        .group_by(Forum.country).order_by(func.min(Forum.starts_at), Forum.country))
     return [country for (country,) in rows]
 
 
@@ -90,9 +102,13 @@ async def get(db: AsyncSession, forum_id: int) -> Forum | None:
     return await db.get(Forum, forum_id)
 
 
-async def all_forums(db: AsyncSession) -> list[Forum]:
-    return list((await db.execute(
-        select(Forum).order_by(Forum.starts_at.desc(), Forum.id.desc()))).scalars())
+async def all_forums(db: AsyncSession, page: int, size: int, *, drafts: bool = True
+                     ) -> tuple[list[Forum], Page]:
+    """One page of every forum (or every forum but drafts), the latest first."""
+    query = select(Forum).order_by(Forum.starts_at.desc(), Forum.id.desc())
+    if not drafts:
+        query = query.where(Forum.status != ForumStatus.DRAFT)
+    return await fetch_page(db, query, page, size)
 
 
 # ---- registration, seats, the waiting list -----------------------------------------------
@@ -107,12 +123,21 @@ async def active_registration(db: AsyncSession, forum_id: int, user_id: int
     )).scalar_one_or_none()
 
 
-async def user_registrations(db: AsyncSession, user_id: int) -> list[tuple[Registration, Forum]]:
-    rows = await db.execute(
-        select(Registration, Forum).join(Forum, Forum.id == Registration.forum_id)
-        .where(Registration.user_id == user_id, Registration.status.in_(ACTIVE))
-        .order_by(Forum.starts_at))
-    return [(registration, forum) for registration, forum in rows]
+def _registrations_of(user_id: int) -> Select[Registration, Forum]:
+    return (select(Registration, Forum).join(Forum, Forum.id == Registration.forum_id)
+            .where(Registration.user_id == user_id, Registration.status.in_(ACTIVE))
+            .order_by(Forum.starts_at, Registration.id))
+
+
+async def user_registrations(db: AsyncSession, user_id: int, page: int, size: int
+                             ) -> tuple[list[tuple[Registration, Forum]], Page]:
+    """One page of the user's registrations still going, soonest forum first."""
+    rows, found = await fetch_page(db, _registrations_of(user_id), page, size)
+    return [(registration, forum) for registration, forum in rows], found
+
+
+async def has_registrations(db: AsyncSession, user_id: int) -> bool:
+    return (await db.execute(_registrations_of(user_id).limit(1))).first() is not None
 
 
 async def latest_details(db: AsyncSession, user_id: int) -> dict[str, Any] | None:
@@ -268,14 +293,31 @@ class ForumDraft:
     deadline: datetime
 
 
+@cache
+def _zones() -> frozenset[str]:
+    # The tz database's zones, without the ones that are no place (`Factory`) or depend
+    # on the machine (`localtime`, `posixrules`).
+    return frozenset(available_timezones() - {"Factory", "localtime", "posixrules"})
+
+
+def known_zone(name: str) -> bool:
+    """A time zone of the tz database, e.g. `Europe/Berlin`; not a directory of it
+    (`America`), a path or anything else ZoneInfo would open or fail on."""
+    return name in _zones()
+
+
 def check_draft(draft: ForumDraft) -> None:
+    if not known_zone(draft.timezone):
+        raise ForumError("bad_timezone")
+    if any(moment.year not in YEARS for moment in (draft.starts_at, draft.ends_at,
+                                                    draft.deadline)):
+        raise ForumError("bad_date")
     if as_utc(draft.ends_at) <= as_utc(draft.starts_at):
         raise ForumError("ends_before_start")
     if as_utc(draft.deadline) > as_utc(draft.starts_at):
         raise ForumError("deadline_after_start")
-    if draft.capacity < 1:
+    if not 1 <= draft.capacity <= MAX_CAPACITY:
         raise ForumError("bad_capacity")
-    ZoneInfo(draft.timezone)
 
 
 async def create(db: AsyncSession, draft: ForumDraft, by: int | None, now: datetime) -> Forum:
@@ -331,7 +373,7 @@ async def set_status(db: AsyncSession, forum: Forum, status: ForumStatus,
     allowed = {ForumStatus.PUBLISHED: (ForumStatus.DRAFT, ForumStatus.CLOSED),
                ForumStatus.CLOSED: (ForumStatus.PUBLISHED,),
                ForumStatus.CANCELLED: (ForumStatus.DRAFT, *LISTED)}
-    if forum.status not in allowed[status]:
+    if forum.status not in allowed.get(status, ()):
         raise ForumError("bad_status")
     previous = forum.status
     forum.status = status
@@ -422,22 +464,25 @@ def to_csv(rows: list[dict[str, Any]], header: dict[str, str]) -> bytes:
     """UTF-8 with a BOM, so that Excel opens Kazakh and Russian names correctly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([header[column] for column in EXPORT_COLUMNS])
-    for row in rows:
-        writer.writerow([_safe_cell(row[column]) for column in EXPORT_COLUMNS])
+    writer.writerow(_safe_row(header))
+    writer.writerows(_safe_row(row) for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
 def to_xlsx(rows: list[dict[str, Any]], header: dict[str, str], title: str) -> bytes:
+    """Every text cell is a string cell (never a formula), cleaned as for CSV."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import TYPE_STRING
 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = title[:31] or "Attendees"
-    sheet.append([header[column] for column in EXPORT_COLUMNS])
-    for row in rows:
-        sheet.append([_safe_cell(row[column]) for column in EXPORT_COLUMNS])
+    sheet.title = _sheet_title(title)
+    for values in (_safe_row(header), *(_safe_row(row) for row in rows)):
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = TYPE_STRING
     for column in sheet.columns:
         width = max(len(str(cell.value or "")) for cell in column)
         sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 50)
@@ -446,11 +491,33 @@ def to_xlsx(rows: list[dict[str, Any]], header: dict[str, str], title: str) -> b
     return buffer.getvalue()
 
 
-def _safe_cell(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula is written as plain text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
-        return "'" + value
-    return value
+# Characters a spreadsheet file cannot hold: control characters but tab, line feed and
+# carriage return (a superset of openpyxl's ILLEGAL_CHARACTERS_RE: also DEL and the C1
+# controls), lone surrogates and the non-characters U+FFFE and U+FFFF.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# What a spreadsheet reads as the start of a formula (OWASP's "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters Excel refuses in a sheet's name.
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\\/?*\[\]:]")
+
+
+def safe_cell(value: Any) -> Any:
+    """A value as a spreadsheet cell that is only ever text or a number: characters a
+    file cannot hold are dropped, and text a spreadsheet would run as a formula gets a
+    leading `'`, so it shows as typed. Numbers stay numbers."""
+    if not isinstance(value, str):
+        return value
+    value = _UNPRINTABLE.sub("", value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _safe_row(row: dict[str, Any]) -> list[Any]:
+    return [safe_cell(row[column]) for column in EXPORT_COLUMNS]
+
+
+def _sheet_title(title: str) -> str:
+    name = _SHEET_NAME_FORBIDDEN.sub(" ", _UNPRINTABLE.sub("", title)).strip()
+    return name[:31] or "Attendees"
 
 
 # ---- privacy -----------------------------------------------------------------------------

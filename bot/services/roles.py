@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.config import Settings
+from bot.core.inbound import whole_number
 
 # Channels whose user ids ADMIN_IDS may name: Telegram, and the terminal, which only
 # someone with access to the server (and so to the database) can use anyway.
@@ -30,8 +31,8 @@ class Someone(Protocol):
 
 
 def is_lead(who: Someone, settings: Settings) -> bool:
-    return (who.channel in ADMIN_CHANNELS and who.external_id.lstrip("-").isdigit()
-            and int(who.external_id) in settings.admin_ids)
+    return (who.channel in ADMIN_CHANNELS
+            and whole_number(who.external_id) in settings.admin_ids)
 
 
 def is_coordinator(who: Someone, settings: Settings, *, listed: bool) -> bool:
