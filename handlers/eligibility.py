@@ -11,9 +11,7 @@ the result, the plan, the checklist, a document ticked).
 
 from __future__ import annotations
 
-from datetime import date
-
-from bot.content.eligibility import EligibilityContent, Question, Words
+from bot.content.eligibility import PLAN_SECTIONS, EligibilityContent, PlanSection, Question, Words
 from bot.core import formats
 from bot.core.context import Context
 from bot.core.inbound import whole_number
@@ -22,6 +20,7 @@ from bot.core.router import Router
 from bot.db.models import EligibilityCheck
 from bot.services import eligibility as service
 from handlers.common import menu_button, show_menu
+from handlers.facts_text import fill, named, people, sources
 from handlers.payloads import (
     ELIGIBILITY,
     Answer,
@@ -139,86 +138,118 @@ def _show_result(ctx: Context, check: EligibilityCheck) -> None:
     outcome = service.evaluate(rules, check.answers)
     ctx.reset()
     checked = formats.date(check.completed_at or check.updated_at, ctx.language)
+    reasons = [f"• {fill(ctx, words.reasons[reason])}" for reason in outcome.reasons]
+    routes = [f"• {fill(ctx, words.routes[route])}" for route in outcome.routes]
     lines = [words.verdicts[outcome.verdict], ""]
-    lines += [f"• {words.reasons[reason]}" for reason in outcome.reasons]
-    if outcome.routes:
-        lines += ["", ctx._("What you can do:")]
-        lines += [f"• {words.routes[route]}" for route in outcome.routes]
+    if outcome.verdict == "not_eligible":
+        # The routes that remain come first; the verdict's words lead into them.
+        lines += [*routes, "", ctx._("Why:"), *reasons]
+    else:
+        lines += reasons
+        if routes:
+            lines += ["", ctx._("What you can do:"), *routes]
     if outcome.notes:
         lines.append("")
         lines += [f"ℹ️ {words.notes[note]}" for note in outcome.notes]
-    lines += ["", ctx._("Checked under the rules of {version} on {date}.").format(
-        date=checked, version=check.rules_version)]
+    lines += ["", ctx._("Checked on {date}.").format(date=checked)]
     ctx.say("\n".join(lines), *_result_buttons(ctx, check))
 
 
-def _figure_note(ctx: Context, as_of: date, url: object) -> str:
-    return _words(ctx).plan.figures_note.format(date=formats.date_as_of(as_of, ctx.language),
-                                                url=url)
+# ---- the plan: a short summary, and a section per button --------------------------------
+
+_SECTION_MARKS: dict[PlanSection, str] = {
+    "where": "📍", "documents": "📄", "support": "🏡", "citizenship": "🪪"}
 
 
-# Counts in the plan's texts, with their nouns in the plural form the number needs.
+def _sections(check: EligibilityCheck) -> list[PlanSection]:
+    """The plan's sections for this result: support only for a quota region."""
+    return [section for section in PLAN_SECTIONS
+            if section != "support" or check.answers.get("quota") in ("yes", "unsure")]
 
 
-def _people(ctx: Context, count: int) -> str:
-    return ctx.ngettext("{count} person", "{count} people", count).format(
-        count=ctx.t.number(count))
-
-
-def _working_days(ctx: Context, count: int) -> str:
-    return ctx.ngettext("{count} working day", "{count} working days", count).format(
-        count=ctx.t.number(count))
-
-
-def _months(ctx: Context, count: int) -> str:
-    return ctx.ngettext("{count} month", "{count} months", count).format(
-        count=ctx.t.number(count))
-
-
-def plan_text(ctx: Context, check: EligibilityCheck) -> str:
-    rules = _content(ctx).rules
+def plan_summary(ctx: Context, check: EligibilityCheck) -> str:
     words = _words(ctx)
     plan = words.plan
-    figures = rules.figures
-    language = ctx.language
-    lines = [f"📝 {plan.title}", "", f"📍 {plan.where}"]
-    lines.append("• " + plan.portal.format(url=rules.links.portal))
-    if check.country in rules.one_window_countries:
-        lines.append("• " + plan.one_window)
-    elif check.country != "KZ":
-        lines.append("• " + plan.embassy)
-    lines.append("• " + plan.service_center)
-    lines.append("• " + plan.egov.format(url=rules.links.egov))
-
-    lines += ["", "📋 " + plan.documents.format(count=len(check.checklist))]
-    lines += [f"{n}. {_document_name(ctx, item)}" for n, item in enumerate(check.checklist, 1)]
-
-    processing = figures.processing_working_days
-    lines += ["", "⏳ " + plan.processing.format(
-        days=_working_days(ctx, int(processing.value))), plan.validity,
-              _figure_note(ctx, processing.as_of, processing.source_url)]
-
-    if check.answers.get("quota") in ("yes", "unsure"):
-        quota = rules.quota
-        amounts = service.support(rules, 1 + (check.family_size or 0))
-        lines += ["", "🏡 " + plan.support.format(
-            year=quota.year, total=_people(ctx, sum(quota.regions.values())))]
-        lines += [f"• {words.regions[region]}: {ctx.t.number(seats)}"
-                  for region, seats in quota.regions.items()]
-        lines.append(_figure_note(ctx, quota.as_of, quota.source_url))
-        rent_min, rent_max = formats.money_range(amounts.rent_min, amounts.rent_max, language)
-        lines += ["", plan.support_amounts.format(
-            people=_people(ctx, amounts.people),
-            relocation=formats.money(amounts.relocation, language),
-            per_member=ctx.t.number(amounts.per_member_mrp), rent_min=rent_min,
-            rent_max=rent_max, months=_months(ctx, amounts.months))]
-        lines.append(plan.mrp.format(value=formats.money(figures.mrp.value, language),
-                                     year=figures.mrp.year))
-        lines.append(_figure_note(ctx, figures.relocation_mrp_per_member.as_of,
-                                  figures.relocation_mrp_per_member.source_url))
-        lines += ["", plan.support_more]
-    lines += ["", "🪪 " + plan.citizenship]
+    done, total = service.progress(check)
+    sections = _sections(check)
+    lines = [f"📝 {plan.title}", "", words.verdicts[check.verdict or "eligible"], "",
+             plan.summary_where, plan.summary_documents.format(done=done, total=total)]
+    if "support" in sections:
+        lines.append(plan.summary_support)
+    lines += [plan.summary_citizenship, "", plan.choose]
     return "\n".join(lines)
+
+
+Section = tuple[list[str], dict[str, object]]  # the texts, and what they compute
+
+
+def plan_section(ctx: Context, check: EligibilityCheck, section: PlanSection) -> str:
+    """One section of the plan, ending with the one line of its sources."""
+    plan = _words(ctx).plan
+    title = f"{_SECTION_MARKS[section]} {getattr(plan, section)}"
+    if section == "documents":
+        title += f" ({len(check.checklist)})"
+    build = {"where": _where, "documents": _documents, "support": _support,
+             "citizenship": _citizenship}[section]
+    texts, computed = build(ctx, check)
+    facts = [*_content(ctx).rules.plan_sources[section], *named(ctx, *texts)]
+    body = "\n".join(fill(ctx, text, **computed) for text in texts)
+    return f"{title}\n\n{body}\n\n{sources(ctx, facts)}"
+
+
+def _where(ctx: Context, check: EligibilityCheck) -> Section:
+    plan = _words(ctx).plan
+    rules = _content(ctx).rules
+    places = [plan.portal]
+    if check.country in rules.one_window_countries:
+        places.append(plan.one_window)
+    elif check.country != "KZ":
+        places.append(plan.embassy)
+    places += [plan.service_center, plan.egov]
+    return [*(f"• {place}" for place in places), "", "🆕 " + plan.pilot, "",
+            f"⏳ {plan.processing} {plan.validity}"], {}
+
+
+def _documents(ctx: Context, check: EligibilityCheck) -> Section:
+    plan = _words(ctx).plan
+    texts = [f"• {_document_name(ctx, item)}" for item in check.checklist if ":" not in item]
+    members = check.family_size or 0
+    if members:
+        texts.append("• " + plan.documents_members)
+    return [*texts, "", plan.checklist_hint], {"members": members}
+
+
+def _support(ctx: Context, check: EligibilityCheck) -> Section:
+    words = _words(ctx)
+    plan = words.plan
+    content = _content(ctx)
+    language = ctx.language
+    quota = content.facts.fact(content.rules.support.quota)
+    moving = service.subsidy_people(check.answers)
+    amounts = service.support(content.rules, content.facts, moving or 1)
+    whom = {None: plan.subsidy_unclear, 1: plan.subsidy_alone}.get(moving, plan.subsidy_family)
+    regions = ", ".join(f"{words.regions[region]} {formats.count(seats, language)}"
+                        for region, seats in quota.parts.items())
+    rent_min, rent_max = formats.money_range(amounts.rent_min, amounts.rent_max, language)
+    texts = [
+        plan.quota,
+        "",
+        f"💰 {plan.subsidy} {whom}",
+        "🏠 " + plan.rent,
+        "",
+        plan.support_more,
+        plan.quota_service,
+    ]
+    return texts, {"regions": regions,
+                   "relocation_member": formats.money(amounts.per_member, language),
+                   "members": formats.number((moving or 1) - 1, language),
+                   "people": people(ctx.t, moving or 1),
+                   "total": formats.money(amounts.relocation, language),
+                   "rent_min": rent_min, "rent_max": rent_max}
+
+
+def _citizenship(ctx: Context, check: EligibilityCheck) -> Section:
+    return [_words(ctx).plan.citizenship_text.strip()], {}
 
 
 def _document_name(ctx: Context, item: str) -> str:
@@ -242,6 +273,25 @@ def _show_checklist(ctx: Context, check: EligibilityCheck) -> None:
                  Choice(ctx._("⬅️ Result"), ELIGIBILITY.build(Result()))])
     rows.append(menu_button(ctx))
     ctx.say("\n".join(lines), *rows)
+
+
+def _show_plan(ctx: Context, check: EligibilityCheck, section: PlanSection | None) -> None:
+    ctx.reset()
+    plan = _words(ctx).plan
+    if section is None:
+        buttons = [Choice(f"{_SECTION_MARKS[s]} {getattr(plan, s)}",
+                          ELIGIBILITY.build(Plan(s))) for s in _sections(check)]
+        ctx.say(plan_summary(ctx, check), *buttons,
+                Choice(ctx._("⬅️ Result"), ELIGIBILITY.build(Result())), menu_button(ctx))
+        return
+    back = Choice(ctx._("⬅️ My plan"), ELIGIBILITY.build(Plan()))
+    if section == "documents":
+        done, total = service.progress(check)
+        ctx.say(plan_section(ctx, check, section), Choice(
+            ctx._("📋 Documents: {done} of {total}").format(done=done, total=total),
+            ELIGIBILITY.build(Checklist())), back, menu_button(ctx))
+        return
+    ctx.say(plan_section(ctx, check, section), back, menu_button(ctx))
 
 
 # ---- entry points ---------------------------------------------------------------------
@@ -269,11 +319,7 @@ async def eligibility(ctx: Context) -> None:
         return
     open_plan = result.verdict != "not_eligible"
     if isinstance(press, Plan) and open_plan:
-        ctx.reset()
-        done, total = service.progress(result)
-        ctx.say(plan_text(ctx, result), Choice(ctx._("📋 Documents: {done} of {total}").format(
-            done=done, total=total), ELIGIBILITY.build(Checklist())),
-                Choice(ctx._("⬅️ Result"), ELIGIBILITY.build(Result())), menu_button(ctx))
+        _show_plan(ctx, result, press.section)
     elif isinstance(press, Checklist) and open_plan:
         _show_checklist(ctx, result)
     elif isinstance(press, ToggleDocument) and open_plan:

@@ -292,7 +292,7 @@ async def _typed(ctx: Context, step: str) -> None:
         phone = _phone(raw, _draft(ctx)["fields"].get("country"))
         if phone is None:
             _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
-                            "country code, e.g. +7 701 234 5678."))
+                            "country code, e.g. +7 7XX XXX XX XX."))
             return
         _accept(ctx, step, phone)
         ctx.say(ctx._("Phone: {value}").format(value=phone))
@@ -335,13 +335,13 @@ async def shared_contact(ctx: Context) -> None:
     """A phone number shared with Telegram's button."""
     if not ctx.event.phone:
         _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
-                        "country code, e.g. +7 701 234 5678."))
+                        "country code, e.g. +7 7XX XXX XX XX."))
         return
     phone = _phone(ctx.event.phone if ctx.event.phone.startswith("+") else
                    f"+{ctx.event.phone}", None)
     if phone is None:
         _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
-                        "country code, e.g. +7 701 234 5678."))
+                        "country code, e.g. +7 7XX XXX XX XX."))
         return
     _accept(ctx, "phone", phone)
     ctx.say(ctx._("Phone: {value}").format(value=phone))

@@ -1,11 +1,12 @@
-"""Kazakhs abroad in numbers: each figure with its year, "as of" date and source."""
+"""Kazakhs abroad in numbers: the figures of the facts table, grouped by source, each
+source with its newest "as of" date (the lines name the year a figure is for)."""
 
 from __future__ import annotations
 
-from bot.core import formats
 from bot.core.context import Context
 from bot.core.router import Router
 from handlers.common import menu_button
+from handlers.facts_text import fill, named, source_item
 from handlers.payloads import NUMBERS
 
 router = Router("numbers")
@@ -24,17 +25,19 @@ def figures_text(ctx: Context) -> str:
 
 def _build(ctx: Context) -> str:
     language = ctx.language
+    table = ctx.content.facts
     numbers = ctx.content.numbers[language]
-    texts = ctx.content.figure_texts[language]
+    groups: dict[str, list[str]] = {}
+    facts: dict[str, list[str]] = {}
+    for line_id in ctx.content.number_lines:
+        text = ctx.content.figure_texts[language][line_id].text
+        [(source, _), *_] = table.source_of(named(ctx, text))
+        groups.setdefault(source, []).append(f"• {fill(ctx, text)}")
+        facts.setdefault(source, []).extend(named(ctx, text))
     lines = [numbers.title, "", numbers.intro]
-    for figure in ctx.content.figures:
-        text = texts[figure.id]
-        value = formats.count(figure.value, language)
-        as_of = formats.date_as_of(figure.as_of, language)
-        source = ctx._("as of {date}; source: {source}, {url}").format(
-            date=as_of, source=text.source, url=figure.source_url
-        )
-        lines += ["", "• " + text.text.format(value=value), f"  ({source})"]
+    for source, items in groups.items():
+        as_of = dict(table.source_of(facts[source]))[source]
+        lines += ["", "📎 " + source_item(ctx, source, as_of), *items]
     return "\n".join(lines)
 
 

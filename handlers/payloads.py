@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from bot.content.eligibility import PlanSection
 from bot.core.payloads import Codec, Id, Range
 
 Language = Literal["kk", "ru", "en"]
@@ -135,7 +136,7 @@ class Result:
 @ELIGIBILITY.kind("plan")
 @dataclass(frozen=True)
 class Plan:
-    pass
+    section: PlanSection | None = None  # None: the summary
 
 
 @ELIGIBILITY.kind("cl")

@@ -6,6 +6,7 @@ from bot.core.context import Context
 from bot.core.replies import Choice
 from bot.core.router import Router
 from handlers.common import menu_button, show_stale
+from handlers.facts_text import fill, named, sources
 from handlers.payloads import PROJECTS, Projects
 
 router = Router("projects")
@@ -36,7 +37,8 @@ async def projects(ctx: Context) -> None:
         return
     ctx.reset()
     text = project.text[ctx.language]
-    body = f"{text.title}\n\n{text.body}"
+    body = f"{text.title}\n\n{fill(ctx, text.body)}"
     if project.link:
         body += "\n\n" + ctx._("More: {link}").format(link=project.link)
+    body += "\n\n" + sources(ctx, [ctx.content.projects_source, *named(ctx, text.body)])
     ctx.say(body, Choice(ctx._("⬅️ All projects"), PROJECTS.build(Projects())), menu_button(ctx))

@@ -34,22 +34,40 @@ async def test_a_whole_eligible_walk_gives_verdict_plan_and_checklist(app: App) 
         assert payload in chat.payloads(), (payload, chat.payloads())
         await chat.press(payload)
     assert "You can apply for kandas status" in chat.texts()
-    assert "Checked under the rules of 2026.2 on " in chat.texts()
+    assert "Checked on" in chat.texts()
+    assert "2026.2" not in chat.texts()  # the rules' version is stored, not shown
     assert "el:plan" in chat.payloads() and "el:cl" in chat.payloads()
 
+    # The plan: a short summary with a button per section.
     await chat.press("el:plan")
-    plan = chat.texts()
-    assert "one window" in plan  # China takes part in the embassy pilot
+    assert len(chat.texts()) < 600
+    assert "0 of 9 ready" in chat.texts()
+    assert chat.payloads() == ["el:plan:where", "el:plan:documents", "el:plan:support",
+                               "el:plan:citizenship", "el:res", "menu"]
+    await chat.press("el:plan:where")
+    where = chat.texts()
+    assert '"one window" pilot' in where  # China takes part in the embassy pilot
+    assert "one visit" not in where  # the facts say only that pilots run
+    assert "https://migration.enbek.kz" in where
+    assert "joint order of January 30, 2026" in where and "interview" in where
+    assert "30 working days" in where
+    assert where.splitlines()[-1].startswith("📎 Sources:")
+    await chat.press("el:plan:support")
+    support = chat.texts()
     # 70 MRP × 4,325 ₸ × 3 people; counts with their nouns, money as English writes it
-    assert "For 3 people: a one-time relocation subsidy of KZT\u00a0908,250" in plan
-    assert "KZT\u00a064,875–129,750 a month for 12 months" in plan
-    assert "The decision takes 30 working days." in plan
-    assert "(2026 quota: 2,281 people)" in plan
-    assert "1 MRP = KZT\u00a04,325 in 2026." in plan
-    assert "Pavlodar region: 977" in plan
-    assert plan.count("Figures as of January 1, 2026") == 2
-    assert "https://migration.enbek.kz" in plan
-    assert "Family member 2: notarized translation" in plan
+    assert "(KZT\u00a0302,750) for each family member" in support
+    assert "(2), 3 people in all: KZT\u00a0908,250" in support
+    assert "(KZT\u00a064,875–129,750) a month per family, for 12 months" in support
+    assert "The 2026 regional quota: 2,281 people." in support
+    assert "Pavlodar 977" in support
+    assert "August 2025" not in support
+    await chat.press("el:plan:documents")
+    documents = chat.texts()
+    assert "Documents (9)" in documents
+    assert "For each family member coming with you (2)" in documents
+    assert "el:cl" in chat.payloads() and "el:plan" in chat.payloads()
+    await chat.press("el:plan:citizenship")
+    assert "dual citizenship" in chat.texts()
 
     await chat.press("el:cl")
     assert "0 of 9 ready" in chat.texts()
@@ -71,16 +89,18 @@ async def test_a_whole_eligible_walk_gives_verdict_plan_and_checklist(app: App) 
 async def test_the_plan_in_kazakh_and_russian_writes_counts_money_and_dates_natively(
         app: App) -> None:
     expected = {
-        "kk": ["3 адам көшіп келсе: көшуге бір реттік субсидия — 908\u00a0250\u00a0₸",
-               "12 ай бойы ай сайын 64\u00a0875–129\u00a0750\u00a0₸.",
-               "Шешім 30 жұмыс күні ішінде шығарылады.", "барлығы 2\u00a0281 адам)",
-               "2026 жылғы 1 қаңтардағы жағдай бойынша; дереккөз:",
+        "kk": ["барлығы 3 адам: 908\u00a0250\u00a0₸.",
+               "АЕК (64\u00a0875–129\u00a0750\u00a0₸), 12 ай бойы.",
+               "Шешім 30 жұмыс күні ішінде шығарылады.", "өңірлік квота — 2\u00a0281 адам.",
+               "2026 жылғы 30 қаңтардағы бірлескен бұйрық бойынша",
+               "(2025 жылғы тамыздағы жағдай бойынша)", "колледж бен ЖОО-ға түсуге 4% квота",
                "1-отбасы мүшесі: жеке басын"],
-        "ru": ["Если переезжает 3 человека: единовременная субсидия на переезд — "
-               "908\u00a0250\u00a0₸",
-               "64\u00a0875–129\u00a0750\u00a0₸ в месяц в течение 12 месяцев.",
-               "Срок рассмотрения — 30 рабочих дней.", "квота на 2026 год — 2\u00a0281 человек)",
-               "Данные на 1 января 2026\u202fг.; источник:"],
+        "ru": ["всего 3 человека: 908\u00a0250\u00a0₸.",
+               "(64\u00a0875–129\u00a0750\u00a0₸) в месяц на семью в течение 12 месяцев.",
+               "Срок рассмотрения — 30 рабочих дней.", "квота на 2026 год — 2\u00a0281 человек.",
+               "по совместному приказу от 30 января 2026\u202fг.",
+               "(данные на август 2025\u202fг.)", "квота 4\u00a0% в колледжи",
+               "Член семьи 1: копия"],
     }
     for language, parts in expected.items():
         chat = Chat(app, f"el-{language}", language_hint=language)
@@ -89,9 +109,14 @@ async def test_the_plan_in_kazakh_and_russian_writes_counts_money_and_dates_nati
         for payload in ELIGIBLE:
             await chat.press(payload)
         await chat.press("el:plan")
-        plan = chat.texts()
+        plan = [chat.texts()]
+        for section in [p for p in chat.payloads() if p.startswith("el:plan:")]:
+            await chat.press(section)
+            plan.append(chat.texts())
+        await chat.press("el:cl")  # the checklist names each family member's documents
+        plan.append(chat.texts())
         for part in parts:
-            assert part in plan, (language, part, plan)
+            assert any(part in text for text in plan), (language, part, plan)
 
 
 async def test_not_eligible_shows_the_other_routes_without_a_plan(app: App) -> None:
@@ -101,11 +126,42 @@ async def test_not_eligible_shows_the_other_routes_without_a_plan(app: App) -> N
     await chat.press("el:a:nationality_document:yes")
     await chat.press("el:a:ever_citizen:no")
     await chat.press("el:a:permanent:no")
-    assert "Unfortunately, you cannot get kandas status" in chat.texts()
-    assert "Ata Zholy" in chat.texts()
+    text = chat.texts()
+    assert "Unfortunately, you cannot get kandas status" in text and "❌" not in text
+    # The routes that remain come first, the reason after them.
+    assert text.index("Ata Zholy") < text.index("Why:") < text.index("permanently")
+    assert "up to 10 years" in text
     assert "el:plan" not in chat.payloads()
     await chat.press("el:plan")  # an old button: the result again, no plan
     assert "Unfortunately, you cannot get kandas status" in chat.texts()
+    await chat.press("el:plan:support")
+    assert "Unfortunately, you cannot get kandas status" in chat.texts()
+
+
+async def test_a_family_not_all_kazakh_sees_no_family_total(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    for payload in [*ELIGIBLE[:6], "el:a:family_kazakh:some", "el:a:quota:yes"]:
+        await chat.press(payload)
+    assert "do not get kandas status" in chat.texts()
+    await chat.press("el:plan:support")
+    support = chat.texts()
+    assert "no family total" in support
+    assert "908,250" not in support and "in all:" not in support
+
+
+async def test_the_commission_route_names_no_embassy_for_people_in_kazakhstan(app: App) -> None:
+    chat = await english(app)
+    await chat.press("el")
+    for payload in ["el:a:nationality:yes", "el:a:nationality_document:no",
+                    "el:a:ever_citizen:no", "el:a:permanent:yes", "el:a:country:KZ",
+                    "el:a:family_size:0", "el:a:quota:no"]:
+        await chat.press(payload)
+    text = chat.texts()
+    assert "commission on Kazakh nationality" in text
+    assert "through a Kazakh embassy" not in text
+    await chat.press("el:plan:where")
+    assert "embassy" not in chat.texts()
 
 
 async def test_back_keeps_answers_and_restart_clears_them(app: App) -> None:

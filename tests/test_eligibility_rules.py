@@ -16,6 +16,7 @@ from bot.content.eligibility import Rules
 from bot.services import eligibility as service
 
 RULES: Rules = load_content().eligibility.rules
+FACTS = load_content().facts
 
 
 def walk(choose: dict[str, object]) -> tuple[list[str], dict[str, object]]:
@@ -120,11 +121,22 @@ def test_a_changed_earlier_answer_drops_answers_that_no_longer_apply() -> None:
 @pytest.mark.parametrize("members", range(0, 8))
 def test_support_amounts_for_families_of_1_to_8(members: int) -> None:
     people = members + 1
-    amounts = service.support(RULES, people)
+    amounts = service.support(RULES, FACTS, people)
     assert amounts.relocation == 70 * 4325 * people
+    assert amounts.per_member == 302750
     assert (amounts.rent_min, amounts.rent_max, amounts.months) == (64875, 129750, 12)
     assert amounts.relocation == {1: 302750, 2: 605500, 3: 908250, 4: 1211000, 5: 1513750,
                                   6: 1816500, 7: 2119250, 8: 2422000}[people]
+
+
+@pytest.mark.parametrize(("members", "family", "people"), [
+    (0, None, 1), (3, "all", 4), (3, "some", None), (3, "none", None), (15, "all", 16)])
+def test_the_subsidy_is_computed_only_for_whom_the_facts_allow(
+        members: int, family: str | None, people: int | None) -> None:
+    """Per family member; a family that is not all Kazakh gets no family total, since
+    the facts do not say whether members without kandas status count."""
+    answers = {"family_size": members, **({"family_kazakh": family} if family else {})}
+    assert service.subsidy_people(answers) == people
 
 
 @pytest.mark.parametrize("members", [0, 1, 3, 8])
@@ -162,9 +174,15 @@ def test_rules_file_problems_name_the_key(tmp_path: Path) -> None:
     shutil.copytree(CONTENT_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     path = target / "eligibility.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["figures"]["mrp"].pop("as_of")
+    data["support"]["mrp"] = "mrp_2025"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(ContentError, match=r"eligibility\.yaml: figures\.mrp\.as_of: is missing"):
+    with pytest.raises(ContentError, match=r"eligibility\.yaml: support\.mrp: 'mrp_2025' is not"):
+        load_content(target)
+    facts = target / "facts.yaml"
+    data = yaml.safe_load(facts.read_text(encoding="utf-8"))
+    data["facts"][0].pop("as_of")
+    facts.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ContentError, match=r"facts\.yaml: facts\.0\.as_of: is missing"):
         load_content(target)
 
 

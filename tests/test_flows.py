@@ -87,10 +87,12 @@ async def test_numbers_show_every_figure_with_date_and_source(app, chat: Chat) -
     await chat.press("lang:en")
     await chat.press("num")
     text = chat.texts()
-    assert text.count("source:") == len(app.content.figures)
-    assert "Over 5 million ethnic Kazakhs" in text and "1,164,800" in text
-    assert "as of January 1, 2026" in text
-    assert "https://oq.gov.kz" in text
+    assert text.count("📎") == len({app.content.facts.fact(line).source
+                                    for line in app.content.number_lines})
+    assert "Over 5 million ethnic Kazakhs" in text and "experts' estimate" in text
+    assert "1,164,800" in text and "16,805 people received" in text
+    assert "Otandastar Fund, https://oq.gov.kz (as of 2021)" in text
+    assert "China" in text and "1.9" not in text  # no source for that estimate
 
 
 async def test_numbers_are_formatted_for_the_language(app, chat: Chat) -> None:
@@ -103,7 +105,9 @@ async def test_numbers_are_formatted_for_the_language(app, chat: Chat) -> None:
     await kazakh.text("/start")
     await kazakh.press("num")
     assert "кемінде 5 миллион этникалық қазақ" in kazakh.texts()
-    assert "(2026 жылғы 1 қаңтардағы жағдай бойынша; дереккөз:" in kazakh.texts()
+    assert "2025 жылы 16\xa0805 адам кандас мәртебесін алды" in kazakh.texts()
+    assert "(44,5%)" in kazakh.texts() and "(44,5\xa0%)" in chat.texts()
+    assert "https://oq.gov.kz (2021 жылғы жағдай бойынша)" in kazakh.texts()
 
 
 async def test_settings_show_the_language_and_lead_back(chat: Chat) -> None:

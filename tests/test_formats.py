@@ -70,6 +70,25 @@ def test_as_of_dates(language: str, expected: str) -> None:
     assert formats.date_as_of(date(2026, 1, 1), language) == expected
 
 
+@pytest.mark.parametrize(("language", "year", "month", "day"), [
+    ("kk", "2025 жылғы", "2025 жылғы тамыздағы", "2025 жылғы 10 тамыздағы"),
+    ("ru", f"2025{NNB}г.", f"август 2025{NNB}г.", f"10 августа 2025{NNB}г."),
+    ("en", "2025", "August 2025", "August 10, 2025"),
+])
+def test_as_of_as_precise_as_the_source(language: str, year: str, month: str,
+                                        day: str) -> None:
+    value = date(2025, 8, 10)
+    assert [formats.as_of(value, language, "year"), formats.as_of(value, language, "month"),
+            formats.as_of(value, language)] == [year, month, day]
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("kk", "2025 жылғы тамыз"), ("ru", f"август 2025{NNB}г."), ("en", "August 2025"),
+])
+def test_a_month_of_a_year(language: str, expected: str) -> None:
+    assert formats.month(date(2025, 8, 10), language) == expected
+
+
 def test_every_kazakh_month_has_its_locative() -> None:
     names = get_month_names("wide", "format", locale="kk")
     for month in range(1, 13):

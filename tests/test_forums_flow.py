@@ -209,7 +209,7 @@ async def test_moving_a_forum_notifies_the_people_registered(app: App) -> None:
     await lead.press(f"ad:ed:{forum_id}")
     await lead.press(f"ad:ef:{forum_id}:venue_en")
     assert "Now: Hotel Adlon, Berlin" in lead.texts()
-    await lead.text("Botschaft, Nordendstraße 14, Berlin")
+    await lead.text("Musterstraße 1, Berlin")
     assert "will be told about the change" in lead.texts()
     async with app.engine.sessionmaker() as db:
         kinds = (await db.execute(select(Reminder.kind).where(Reminder.status == "pending"))

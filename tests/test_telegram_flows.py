@@ -67,7 +67,11 @@ async def test_eligibility_walk_with_back_restart_and_typed_answers(
     words_file = bot.app.content.eligibility.words[language]
     assert words_file.verdicts["eligible"] in result
     plan = texts(await bot.press(user, "el:plan"), language)
-    assert "908" in plan and "250" in plan  # 70 MRP × 4,325 ₸ × 3 people
+    assert words_file.plan.title in plan
+    support = texts(await bot.press(user, "el:plan:support"), language)
+    assert "908" in support and "250" in support  # 70 MRP × 4,325 ₸ × 3 people
+    texts(await bot.press(user, "el:plan"), language)
+    texts(await bot.press(user, "el:plan:documents"), language)
     checklist = texts(await bot.press(user, "el:cl"), language)
     assert "0" in checklist and "9" in checklist
     texts(await bot.press(user, "el:t:application"), language)

@@ -1,16 +1,16 @@
 """Content that coordinators change without touching code, with its schema.
 
-`facts.yaml` holds what is the same in every language (project order and links,
-figures with their year, "as of" date and source link); `<lang>.yaml` holds the
-words. Everything is checked at start-up: a missing language, key or text stops
-the start with a message that names the file and the key.
+`facts.yaml` is the one table of facts: every figure, date and link, with its "as of"
+date and source (`bot.content.facts`), the projects' order and the lines of the
+numbers screen. `<lang>.yaml` holds the words, which name figures by id and never type
+them. Everything is checked at start-up: a missing language, key or text, or a
+placeholder the table does not fill, stops the start with a message that names the
+file and the key.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, fie
 
 from bot import CONTENT_DIR, LANGUAGES
 from bot.content.eligibility import EligibilityContent, load_eligibility
-
-_PLACEHOLDER = re.compile(r"\{(\w*)\}")
+from bot.content.facts import FactTable, fact_ids, unknown_placeholders
 
 
 class ContentError(Exception):
@@ -31,24 +30,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Figure(_Strict):
-    id: str
-    value: float
-    as_of: date
-    source_url: HttpUrl
+class ProjectFacts(_Strict):
+    order: list[str] = Field(min_length=1)
+    links: dict[str, HttpUrl] = Field(default_factory=dict)  # a project's own page
+    source: str  # the fact the descriptions rest on
 
-
-class Facts(_Strict):
-    projects: list[str] = Field(min_length=1)
-    project_links: dict[str, HttpUrl] = Field(default_factory=dict)
-    figures: list[Figure] = Field(min_length=1)
-
-    @field_validator("projects")
+    @field_validator("order")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError("project ids must be unique")
         return value
+
+
+class FactsFile(FactTable):
+    projects: ProjectFacts
+    numbers: list[str] = Field(min_length=1)
 
 
 def _not_blank(value: str) -> str:
@@ -68,16 +65,8 @@ class ProjectText(_Strict):
 
 class FigureText(_Strict):
     text: str
-    source: str
 
-    _check = field_validator("text", "source")(_not_blank)
-
-    @field_validator("text")
-    @classmethod
-    def _has_value(cls, value: str) -> str:
-        if "{value}" not in value:
-            raise ValueError("must contain {value}")
-        return value
+    _check = field_validator("text")(_not_blank)
 
 
 class NumbersText(_Strict):
@@ -88,6 +77,7 @@ class NumbersText(_Strict):
 
 
 class LanguageText(_Strict):
+    sources: dict[str, str]
     projects: dict[str, ProjectText]
     numbers: NumbersText
     figures: dict[str, FigureText]
@@ -102,10 +92,13 @@ class Project:
 
 @dataclass(frozen=True)
 class Content:
+    facts: FactTable
     projects: list[Project]
-    figures: list[Figure]
+    projects_source: str
     numbers: dict[str, NumbersText]
+    number_lines: list[str]
     figure_texts: dict[str, dict[str, FigureText]]
+    source_names: dict[str, dict[str, str]]
     eligibility: EligibilityContent
 
     def project(self, project_id: str) -> Project | None:
@@ -131,14 +124,46 @@ def _explain(path: Path, error: ValidationError) -> ContentError:
     return ContentError("\n".join(problems))
 
 
+def _check_language(path: Path, facts_path: Path, facts: FactsFile,
+                    text: LanguageText) -> list[str]:
+    problems: list[str] = []
+
+    def same_keys(section: str, expected: list[str], found: dict[str, Any]) -> None:
+        problems.extend(f"{path}: {section}.{key}: is missing"
+                        for key in expected if key not in found)
+        problems.extend(f"{path}: {section}.{key}: not listed in {facts_path.name}"
+                        for key in found if key not in expected)
+
+    same_keys("sources", list(facts.sources), text.sources)
+    same_keys("projects", facts.projects.order, text.projects)
+    same_keys("figures", facts.numbers, text.figures)
+    keys = facts.keys()
+    texts = {f"figures.{lid}.text": line.text for lid, line in text.figures.items()}
+    texts |= {f"projects.{pid}.{field}": getattr(project, field)
+              for pid, project in text.projects.items() for field in ("title", "body")}
+    for key, words in texts.items():
+        unknown = unknown_placeholders(words, keys)
+        if unknown:
+            problems.append(f"{path}: {key}: placeholders not in {facts_path.name}: "
+                            f"{sorted(unknown)}")
+    for lid, line in text.figures.items():
+        if not fact_ids(line.text, facts):
+            problems.append(f"{path}: figures.{lid}.text: must name a figure of "
+                            f"{facts_path.name}, e.g. {{{lid}}}")
+    return problems
+
+
 def load_content(directory: Path = CONTENT_DIR) -> Content:
     facts_path = directory / "facts.yaml"
     try:
-        facts = Facts.model_validate(_read_yaml(facts_path))
+        facts = FactsFile.model_validate(_read_yaml(facts_path))
     except ValidationError as error:
         raise _explain(facts_path, error) from error
+    problems = [] if any(f.id == facts.projects.source for f in facts.facts) else [
+        f"{facts_path}: projects.source: {facts.projects.source!r} is not a fact"]
+    if problems:
+        raise ContentError("\n".join(problems))
 
-    figure_ids = [figure.id for figure in facts.figures]
     texts: dict[str, LanguageText] = {}
     for language in LANGUAGES:
         path = directory / f"{language}.yaml"
@@ -146,34 +171,27 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
             text = LanguageText.model_validate(_read_yaml(path))
         except ValidationError as error:
             raise _explain(path, error) from error
-        problems = [f"{path}: projects.{pid}: is missing" for pid in facts.projects
-                    if pid not in text.projects]
-        problems += [f"{path}: projects.{pid}: not listed in {facts_path.name}"
-                     for pid in text.projects if pid not in facts.projects]
-        problems += [f"{path}: figures.{fid}: is missing" for fid in figure_ids
-                     if fid not in text.figures]
-        problems += [f"{path}: figures.{fid}: not listed in {facts_path.name}"
-                     for fid in text.figures if fid not in figure_ids]
-        for fid, figure_text in text.figures.items():
-            extra = set(_PLACEHOLDER.findall(figure_text.text)) - {"value"}
-            if extra:
-                problems.append(f"{path}: figures.{fid}.text: unknown placeholders {sorted(extra)}")
+        problems = _check_language(path, facts_path, facts, text)
         if problems:
             raise ContentError("\n".join(problems))
         texts[language] = text
 
+    table = FactTable(sources=facts.sources, facts=facts.facts)
     projects = [
         Project(
             id=pid,
-            link=str(facts.project_links[pid]) if pid in facts.project_links else None,
+            link=str(facts.projects.links[pid]) if pid in facts.projects.links else None,
             text={language: texts[language].projects[pid] for language in LANGUAGES},
         )
-        for pid in facts.projects
+        for pid in facts.projects.order
     ]
     return Content(
-        eligibility=load_eligibility(directory, _read_yaml, _explain),
+        facts=table,
+        eligibility=load_eligibility(directory, table, _read_yaml, _explain),
         projects=projects,
-        figures=list(facts.figures),
+        projects_source=facts.projects.source,
         numbers={language: texts[language].numbers for language in LANGUAGES},
+        number_lines=list(facts.numbers),
         figure_texts={language: dict(texts[language].figures) for language in LANGUAGES},
+        source_names={language: dict(texts[language].sources) for language in LANGUAGES},
     )

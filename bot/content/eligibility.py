@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from babel import Locale
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot import LANGUAGES
-
-_PLACEHOLDER = re.compile(r"\{(\w*)\}")
+from bot.content.facts import FactTable, placeholders, unknown_placeholders
 
 
 class _Strict(BaseModel):
@@ -64,38 +61,24 @@ class Documents(_Strict):
     each_member: list[str]
 
 
-class RuleFigure(_Strict):
-    value: float
-    year: int | None = None
-    as_of: date
-    source_url: HttpUrl
+class Support(_Strict):
+    """The facts (ids in facts.yaml) the plan's support section computes with."""
+
+    quota: str
+    mrp: str
+    relocation_mrp: str
+    rent_mrp_min: str
+    rent_mrp_max: str
+    rent_months: str
 
 
-class Figures(_Strict):
-    mrp: RuleFigure
-    relocation_mrp_per_member: RuleFigure
-    rent_mrp_min: RuleFigure
-    rent_mrp_max: RuleFigure
-    rent_months: RuleFigure
-    processing_working_days: RuleFigure
-
-
-class Quota(_Strict):
-    year: int
-    as_of: date
-    source_url: HttpUrl
-    regions: dict[str, int] = Field(min_length=1)
-
-
-class Links(_Strict):
-    portal: HttpUrl
-    egov: HttpUrl
-    fund: HttpUrl
+PlanSection = Literal["where", "documents", "support", "citizenship"]
+PLAN_SECTIONS: tuple[PlanSection, ...] = ("where", "documents", "support", "citizenship")
 
 
 class Rules(_Strict):
     version: str = Field(min_length=1, max_length=32)
-    effective_date: date
+    effective_from: str  # a fact with the date the rules hold from
     questions: list[Question] = Field(min_length=1)
     verdicts: list[VerdictRule] = Field(min_length=1)
     notes: list[NoteRule] = Field(default_factory=list)
@@ -103,9 +86,8 @@ class Rules(_Strict):
     one_window_countries: list[str]
     country_aliases: dict[str, list[str]] = Field(default_factory=dict)
     documents: Documents
-    figures: Figures
-    quota: Quota
-    links: Links
+    support: Support
+    plan_sources: dict[PlanSection, list[str]]
 
     @model_validator(mode="after")
     def _consistent(self) -> Rules:
@@ -146,21 +128,35 @@ class QuestionWords(_Strict):
 
 class PlanWords(_Strict):
     title: str
-    where: str
+    choose: str
+    # the sections' titles, also their buttons (a WhatsApp list row holds 24 characters)
+    where: str = Field(max_length=22)
+    documents: str = Field(max_length=22)
+    support: str = Field(max_length=22)
+    citizenship: str = Field(max_length=22)
+    summary_where: str
+    summary_documents: str
+    summary_support: str
+    summary_citizenship: str
     portal: str
     egov: str
     embassy: str
     one_window: str
     service_center: str
-    documents: str
+    pilot: str
     processing: str
     validity: str
-    support: str
-    support_amounts: str
+    documents_members: str
+    checklist_hint: str
+    quota: str
+    subsidy: str
+    subsidy_alone: str
+    subsidy_family: str
+    subsidy_unclear: str
+    rent: str
     support_more: str
-    mrp: str
-    citizenship: str
-    figures_note: str
+    quota_service: str
+    citizenship_text: str
 
 
 class Words(_Strict):
@@ -175,18 +171,33 @@ class Words(_Strict):
     plan: PlanWords
 
 
-# Placeholders each text may (and must) use. Counts come with their noun (`people`,
-# `total`: "3 people"; `days`: "30 working days"; `months`: "12 months") and sums of
-# money with their currency sign, as the language writes them (bot/core/formats.py).
+# Placeholders the plan's texts must use besides the facts' (computed when shown).
+# Counts come with their noun (`people`: "3 people") and sums of money with their
+# currency sign, as the language writes them (bot/core/formats.py); so do the facts'
+# own figures (`{processing_days}`: "30 working days", `{mrp_2026}`: "4 325 ₸").
 PLAN_PLACEHOLDERS: dict[str, set[str]] = {
-    "portal": {"url"}, "egov": {"url"}, "documents": {"count"}, "processing": {"days"},
-    "support": {"year", "total"},
-    "support_amounts": {"people", "relocation", "per_member", "rent_min", "rent_max", "months"},
-    "mrp": {"value", "year"}, "figures_note": {"date", "url"},
+    "summary_documents": {"done", "total"}, "documents_members": {"members"},
+    "subsidy": {"relocation_member"}, "subsidy_family": {"members", "people", "total"},
+    "rent": {"rent_min", "rent_max"}, "quota": {"regions"},
 }
 
 
-def check_words(rules: Rules, words: Words, path: Path) -> list[str]:
+def check_rules(rules: Rules, facts: FactTable, path: Path) -> list[str]:
+    """The facts the rules name are in the table."""
+    known = {fact.id for fact in facts.facts}
+    named = {"effective_from": [rules.effective_from]}
+    named |= {f"support.{key}": [value] for key, value in rules.support.model_dump().items()}
+    named |= {f"plan_sources.{key}": ids for key, ids in rules.plan_sources.items()}
+    problems = [f"{path}: {key}: {fid!r} is not in facts.yaml"
+                for key, ids in named.items() for fid in ids if fid not in known]
+    if rules.effective_from in known and facts.fact(rules.effective_from).as_of.day is None:
+        problems.append(f"{path}: effective_from: {rules.effective_from!r} has no day")
+    missing = [s for s in PLAN_SECTIONS if s not in rules.plan_sources]
+    problems += [f"{path}: plan_sources.{s}: is missing" for s in missing]
+    return problems
+
+
+def check_words(rules: Rules, facts: FactTable, words: Words, path: Path) -> list[str]:
     """Everything the rules name has words, with the right placeholders."""
     problems: list[str] = []
 
@@ -207,29 +218,37 @@ def check_words(rules: Rules, words: Words, path: Path) -> list[str]:
     docs = rules.documents
     need("documents", [*docs.applicant, docs.nationality_document, docs.commission_instead,
                        *docs.each_member], words.documents)
-    need("regions", list(rules.quota.regions), words.regions)
+    quota = next((f for f in facts.facts if f.id == rules.support.quota), None)
+    need("regions", list(quota.parts) if quota else [], words.regions)
     for key in docs.each_member:
         text = words.documents.get(key, "{n}")
-        if set(_PLACEHOLDER.findall(text)) != {"n"}:
+        if placeholders(text) != {"n"}:
             problems.append(f"{path}: documents.{key}: must contain {{n}} and nothing else")
-    for key, expected in PLAN_PLACEHOLDERS.items():
-        found = set(_PLACEHOLDER.findall(getattr(words.plan, key)))
-        if found != expected:
-            problems.append(f"{path}: plan.{key}: placeholders {sorted(found)}, "
-                            f"expected {sorted(expected)}")
-    for section in ("intro",):
-        if not getattr(words, section).strip():
-            problems.append(f"{path}: {section}: must not be empty")
+    keys = facts.keys()
+    texts = {f"plan.{key}": value for key, value in words.plan.model_dump().items()}
+    for section in ("verdicts", "reasons", "routes", "notes"):
+        texts |= {f"{section}.{key}": value for key, value in getattr(words, section).items()}
+    for key, text in texts.items():
+        extra = PLAN_PLACEHOLDERS.get(key.removeprefix("plan."), set())
+        unknown = unknown_placeholders(text, keys, extra)
+        if unknown:
+            problems.append(f"{path}: {key}: placeholders not in facts.yaml: {sorted(unknown)}")
+        if not extra <= placeholders(text):
+            problems.append(f"{path}: {key}: must use {sorted(extra)}")
+    if not words.intro.strip():
+        problems.append(f"{path}: intro: must not be empty")
     return problems
 
 
 class EligibilityContent:
-    def __init__(self, rules: Rules, words: dict[str, Words]) -> None:
+    def __init__(self, rules: Rules, words: dict[str, Words], facts: FactTable) -> None:
         self.rules = rules
         self.words = words
+        self.facts = facts
 
 
-def load_eligibility(directory: Path, read_yaml, explain) -> EligibilityContent:  # type: ignore[no-untyped-def]
+def load_eligibility(directory: Path, facts: FactTable, read_yaml,  # type: ignore[no-untyped-def]
+                     explain) -> EligibilityContent:
     from bot.content import ContentError
 
     rules_path = directory / "eligibility.yaml"
@@ -237,6 +256,9 @@ def load_eligibility(directory: Path, read_yaml, explain) -> EligibilityContent:
         rules = Rules.model_validate(read_yaml(rules_path))
     except ValidationError as error:
         raise explain(rules_path, error) from error
+    problems = check_rules(rules, facts, rules_path)
+    if problems:
+        raise ContentError("\n".join(problems))
     words: dict[str, Words] = {}
     for language in LANGUAGES:
         path = directory / f"eligibility.{language}.yaml"
@@ -244,7 +266,7 @@ def load_eligibility(directory: Path, read_yaml, explain) -> EligibilityContent:
             words[language] = Words.model_validate(read_yaml(path))
         except ValidationError as error:
             raise explain(path, error) from error
-        problems = check_words(rules, words[language], path)
+        problems = check_words(rules, facts, words[language], path)
         if problems:
             raise ContentError("\n".join(problems))
-    return EligibilityContent(rules, words)
+    return EligibilityContent(rules, words, facts)

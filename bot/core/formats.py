@@ -10,6 +10,8 @@ pattern for that language is set here:
 - percent: CLDR's style (`44,5%` kk, `44,5 %` ru, `44.5%` en);
 - dates: `2026 жылғы 1 желтоқсан` (kk), `1 декабря 2026 г.` (ru), `December 1, 2026`
   (en); with a time the locale's clock (`10:00`, `10:00 AM`);
+- "as of" dates as precise as their source: a year, a month or a day (`2025 жылғы
+  тамыздағы`, `август 2025 г.`, `August 2025`);
 - a forum's time with its UTC offset (`UTC+1`), never a tz-database id.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 from datetime import date as Date
 from datetime import datetime as DateTime
 from datetime import timedelta
+from typing import Literal
 
 from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_compact_decimal, format_decimal, format_percent
@@ -37,6 +40,9 @@ _COMPACT_STEP = 100_000  # 1,5 млн; 1 164 800 stays in full
 # Dates: CLDR's long date, except Kazakh, which writes `2026 жылғы 1 желтоқсан`
 # (CLDR: `2026 ж. 1 желтоқсан`).
 _DATE = {"kk": "y 'жылғы' d MMMM"}
+
+# A month of a year: Kazakh as its dates (CLDR: `2025 ж. тамыз`), elsewhere CLDR's.
+_MONTH = {"kk": "y 'жылғы' MMMM"}
 
 # A Kazakh date before a noun takes the locative attributive suffix:
 # `2026 жылғы 1 қаңтардағы жағдай бойынша` ("as of 1 January 2026").
@@ -98,6 +104,32 @@ def date_as_of(value: Date, locale: str) -> str:
     if _language(locale) == "kk":
         return f"{value.year} жылғы {value.day} {_KK_MONTH_AT[value.month]}"
     return date(value, locale)
+
+
+def month(value: Date, locale: str) -> str:
+    """A month of a year: `2025 жылғы тамыз`, `август 2025 г.`, `August 2025`."""
+    pattern = _MONTH.get(_language(locale))
+    if pattern is not None:
+        return format_date(value, pattern, locale=locale)
+    return format_skeleton("yMMMM", value, locale=locale)
+
+
+Precision = Literal["year", "month", "day"]
+
+
+def as_of(value: Date, locale: str, precision: Precision = "day") -> str:
+    """A date as "as of {date}" needs it, as precise as its source: a year (`2025`;
+    `2025 г.`; `2025 жылғы`), a month (`August 2025`; `2025 жылғы тамыздағы`) or a day
+    (`date_as_of`)."""
+    language = _language(locale)
+    if precision == "day":
+        return date_as_of(value, locale)
+    if precision == "month":
+        if language == "kk":
+            return f"{value.year} жылғы {_KK_MONTH_AT[value.month]}"
+        return month(value, locale)
+    return {"kk": f"{value.year} жылғы", "ru": f"{value.year}\u202fг."}.get(
+        language, str(value.year))
 
 
 def day(value: Date, locale: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import LANGUAGES
 from bot.clock import now
 from bot.content.eligibility import Question, Rules
+from bot.content.facts import FactTable
 from bot.db.models import CheckStatus, EligibilityCheck, User
 
 Answers = dict[str, Any]
@@ -97,24 +98,41 @@ def checklist_items(rules: Rules, answers: Answers) -> list[str]:
 class Support:
     people: int
     per_member_mrp: float
+    per_member: float
     relocation: float
     rent_min: float
     rent_max: float
     months: int
 
 
-def support(rules: Rules, people: int) -> Support:
-    """One-time relocation subsidy per person, monthly rent range per family."""
-    figures = rules.figures
-    mrp = figures.mrp.value
+def support(rules: Rules, facts: FactTable, people: int) -> Support:
+    """One-time relocation subsidy per family member, monthly rent range per family,
+    in tenge computed from the MRP of the facts table."""
+    ids = rules.support
+    mrp = facts.value(ids.mrp)
+    per_member_mrp = facts.value(ids.relocation_mrp)
     return Support(
         people=people,
-        per_member_mrp=figures.relocation_mrp_per_member.value,
-        relocation=figures.relocation_mrp_per_member.value * mrp * people,
-        rent_min=figures.rent_mrp_min.value * mrp,
-        rent_max=figures.rent_mrp_max.value * mrp,
-        months=int(figures.rent_months.value),
+        per_member_mrp=per_member_mrp,
+        per_member=per_member_mrp * mrp,
+        relocation=per_member_mrp * mrp * people,
+        rent_min=facts.value(ids.rent_mrp_min) * mrp,
+        rent_max=facts.value(ids.rent_mrp_max) * mrp,
+        months=int(facts.value(ids.rent_months)),
     )
+
+
+def subsidy_people(answers: Answers) -> int | None:
+    """How many people the relocation subsidy is computed for, or None when the facts
+    cannot say. The subsidy is per family member; it belongs to kandas, and family
+    members who are not Kazakh get no kandas status. The facts do not say whether they
+    count, so a family that is not all Kazakh gets no family total."""
+    members = family_members(answers)
+    if members == 0:
+        return 1
+    if answers.get("family_kazakh") == "all":
+        return 1 + members
+    return None
 
 
 # ---- countries typed by name ------------------------------------------------------
