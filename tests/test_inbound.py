@@ -102,7 +102,7 @@ async def test_numbers_typed_by_coordinators_get_a_clear_answer(app: App) -> Non
     with exceptions_logged() as failed:
         for raw in BAD_NUMBERS:
             await lead.text(f"/addcoordinator {raw}")
-            assert "Telegram user id" in lead.texts(), raw
+            assert "Telegram user ID" in lead.texts(), raw
         await lead.press("co:add")
         for raw in BAD_NUMBERS:
             await lead.text(raw)
