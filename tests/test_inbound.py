@@ -106,7 +106,7 @@ async def test_numbers_typed_by_coordinators_get_a_clear_answer(app: App) -> Non
         await lead.press("co:add")
         for raw in BAD_NUMBERS:
             await lead.text(raw)
-            assert "not a Telegram user id" in lead.texts(), raw
+            assert "not a Telegram user ID" in lead.texts(), raw
     assert not failed, describe(failed)
 
 
