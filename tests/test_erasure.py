@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -49,11 +49,13 @@ class Person:
     email: str
     wa_id: str | None = None
     user_id: int = 0
+    # The ids of WhatsApp messages to and from the person: Meta's carry the number.
+    message_ids: set[str] = field(default_factory=set)
 
     @property
     def needles(self) -> set[str]:
         found = {self.external_id, self.name, self.full_name, self.email,
-                 "".join(c for c in self.phone if c.isdigit())}
+                 "".join(c for c in self.phone if c.isdigit()), *self.message_ids}
         if self.wa_id:
             found.add(self.wa_id)
         return {needle.casefold() for needle in found}
@@ -275,6 +277,8 @@ async def test_forgetme_leaves_nothing_of_the_person_in_any_table(wa: WA) -> Non
             assert needle in text, needle
     assert found(before, telegram) and found(before, whatsapp)
 
+    whatsapp.message_ids = {message.wamid for message in wa.api.messages_to(str(whatsapp.wa_id))}
+    assert whatsapp.message_ids
     for person in (telegram, whatsapp):
         await forget(wa, person)
     # Meta's late statuses of the messages sent just before (with the phone number).

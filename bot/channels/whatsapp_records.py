@@ -1,7 +1,8 @@
 """What the channel keeps about its traffic, besides the inbox and the contacts:
 
 - handled-once keys (`whatsapp_processed`): a message id (`m:<wamid>`) and a status
-  (`s:<wamid>:<status>`) are handled once, whatever Meta redelivers;
+  (`s:<wamid>:<status>`) are handled once, whatever Meta redelivers; kept as digests
+  (`update_key`), as a message id can carry the sender's number;
 - delivery records (`whatsapp_deliveries`): every message sent, updated by statuses;
 - paged menus (`whatsapp_menus`): a user's latest long list, for its "more" row.
 """
@@ -14,8 +15,10 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
+from bot.channels.whatsapp_api import CHANNEL
 from bot.channels.whatsapp_errors import MetaError
 from bot.channels.whatsapp_render import PagedMenu
+from bot.core.engine import update_key
 from bot.db.dialect import insert_for
 from bot.db.models import WhatsAppDelivery, WhatsAppMenu, WhatsAppProcessed
 
@@ -28,6 +31,7 @@ _STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4
 async def first_time(db: AsyncSession, key: str, inbox_id: int) -> bool:
     """True the first time `key` is seen, and again for the same inbox row (a retry
     after a crash); False for a redelivery."""
+    key = update_key(CHANNEL, key)
     inserted = await db.execute(
         insert_for(db)(WhatsAppProcessed)
         .values(key=key, inbox_id=inbox_id, done=False, created_at=clock.now())
@@ -41,7 +45,8 @@ async def first_time(db: AsyncSession, key: str, inbox_id: int) -> bool:
 
 
 async def handled(db: AsyncSession, key: str) -> None:
-    await db.execute(update(WhatsAppProcessed).where(WhatsAppProcessed.key == key)
+    await db.execute(update(WhatsAppProcessed)
+                     .where(WhatsAppProcessed.key == update_key(CHANNEL, key))
                      .values(done=True))
 
 
