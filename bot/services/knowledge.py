@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 # that best separates questions answered right from off-topic ones (the smaller of the
 # two shares as high as it goes), and the lowest score still worth offering as a likely
 # question (off-topic texts kept apart against right entries kept among the offers).
-CONFIDENT = 0.40
+CONFIDENT = 0.24
 OFFERED = 0.22
 # At most this many likely questions are offered.
 OFFER_COUNT = 3
