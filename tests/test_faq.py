@@ -133,6 +133,7 @@ def test_the_shipped_knowledge_base_is_whole() -> None:
     ("faq.yaml", lambda d: d["entries"][0]["facts"].append("no_such_fact"),
      "facts: 'no_such_fact' is not in facts.yaml"),
     ("faq.yaml", lambda d: d["entries"][0].update(flow="nowhere"), "flow"),
+    ("faq.yaml", lambda d: d["entries"][0].update(id="x" * 51), "entries.0.id"),
     ("faq.yaml", lambda d: d["entries"].append(dict(d["entries"][0])), "is listed twice"),
     ("faq.en.yaml", lambda d: d.pop("kandas_who"), "faq.en.yaml: kandas_who: is missing"),
     ("faq.ru.yaml", lambda d: d["kandas_who"].update(answer="Срок — {no_such_fact}."),

@@ -47,7 +47,7 @@ class _Strict(BaseModel):
 
 
 class FaqEntry(_Strict):
-    id: str
+    id: str = Field(max_length=50)  # a button's payload carries it (64 bytes in all)
     topic: Topic
     flow: Flow
     facts: list[str] = Field(default_factory=list)
