@@ -18,6 +18,7 @@ from bot.core.events import Identity
 from bot.core.i18n import Translations
 from bot.db.engine import create_engine, migrate, session_factory
 from bot.services import privacy, roles
+from bot.services.knowledge import KnowledgeBase
 from handlers import get_router
 
 
@@ -38,6 +39,7 @@ async def build_app(settings: Settings, *, apply_migrations: bool = True) -> App
     # What WhatsApp keeps is in `/mydata` whether or not WhatsApp is configured now.
     privacy.register_exporter("whatsapp", whatsapp_export, before="questions_to_coordinators")
     content = load_content()
+    KnowledgeBase.of(content)  # the typed questions' index, built now, not at the first one
     translations = Translations()
     db = create_engine(settings.database_url)
     if apply_migrations:

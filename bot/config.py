@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     reminder_offsets: Annotated[list[timedelta], NoDecode] = Field(
         default_factory=lambda: [timedelta(days=7), timedelta(days=1), timedelta(hours=2)])
     forum_data_retention_days: int = Field(default=90, ge=1)
+    # Typed questions without a confident answer are deleted this long after last asked.
+    faq_unanswered_days: int = Field(default=90, ge=1)
     privacy_url: str | None = None
     reminder_interval_seconds: int = Field(default=30, ge=1)
 

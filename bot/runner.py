@@ -28,7 +28,7 @@ from bot.core.notify import Notifier
 from bot.core.replies import Reply
 from bot.db.models import Broadcast, User
 from bot.db.outage import OUTAGE, is_outage
-from bot.services import broadcasts, forums, reminders
+from bot.services import broadcasts, forums, reminders, unanswered
 from bot.web.app import make_web_app
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,13 @@ async def purge_forum_data(app: App) -> None:
         purged = await forums.purge(db, clock.now(), app.settings.forum_data_retention_days)
     if purged:
         log.info("removed attendees' personal data of %d past forums", purged)
+
+
+async def purge_unanswered(app: App) -> None:
+    async with app.engine.sessionmaker() as db, db.begin():
+        purged = await unanswered.purge(db, clock.now(), app.settings.faq_unanswered_days)
+    if purged:
+        log.info("removed %d unanswered questions past their retention", purged)
 
 
 def make_broadcast_sender(app: App, telegram: TelegramChannel | None,
@@ -152,6 +159,7 @@ def make_scheduler(app: App, notifier: Notifier) -> AsyncIOScheduler:
     add(purge_forum_data, "purge_forum_data", hours=12, args=[app],
         next_run_time=clock.now())
     add(forget_handled_updates, "forget_handled_updates", hours=1, args=[app])
+    add(purge_unanswered, "purge_unanswered", hours=12, args=[app], next_run_time=clock.now())
     return scheduler
 
 

@@ -15,6 +15,7 @@ from handlers import (
     broadcast_admin,
     coordinators,
     eligibility,
+    faq,
     forum_admin,
     forums,
     handover,
@@ -34,6 +35,6 @@ def get_router() -> Router:
                  numbers.router, settings.router, privacy.router, forums.router,
                  forum_admin.router, handover.router, handover_desk.router,
                  coordinators.router,
-                 broadcast_admin.router)
+                 broadcast_admin.router, faq.router)
     root.check_complete()
     return root

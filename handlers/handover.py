@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bot.clock import now
 from bot.core.context import Context
-from bot.core.events import EventKind
+from bot.core.events import EventKind, InboundFile
 from bot.core.router import Router
 from bot.services import handover
 from handlers.common import menu_button, show_menu
@@ -63,6 +63,12 @@ async def question(ctx: Context) -> None:
         ctx.say(ctx._("That is a little long: please keep it under {limit} characters, or "
                       "send it in parts.").format(limit=TEXT_LIMIT), menu_button(ctx))
         return
+    await relay(ctx, text, file)
+
+
+async def relay(ctx: Context, text: str, file: InboundFile | None = None) -> None:
+    """Add the user's words (or file) to their open question, or open one with them;
+    the coordinators' desk copies it into their chat once the step is stored."""
     moment = now()
     thread, created = await handover.open_thread(ctx.db, ctx.user.id, moment)
     message = await handover.add_message(

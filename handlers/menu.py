@@ -1,4 +1,5 @@
-"""The main menu, help, cancel, and what happens with input the bot did not expect."""
+"""The main menu, help, cancel, and what happens with input the bot did not expect
+(typed text where no step waits for it is a question: handlers/faq.py)."""
 
 from __future__ import annotations
 
@@ -50,12 +51,6 @@ async def help_screen(ctx: Context) -> None:
 @router.fallback("stale")
 async def stale_button(ctx: Context) -> None:
     show_stale(ctx)
-
-
-@router.fallback("text")
-async def unexpected_text(ctx: Context) -> None:
-    show_menu(ctx, ctx._("I did not understand that. Please choose an item from the menu "
-                         "or type /help."))
 
 
 @router.fallback("unsupported")

@@ -541,3 +541,36 @@ class AddCoordinator:
 @dataclass(frozen=True)
 class RemoveCoordinator:
     telegram_id: TelegramUserId
+
+
+# ---- typed questions answered from the knowledge base --------------------------------------
+
+FAQ = Codec("faq")
+
+
+@FAQ.kind("e")
+@dataclass(frozen=True)
+class FaqEntryPress:
+    """An entry's answer: a likely or related question pressed."""
+
+    entry: str
+
+
+@FAQ.kind("ask")
+@dataclass(frozen=True)
+class AskAbout:
+    """The typed question (kept in the session) to a coordinator: asks to confirm."""
+
+
+@FAQ.kind("send")
+@dataclass(frozen=True)
+class SendToCoordinator:
+    """Confirmed: the typed question goes to the coordinators."""
+
+
+@FAQ.kind("un")
+@dataclass(frozen=True)
+class Unanswered:
+    """The coordinators' list of questions without a confident answer."""
+
+    page: PageNumber | None = None

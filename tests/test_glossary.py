@@ -53,10 +53,12 @@ def texts(language: str) -> tuple[tuple[str, str], ...]:
             strings = message.string if isinstance(message.string, tuple) else (message.string,)
             ids = message.id if isinstance(message.id, tuple) else (message.id,)
             found += [(f"bot.po {ids[0]!r}", string) for string in strings]
-    for name in (f"{language}.yaml", f"eligibility.{language}.yaml"):
+    for name in (f"{language}.yaml", f"eligibility.{language}.yaml", f"faq.{language}.yaml"):
         path = CONTENT_DIR / name
         with path.open(encoding="utf-8") as source:
-            found += [(f"{name}{where}", text) for where, text in _walk(yaml.safe_load(source), "")]
+            found += [(f"{name}{where}", text) for where, text in _walk(yaml.safe_load(source), "")
+                      # the knowledge base's examples are typed as people type, variants too
+                      if ".examples[" not in where]
     return tuple(found)
 
 

@@ -2,8 +2,9 @@
 
 `facts.yaml` is the one table of facts: every figure, date and link, with its "as of"
 date and source (`bot.content.facts`), the projects' order and the lines of the
-numbers screen. `<lang>.yaml` holds the words, which name figures by id and never type
-them. Everything is checked at start-up: a missing language, key or text, or a
+numbers screen. `faq.yaml` and `faq.<lang>.yaml` are the knowledge base typed questions
+are answered from (`bot.content.faq`). `<lang>.yaml` holds the words, which name figures
+by id and never type them. Everything is checked at start-up: a missing language, key or text, or a
 placeholder the table does not fill, stops the start with a message that names the
 file and the key.
 """
@@ -19,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, fie
 
 from bot import CONTENT_DIR, LANGUAGES
 from bot.content.eligibility import EligibilityContent, load_eligibility
-from bot.content.facts import FactTable, fact_ids, unknown_placeholders
+from bot.content.facts import FactTable, fact_ids, not_blank, unknown_placeholders
+from bot.content.faq import FaqContent, load_faq
 
 
 class ContentError(Exception):
@@ -48,32 +50,26 @@ class FactsFile(FactTable):
     numbers: list[str] = Field(min_length=1)
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value.strip()
-
-
 class ProjectText(_Strict):
     title: str
     button: str = Field(max_length=20)
     summary: str = Field(max_length=72)
     body: str
 
-    _check = field_validator("title", "button", "summary", "body")(_not_blank)
+    _check = field_validator("title", "button", "summary", "body")(not_blank)
 
 
 class FigureText(_Strict):
     text: str
 
-    _check = field_validator("text")(_not_blank)
+    _check = field_validator("text")(not_blank)
 
 
 class NumbersText(_Strict):
     title: str
     intro: str
 
-    _check = field_validator("title", "intro")(_not_blank)
+    _check = field_validator("title", "intro")(not_blank)
 
 
 class LanguageText(_Strict):
@@ -100,6 +96,7 @@ class Content:
     figure_texts: dict[str, dict[str, FigureText]]
     source_names: dict[str, dict[str, str]]
     eligibility: EligibilityContent
+    faq: FaqContent
 
     def project(self, project_id: str) -> Project | None:
         return next((p for p in self.projects if p.id == project_id), None)
@@ -188,6 +185,7 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
     return Content(
         facts=table,
         eligibility=load_eligibility(directory, table, _read_yaml, _explain),
+        faq=load_faq(directory, table, _read_yaml, _explain),
         projects=projects,
         projects_source=facts.projects.source,
         numbers={language: texts[language].numbers for language in LANGUAGES},

@@ -214,6 +214,13 @@ def written(unit: Unit, value: float, language: str, counted: Counted) -> str:
     return formats.count(value, language)
 
 
+def not_blank(value: str) -> str:
+    """A text's validator: not empty, without the spaces around it."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
 def placeholders(text: str) -> set[str]:
     """The placeholder names a text uses (`{a}`, `{a.year}`)."""
     return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}

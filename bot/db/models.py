@@ -457,3 +457,22 @@ class HandoverMessage(Base):
     group_message_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     author_id: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+
+
+class UnansweredQuestion(Base):
+    """A typed question the knowledge base had no confident answer for: its words (as
+    `bot.services.unanswered.key` folds them, so the same question typed again counts
+    once), the language of the user who asked, how often and when it was asked first
+    and last. Nothing says who asked. Deleted `FAQ_UNANSWERED_DAYS` after it was last
+    asked; coordinators read the list with /unanswered."""
+
+    __tablename__ = "unanswered_questions"
+    __table_args__ = (UniqueConstraint("language", "key", name="uq_unanswered_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(300))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_asked: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_asked: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

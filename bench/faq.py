@@ -1,0 +1,258 @@
+"""Typed questions: how well and how fast the knowledge base answers them.
+
+    python -m bench.faq            # accuracy, off-topic kept apart, time, memory
+    python -m bench.faq --tune     # also the thresholds the evaluation set asks for
+
+Reads the real content (bot/content/faq*.yaml) and the evaluation set
+(tests/fixtures/faq_eval/<lang>.yaml, or seed.<lang>.yaml where the full set is not
+there), and prints per language:
+
+- top-1: the share of questions whose best match is the right entry;
+- answered: the share answered with the right entry (best match, and confident);
+- off-topic kept apart: the share of off-topic texts not answered;
+- with the base padded to 500 entries (synthetic distractors made of the real entries'
+  words), the top-1 again, the answer time p50/p99 over every question of the set, and
+  the memory the padded index holds (tracemalloc).
+
+`--tune` prints the `CONFIDENT` and `OFFERED` values (bot/services/knowledge.py) the
+set asks for: the confidence threshold where the smaller of "answered" and "off-topic
+kept apart" (in the worst language) is highest, and the lowest score worth offering,
+where the smaller of "off-topic with nothing offered" and "the right entry among the
+offers" is highest. It prints one PASS/MISS line per target and never fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot import LANGUAGES
+from bot.content import Content, load_content
+from bot.services import knowledge
+from bot.services.knowledge import KnowledgeBase, Match
+
+EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "faq_eval"
+BASE_SIZE = 500
+TARGETS = {"top1": 0.9, "off_topic": 0.9, "p99_ms": 20.0, "memory_mb": 40.0}
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    path: Path
+    questions: list[tuple[str, str]]  # (text, entry id)
+    off_topic: list[str]
+
+
+def eval_sets(directory: Path = EVAL_DIR) -> dict[str, EvalSet]:
+    """Each language's set: the full one where it exists, else the seed's."""
+    found: dict[str, EvalSet] = {}
+    for language in LANGUAGES:
+        path = directory / f"{language}.yaml"
+        if not path.exists():
+            path = directory / f"seed.{language}.yaml"
+        with path.open(encoding="utf-8") as source:
+            data = yaml.safe_load(source)
+        found[language] = EvalSet(
+            path, [(str(item["q"]), str(item["id"])) for item in data["questions"]],
+            [str(text) for text in data.get("off_topic") or []])
+    return found
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A question's ranking, kept to try thresholds on it."""
+
+    label: str | None  # None: off-topic
+    ranked: list[Match]
+
+    def offered(self, floor: float) -> list[str]:
+        return [m.entry_id for m in self.ranked[:knowledge.OFFER_COUNT] if m.score >= floor]
+
+    def answered(self, threshold: float) -> str | None:
+        best = self.ranked[0] if self.ranked else None
+        return best.entry_id if best is not None and best.score >= threshold else None
+
+
+def score(base: KnowledgeBase, sets: dict[str, EvalSet]) -> dict[str, list[Scored]]:
+    return {language: [Scored(label, base.ranked(text)) for text, label in
+                       [*found.questions, *((text, None) for text in found.off_topic)]]
+            for language, found in sets.items()}
+
+
+@dataclass(frozen=True)
+class Quality:
+    top1: float
+    answered: float
+    off_topic: float  # kept apart: not answered
+    nothing_offered: float  # off-topic with no likely question offered either
+
+
+def quality(scored: list[Scored], threshold: float, floor: float) -> Quality:
+    asked = [item for item in scored if item.label is not None]
+    other = [item for item in scored if item.label is None]
+
+    def share(items: Sequence[Scored], test: Callable[[Scored], bool]) -> float:
+        return sum(1 for item in items if test(item)) / len(items) if items else 1.0
+
+    return Quality(
+        top1=share(asked, lambda s: bool(s.ranked) and s.ranked[0].entry_id == s.label),
+        answered=share(asked, lambda s: s.answered(threshold) == s.label),
+        off_topic=share(other, lambda s: s.answered(threshold) is None),
+        nothing_offered=share(other, lambda s: not s.offered(floor)))
+
+
+def tune(scored: dict[str, list[Scored]]) -> tuple[float, float]:
+    """The (CONFIDENT, OFFERED) pair the evaluation set asks for (see the module doc)."""
+    every = [item for items in scored.values() for item in items]
+    candidates = sorted({round(m.score, 3) for item in every for m in item.ranked[:3]}
+                        | {1.0})
+
+    def confident_goal(threshold: float) -> tuple[float, float]:
+        shares = [share for items in scored.values()
+                  for q in [quality(items, threshold, threshold)]
+                  for share in (q.answered, q.off_topic)]
+        return min(shares), sum(shares)
+
+    threshold = middle(candidates, confident_goal)
+
+    def offer_goal(floor: float) -> tuple[float, float]:
+        shares: list[float] = []
+        for items in scored.values():
+            asked = [item for item in items if item.label is not None]
+            other = [item for item in items if item.label is None]
+            kept = sum(1 for item in asked if item.label in item.offered(floor)) / len(asked)
+            apart = sum(1 for item in other if not item.offered(floor)) / len(other) \
+                if other else 1.0
+            shares += [kept, apart]
+        return min(shares), sum(shares)
+
+    floors = [value for value in candidates if value <= threshold]
+    floor = middle(floors, offer_goal)
+    return threshold, floor
+
+
+def middle(candidates: list[float], goal: Callable[[float], tuple[float, float]]) -> float:
+    """The middle of the values where `goal` is best: as far from both edges of the
+    best range as the set allows."""
+    goals = {value: goal(value) for value in candidates}
+    best = max(goals.values())
+    chosen = [value for value, reached in goals.items() if reached == best]
+    return round((min(chosen) + max(chosen)) / 2, 2)
+
+
+def padded(content: Content, size: int, seed: int = 13) -> KnowledgeBase:
+    """The real base and synthetic distractor entries up to `size`: each distractor's
+    phrasings mix the words of two real entries' phrasings of one language."""
+    rng = random.Random(seed)
+    faq = content.faq
+    phrases: list[tuple[str, str, float]] = []
+    for texts in faq.texts.values():
+        for entry_id, words in texts.items():
+            phrases += [(entry_id, text, 1.0) for text in (words.question, *words.examples)]
+            phrases.append((entry_id, words.answer, knowledge.ANSWER_WEIGHT))
+    vocabulary = {language: sorted({word for words in texts.values()
+                                    for text in words.examples for word in text.split()})
+                  for language, texts in faq.texts.items()}
+    examples = round(statistics.fmean(len(words.examples) for texts in faq.texts.values()
+                                      for words in texts.values()))
+    for number in range(max(0, size - len(faq.entries))):
+        for pool in vocabulary.values():
+            phrases += [(f"pad_{number}", " ".join(rng.sample(pool, min(len(pool),
+                                                                         rng.randint(3, 6)))),
+                         1.0) for _ in range(examples + 1)]
+    return KnowledgeBase(phrases)
+
+
+def timings(base: KnowledgeBase, texts: list[str], rounds: int) -> list[float]:
+    spent: list[float] = []
+    for _ in range(rounds):
+        for text in texts:
+            started = time.perf_counter()
+            base.ask(text)
+            spent.append((time.perf_counter() - started) * 1000)
+    return spent
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.faq", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tune", action="store_true", help="print the thresholds to use")
+    parser.add_argument("--rounds", type=int, default=5, help="times each text is asked")
+    args = parser.parse_args(argv)
+
+    content = load_content()
+    sets = eval_sets()
+    base = KnowledgeBase.build(content)
+    scored = score(base, sets)
+
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    started = time.perf_counter()
+    big = padded(content, BASE_SIZE)
+    build_s = time.perf_counter() - started
+    memory_mb = sum(stat.size_diff for stat in
+                    tracemalloc.take_snapshot().compare_to(before, "filename")) / 2**20
+    tracemalloc.stop()
+    texts = [text for found in sets.values()
+             for text in [*(q for q, _ in found.questions), *found.off_topic]]
+    spent = timings(big, texts, args.rounds)
+    p50, p99 = percentile(spent, 0.5), percentile(spent, 0.99)
+    scored_big = score(big, sets)
+
+    print(f"knowledge base: {len(content.faq.entries)} entries; padded to "
+          f"{len(big.entry_ids)} in {build_s:.2f} s")
+    print(f"thresholds: CONFIDENT {knowledge.CONFIDENT}, OFFERED {knowledge.OFFERED}")
+    print(f"{'language':<9}{'questions':>10}{'off-topic':>10}{'top-1':>8}{'answered':>10}"
+          f"{'kept apart':>12}{'no offer':>10}{'top-1@500':>11}   set")
+    worst_top1 = worst_apart = 1.0
+    for language, found in sets.items():
+        q = quality(scored[language], knowledge.CONFIDENT, knowledge.OFFERED)
+        big_q = quality(scored_big[language], knowledge.CONFIDENT, knowledge.OFFERED)
+        worst_top1, worst_apart = min(worst_top1, q.top1), min(worst_apart, q.off_topic)
+        print(f"{language:<9}{len(found.questions):>10}{len(found.off_topic):>10}"
+              f"{q.top1:>8.3f}{q.answered:>10.3f}{q.off_topic:>12.3f}"
+              f"{q.nothing_offered:>10.3f}{big_q.top1:>11.3f}   {found.path.name}")
+    print(f"answer time over {len(spent)} questions, {len(big.entry_ids)} entries: "
+          f"p50 {p50:.2f} ms, p99 {p99:.2f} ms (mean {statistics.fmean(spent):.2f} ms)")
+    print(f"memory the padded index holds: {memory_mb:.1f} MB")
+    print()
+    print(f"{verdict(worst_top1 >= TARGETS['top1'])} top-1 in every language "
+          f"{worst_top1:.3f} (target >= {TARGETS['top1']})")
+    print(f"{verdict(worst_apart >= TARGETS['off_topic'])} off-topic kept apart in every "
+          f"language {worst_apart:.3f} (target >= {TARGETS['off_topic']})")
+    print(f"{verdict(p99 <= TARGETS['p99_ms'])} p99 answer time {p99:.2f} ms "
+          f"(target <= {TARGETS['p99_ms']:.0f} ms)")
+    print(f"{verdict(memory_mb <= TARGETS['memory_mb'])} memory added {memory_mb:.1f} MB "
+          f"(target <= {TARGETS['memory_mb']:.0f} MB)")
+    if args.tune:
+        threshold, floor = tune(scored)
+        print()
+        print(f"tuned on {sum(len(items) for items in scored.values())} texts: "
+              f"CONFIDENT = {threshold:.2f}, OFFERED = {floor:.2f}")
+        for language, items in scored.items():
+            q = quality(items, threshold, floor)
+            print(f"  {language}: answered {q.answered:.3f}, kept apart {q.off_topic:.3f}, "
+                  f"nothing offered {q.nothing_offered:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Schema of the knowledge base: the entries (faq.yaml, language-neutral) and their words
+(faq.<lang>.yaml). Checked at start-up; problems name the file and the key.
+
+An entry names the flow its button leads to, the facts its answer's placeholders use
+(so a figure lives in one place, facts.yaml), up to three related entries, and whether
+its answer is personal (from the user's last eligibility check or registrations). Each
+language has every entry: a short question (also a button label), the answer (at most
+`ANSWER_LIMIT` characters once its figures are filled) and at least five phrasings as
+people type them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from bot import LANGUAGES
+from bot.content.facts import (
+    FactTable,
+    Unit,
+    fact_ids,
+    fill,
+    not_blank,
+    unknown_placeholders,
+)
+from bot.core import formats
+
+ANSWER_LIMIT = 700
+QUESTION_LIMIT = 60
+MIN_EXAMPLES = 5
+_ID = re.compile(r"^[a-z0-9_]+$")
+
+Topic = Literal["kandas", "documents", "apply", "procedure_2026", "support", "quota",
+                "citizenship", "ata_zholy", "projects", "forums", "tickets", "privacy", "bot"]
+Flow = Literal["eligibility", "documents", "forums", "my_forums", "projects", "numbers",
+               "handover", "privacy", "language", "menu", "none"]
+Personal = Literal["subsidy", "my_forum"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FaqEntry(_Strict):
+    id: str = Field(max_length=50)  # a button's payload carries it (64 bytes in all)
+    topic: Topic
+    flow: Flow
+    facts: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list, max_length=3)
+    personal: Personal | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("ids are lower-case letters, digits and _")
+        return value
+
+
+class FaqFile(_Strict):
+    entries: list[FaqEntry] = Field(min_length=1)
+
+
+class FaqWords(_Strict):
+    question: str = Field(max_length=QUESTION_LIMIT)
+    answer: str
+    examples: list[str] = Field(min_length=MIN_EXAMPLES)
+
+    _check = field_validator("question", "answer")(not_blank)
+
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, value: list[str]) -> list[str]:
+        if any(not str(example).strip() for example in value):
+            raise ValueError("an example must not be empty")
+        return [str(example).strip() for example in value]
+
+
+_WORDS: TypeAdapter[dict[str, FaqWords]] = TypeAdapter(dict[str, FaqWords])
+
+
+@dataclass(frozen=True)
+class FaqContent:
+    entries: dict[str, FaqEntry]  # in the file's order
+    texts: dict[str, dict[str, FaqWords]]  # language -> entry id -> words
+
+    def words(self, entry_id: str, language: str) -> FaqWords:
+        return self.texts[language][entry_id]
+
+
+def check_entries(faq: FaqFile, facts: FactTable, path: Path) -> list[str]:
+    """Ids unique, related entries and facts known."""
+    problems: list[str] = []
+    ids = [entry.id for entry in faq.entries]
+    problems += [f"{path}: entries: {entry_id!r} is listed twice"
+                 for entry_id in sorted({i for i in ids if ids.count(i) > 1})]
+    known_facts = {fact.id for fact in facts.facts}
+    for entry in faq.entries:
+        problems += [f"{path}: {entry.id}.related: {other!r} is no entry"
+                     for other in entry.related if other not in ids]
+        if entry.id in entry.related:
+            problems.append(f"{path}: {entry.id}.related: names itself")
+        problems += [f"{path}: {entry.id}.facts: {fact!r} is not in facts.yaml"
+                     for fact in entry.facts if fact not in known_facts]
+    return problems
+
+
+def _longest_noun(language: str) -> Callable[[Unit, float], str]:
+    """Counts with a noun as long as any the catalogs give, to measure a filled answer."""
+
+    def write(_unit: Unit, value: float) -> str:
+        return f"{formats.count(value, language)} {'x' * 16}"
+
+    return write
+
+
+def check_words(faq: FaqFile, facts: FactTable, words: dict[str, FaqWords], language: str,
+                path: Path) -> list[str]:
+    """Every entry has words, the answer's placeholders are the entry's facts, and the
+    filled answer fits."""
+    problems: list[str] = []
+    ids = [entry.id for entry in faq.entries]
+    problems += [f"{path}: {entry_id}: is missing" for entry_id in ids if entry_id not in words]
+    problems += [f"{path}: {entry_id}: not listed in faq.yaml"
+                 for entry_id in words if entry_id not in ids]
+    keys = facts.keys()
+    values = facts.values(language, _longest_noun(language))
+    for entry in faq.entries:
+        text = words.get(entry.id)
+        if text is None:
+            continue
+        unknown = unknown_placeholders(text.answer, keys)
+        if unknown:
+            problems.append(f"{path}: {entry.id}.answer: placeholders not in facts.yaml: "
+                            f"{sorted(unknown)}")
+            continue
+        undeclared = [fid for fid in fact_ids(text.answer, facts) if fid not in entry.facts]
+        if undeclared:
+            problems.append(f"{path}: {entry.id}.answer: uses facts not listed in the "
+                            f"entry's `facts` (faq.yaml): {undeclared}")
+        filled = fill(text.answer, values)
+        if len(filled) > ANSWER_LIMIT:
+            problems.append(f"{path}: {entry.id}.answer: {len(filled)} characters once "
+                            f"filled, more than {ANSWER_LIMIT}")
+    return problems
+
+
+def load_faq(directory: Path, facts: FactTable, read_yaml: Callable[[Path], Any],
+             explain: Callable[[Path, ValidationError], Exception]) -> FaqContent:
+    from bot.content import ContentError
+
+    path = directory / "faq.yaml"
+    try:
+        faq = FaqFile.model_validate(read_yaml(path))
+    except ValidationError as error:
+        raise explain(path, error) from error
+    problems = check_entries(faq, facts, path)
+    if problems:
+        raise ContentError("\n".join(problems))
+    texts: dict[str, dict[str, FaqWords]] = {}
+    for language in LANGUAGES:
+        words_path = directory / f"faq.{language}.yaml"
+        try:
+            words = _WORDS.validate_python(read_yaml(words_path))
+        except ValidationError as error:
+            raise explain(words_path, error) from error
+        problems = check_words(faq, facts, words, language, words_path)
+        if problems:
+            raise ContentError("\n".join(problems))
+        texts[language] = words
+    return FaqContent(entries={entry.id: entry for entry in faq.entries}, texts=texts)
+

@@ -1,0 +1,226 @@
+"""Typed questions matched to the knowledge base (bot/content/faq*.yaml), offline.
+
+How it matches (the measurements and the reasons are in the README, "Typed questions"):
+
+1. `fold` writes any text in one spelling: lower case, NFKC, the Kazakh letters folded
+   to their nearest plain ones (қ→к, ү/ұ→у, і→и, ә→а, ө→о, ғ→г, ң→н, һ→х, ё→е), then
+   Cyrillic written in Latin letters, and the Latin Kazakh alphabet and the common
+   ways of typing Kazakh in Latin folded the same way (q→k, w→u, zh→j, ...). So
+   "kandas bolu ushin", "кандас болу үшін" and "кандас болу ушин" are one text, and a
+   question typed in another language than the user's still meets its phrasings.
+2. Every phrasing of every entry (the examples and the short question of each
+   language, and the answer with a lower weight) is one small document of features:
+   the character 3-grams of its words (with the word's edges, which cope with Kazakh
+   and Russian endings and with typos) and each word's first five letters (its stem).
+   Features are weighted by TF-IDF, the IDF counted over entries, not phrasings.
+3. A question's score for an entry is the best cosine similarity between the question
+   and one of the entry's phrasings (0..1). The best entry is answered when its score
+   reaches `CONFIDENT`; entries from `OFFERED` up are offered as likely questions;
+   below `OFFERED` the text is off-topic. Both numbers were chosen by
+   `python -m bench.faq --tune` on the evaluation set (tests/fixtures/faq_eval/).
+
+The index is built once per content (a few tenths of a second for 500 entries) and
+answers in about a millisecond; it holds its postings in typed arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.content import Content
+
+# Chosen by `python -m bench.faq --tune` on tests/fixtures/faq_eval/*.yaml: the score
+# that best separates questions answered right from off-topic ones (the smaller of the
+# two shares as high as it goes), and the lowest score still worth offering as a likely
+# question (off-topic texts kept apart against right entries kept among the offers).
+CONFIDENT = 0.24
+OFFERED = 0.22
+# At most this many likely questions are offered.
+OFFER_COUNT = 3
+# The answer's own words count for less than the phrasings people type.
+ANSWER_WEIGHT = 0.5
+# A feature that weighs less than this share of its phrasing's vector (one found in
+# nearly every entry) is left out of the index: it changes no ranking and costs time.
+MIN_WEIGHT = 0.01
+STEM = 5
+# Question words and particles: they say what kind of question it is, not what it is
+# about, so they count for less (folded spellings: "кім", "кто" and "who" alike).
+STOP_WEIGHT = 0.2
+_STOP_WORDS = """
+    a an the is are am be do does did i me my we our you your to of for in on at it can
+    what who how when where which why much many
+    кім не қалай қашан қайда қанша қандай неге ма ме ба бе па пе мен біз сіз сен ол бұл
+    осы менің біздің сіздің
+    кто что как когда где какой какая какие сколько почему ли я мы вы мой наш ваш это
+    на в во с и а у о по за до от для мне нам
+    """
+
+# Kazakh letters to their nearest plain ones, ё to е; then Cyrillic to Latin.
+_KAZAKH = str.maketrans({"қ": "к", "ғ": "г", "ң": "н", "ө": "о", "ә": "а", "ү": "у", "ұ": "у",
+                         "і": "и", "һ": "х", "ё": "е"})
+_LATIN = str.maketrans({
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "j", "з": "z",
+    "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
+    "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h", "ц": "c", "ч": "ch",
+    "ш": "sh", "щ": "sh", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "iu", "я": "ia",
+    # Latin Kazakh (2021 alphabet and older ones) and how Kazakh is typed in Latin
+    "ä": "a", "ğ": "g", "ı": "i", "ñ": "n", "ö": "o", "ş": "sh", "ū": "u", "ü": "u",
+    "ç": "ch", "q": "k", "w": "u", "y": "i", "x": "h",
+})
+_DIGRAPHS = (("zh", "j"), ("kh", "h"))
+_WORD = re.compile(r"[a-z0-9]+")
+_REPEATS = re.compile(r"(.)\1+")
+
+
+def fold(text: str) -> str:
+    """The one spelling matching compares (see the module's doc)."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_KAZAKH).translate(_LATIN)
+    # Any other accent (é, ñ written as n + ~) goes; letters of other scripts stay out.
+    text = "".join(ch for ch in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(ch))
+    for digraph, letter in _DIGRAPHS:
+        text = text.replace(digraph, letter)
+    return " ".join(_REPEATS.sub(r"\1", word) for word in _WORD.findall(text))
+
+
+def _idf(entries: int, total: int) -> float:
+    """Okapi BM25's IDF (never below zero): near zero for a feature of every entry."""
+    return math.log(1 + (total - entries + 0.5) / (entries + 0.5))
+
+
+def features(text: str) -> dict[str, float]:
+    """The features of a text, weighted: its words' character 3-grams and stems."""
+    found: dict[str, float] = defaultdict(float)
+    for word in fold(text).split():
+        weight = STOP_WEIGHT if word in STOP_WORDS else 1.0
+        for feature in _word_features(word):
+            found[feature] += weight
+    return found
+
+
+def _word_features(word: str) -> list[str]:
+    marked = f"<{word}>"
+    return [*(marked[i:i + 3] for i in range(len(marked) - 2)), "~" + word[:STEM]]
+
+
+@dataclass(frozen=True)
+class Match:
+    entry_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    confident: bool  # the best match passes the threshold chosen from the evaluation set
+    matches: list[Match]  # best first, at most 3, only those worth offering
+
+
+_CACHE: dict[int, tuple[Content, KnowledgeBase]] = {}
+
+
+class KnowledgeBase:
+    """The index of every language's phrasings of every entry."""
+
+    def __init__(self, phrases: Iterable[tuple[str, str, float]]) -> None:
+        """`phrases`: (entry id, text, weight); an entry has as many as it likes."""
+        documents: list[tuple[int, dict[str, float], float]] = []
+        self.entry_ids: list[str] = []
+        numbers: dict[str, int] = {}
+        for entry_id, text, weight in phrases:
+            found = features(text)
+            if not found:
+                continue
+            number = numbers.setdefault(entry_id, len(numbers))
+            if number == len(self.entry_ids):
+                self.entry_ids.append(entry_id)
+            documents.append((number, found, weight))
+        entries_with: dict[str, set[int]] = defaultdict(set)
+        for number, found, _weight in documents:
+            for feature in found:
+                entries_with[feature].add(number)
+        total = max(1, len(self.entry_ids))
+        self._unseen = _idf(0, total)  # a feature no entry has
+        self._idf = {feature: _idf(len(entries), total)
+                     for feature, entries in entries_with.items()}
+        postings_docs: dict[str, array[int]] = defaultdict(lambda: array("I"))
+        postings_weights: dict[str, array[float]] = defaultdict(lambda: array("f"))
+        self._owner = array("I")
+        for number, found, weight in documents:
+            vector = {feature: count * self._idf[feature]
+                      for feature, count in found.items()}
+            norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
+            document = len(self._owner)
+            self._owner.append(number)
+            for feature, value in vector.items():
+                if value >= MIN_WEIGHT * norm:
+                    postings_docs[feature].append(document)
+                    postings_weights[feature].append(weight * value / norm)
+        self._postings = {feature: (postings_docs[feature], postings_weights[feature])
+                          for feature in postings_docs}
+
+    @classmethod
+    def build(cls, content: Content) -> KnowledgeBase:
+        """Every language's examples and questions, and the answers' words."""
+        faq = content.faq
+        phrases: list[tuple[str, str, float]] = []
+        for texts in faq.texts.values():
+            for entry_id, words in texts.items():
+                phrases += [(entry_id, example, 1.0) for example in
+                            (words.question, *words.examples)]
+                phrases.append((entry_id, words.answer, ANSWER_WEIGHT))
+        return cls(phrases)
+
+    @classmethod
+    def of(cls, content: Content) -> KnowledgeBase:
+        """The index of this content, built on first use (the content is fixed while
+        the bot runs)."""
+        held = _CACHE.get(id(content))
+        if held is None or held[0] is not content:
+            held = (content, cls.build(content))
+            _CACHE.clear()
+            _CACHE[id(content)] = held
+        return held[1]
+
+    def ranked(self, text: str) -> list[Match]:
+        """Every entry the text shares a feature with, best first."""
+        found = features(text)
+        query: dict[str, float] = {}
+        for feature, count in found.items():
+            query[feature] = count * self._idf.get(feature, self._unseen)
+        norm = math.sqrt(sum(value * value for value in query.values()))
+        if not norm:
+            return []
+        scores: dict[int, float] = defaultdict(float)
+        for feature, value in query.items():
+            posting = self._postings.get(feature)
+            if posting is None:
+                continue
+            documents, weights = posting
+            for document, weight in zip(documents, weights, strict=True):
+                scores[document] += value * weight
+        best: dict[int, float] = {}
+        owner = self._owner
+        for document, score in scores.items():
+            entry = owner[document]
+            if score > best.get(entry, 0.0):
+                best[entry] = score
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        return [Match(self.entry_ids[entry], min(1.0, score / norm)) for entry, score in ranked]
+
+    def ask(self, text: str) -> Answer:
+        """The entries a question typed in any of the languages matches."""
+        ranked = self.ranked(text)
+        offered = [match for match in ranked[:OFFER_COUNT] if match.score >= OFFERED]
+        return Answer(confident=bool(offered) and offered[0].score >= CONFIDENT,
+                      matches=offered)
+
+
+STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
