@@ -3,7 +3,7 @@ evaluation set, the content files' checks, and the flow (answers, likely questio
 question carried to a coordinator, off-topic text, personal answers, the coordinators'
 list of unanswered questions and its retention).
 
-Only the entries the seed and the full knowledge base share are named here:
+Only the entries the flows and tests/test_faq_content.py name are named here:
 kandas_who, kandas_how, documents_list, subsidy_amount, my_forum_when, bot_privacy."""
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def test_the_thresholds_come_from_the_evaluation_set() -> None:
 
 
 def test_the_evaluation_set_is_answered_in_every_language() -> None:
-    """Top-1 >= 0.9 per language and off-topic kept apart >= 0.9, on the full set where
-    it exists (kk.yaml, ru.yaml, en.yaml), else on the seed's."""
+    """Top-1 >= 0.9 per language and off-topic kept apart >= 0.9 (kk.yaml, ru.yaml,
+    en.yaml)."""
     content = load_content()
     sets = eval_sets()
     for language in LANGUAGES:

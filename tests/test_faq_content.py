@@ -31,7 +31,7 @@ FLOWS = {"eligibility", "documents", "forums", "my_forums", "projects", "numbers
 PERSONAL = {None, "subsidy", "my_forum"}
 ID = re.compile(r"^[a-z0-9_]+$")
 # Ids the matcher's side relies on, with the meaning both sides agreed.
-SEEDED = {"kandas_who": None, "kandas_how": None, "documents_list": None,
+NAMED = {"kandas_who": None, "kandas_how": None, "documents_list": None,
           "subsidy_amount": "subsidy", "my_forum_when": "my_forum", "bot_privacy": None}
 
 MIN_ENTRIES = 60
@@ -101,9 +101,9 @@ def test_entries_are_well_formed() -> None:
         assert entry["id"] not in entry["related"], entry["id"]
 
 
-def test_the_seeded_ids_exist_with_their_meaning() -> None:
+def test_the_named_ids_exist_with_their_meaning() -> None:
     by_id = {entry["id"]: entry for entry in index()}
-    for entry_id, personal in SEEDED.items():
+    for entry_id, personal in NAMED.items():
         assert entry_id in by_id, entry_id
         assert by_id[entry_id]["personal"] == personal, entry_id
     assert [e["id"] for e in index() if e["personal"]] == ["subsidy_amount", "my_forum_when"]
