@@ -18,7 +18,8 @@ How it matches (the measurements and the reasons are in the README, "Typed quest
    entry's phrasings, half its cosine with the entry's phrasings pooled (0..1).
    The best entry is answered when its score reaches `CONFIDENT`; entries from
    `OFFERED` up are offered as likely questions; below `OFFERED` the text is
-   off-topic. Both numbers were chosen by `python -m bench.faq --tune` on the evaluation set (tests/fixtures/faq_eval/).
+   off-topic. Both numbers were chosen by `python -m bench.faq --tune` on the
+   evaluation set (tests/fixtures/faq_eval/).
 
 The index is built once per content (the 70 entries in about a second) and answers
 in a few milliseconds; it holds its postings in typed arrays.
