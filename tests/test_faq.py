@@ -128,7 +128,7 @@ def test_the_shipped_knowledge_base_is_whole() -> None:
 
 
 @pytest.mark.parametrize(("file", "change", "message"), [
-    ("faq.yaml", lambda d: d["entries"][0]["related"].append("no_such_entry"),
+    ("faq.yaml", lambda d: d["entries"][0]["related"].__setitem__(0, "no_such_entry"),
      "related: 'no_such_entry' is no entry"),
     ("faq.yaml", lambda d: d["entries"][0]["facts"].append("no_such_fact"),
      "facts: 'no_such_fact' is not in facts.yaml"),
