@@ -4,8 +4,7 @@
     python -m bench.faq --tune     # also the thresholds the evaluation set asks for
 
 Reads the real content (bot/content/faq*.yaml) and the evaluation set
-(tests/fixtures/faq_eval/<lang>.yaml, or seed.<lang>.yaml where the full set is not
-there), and prints per language:
+(tests/fixtures/faq_eval/<lang>.yaml), and prints per language:
 
 - top-1: the share of questions whose best match is the right entry;
 - answered: the share answered with the right entry (best match, and confident);
@@ -53,12 +52,10 @@ class EvalSet:
 
 
 def eval_sets(directory: Path = EVAL_DIR) -> dict[str, EvalSet]:
-    """Each language's set: the full one where it exists, else the seed's."""
+    """Each language's set."""
     found: dict[str, EvalSet] = {}
     for language in LANGUAGES:
         path = directory / f"{language}.yaml"
-        if not path.exists():
-            path = directory / f"seed.{language}.yaml"
         with path.open(encoding="utf-8") as source:
             data = yaml.safe_load(source)
         found[language] = EvalSet(

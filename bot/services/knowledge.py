@@ -13,14 +13,16 @@ How it matches (the measurements and the reasons are in the README, "Typed quest
    the character 3-grams of its words (with the word's edges, which cope with Kazakh
    and Russian endings and with typos) and each word's first five letters (its stem).
    Features are weighted by TF-IDF, the IDF counted over entries, not phrasings.
-3. A question's score for an entry is the best cosine similarity between the question
-   and one of the entry's phrasings (0..1). The best entry is answered when its score
-   reaches `CONFIDENT`; entries from `OFFERED` up are offered as likely questions;
-   below `OFFERED` the text is off-topic. Both numbers were chosen by
-   `python -m bench.faq --tune` on the evaluation set (tests/fixtures/faq_eval/).
+3. Question words, particles and pronouns count for a fifth. A question's score for
+   an entry is half the best cosine similarity between the question and one of the
+   entry's phrasings, half its cosine with the entry's phrasings pooled (0..1).
+   The best entry is answered when its score reaches `CONFIDENT`; entries from
+   `OFFERED` up are offered as likely questions; below `OFFERED` the text is
+   off-topic. Both numbers were chosen by `python -m bench.faq --tune` on the
+   evaluation set (tests/fixtures/faq_eval/).
 
-The index is built once per content (a few tenths of a second for 500 entries) and
-answers in about a millisecond; it holds its postings in typed arrays.
+The index is built once per content (the 70 entries in about a second) and answers
+in a few milliseconds; it holds its postings in typed arrays.
 """
 
 from __future__ import annotations
@@ -41,26 +43,37 @@ if TYPE_CHECKING:
 # that best separates questions answered right from off-topic ones (the smaller of the
 # two shares as high as it goes), and the lowest score still worth offering as a likely
 # question (off-topic texts kept apart against right entries kept among the offers).
-CONFIDENT = 0.24
-OFFERED = 0.22
+CONFIDENT = 0.26
+OFFERED = 0.26
 # At most this many likely questions are offered.
 OFFER_COUNT = 3
 # The answer's own words count for less than the phrasings people type.
 ANSWER_WEIGHT = 0.5
 # A feature that weighs less than this share of its phrasing's vector (one found in
 # nearly every entry) is left out of the index: it changes no ranking and costs time.
-MIN_WEIGHT = 0.01
+MIN_WEIGHT = 0.03
+# The same for an entry's pooled vector, which has many more features: only the ones
+# that weigh are kept, so that a question is still answered in a few milliseconds.
+MIN_POOLED_WEIGHT = 0.06
 STEM = 5
-# Question words and particles: they say what kind of question it is, not what it is
-# about, so they count for less (folded spellings: "кім", "кто" and "who" alike).
+# A question's score for an entry: this share of its best phrasing's cosine, the rest
+# the cosine with the entry as one document (every word of its phrasings pooled), which
+# meets a question that takes its words from several phrasings.
+POOLED_SHARE = 0.5
+# Question words, particles and pronouns: they say what kind of question it is, not what
+# it is about, and count for a fifth (folded spellings: "кім", "кто" and "who" alike).
 STOP_WEIGHT = 0.2
 _STOP_WORDS = """
     a an the is are am be do does did i me my we our you your to of for in on at it can
-    what who how when where which why much many
+    what who how when where which why much many will would should could get there this
+    that pls please so with about any have has need want whats its im dont not or and
+    if as by from too also then just now
     кім не қалай қашан қайда қанша қандай неге ма ме ба бе па пе мен біз сіз сен ол бұл
-    осы менің біздің сіздің
+    осы менің біздің сіздің керек бар ғой ғана да де та те ше және немесе үшін бола
+    мүмкін мені маған сізге
     кто что как когда где какой какая какие сколько почему ли я мы вы мой наш ваш это
-    на в во с и а у о по за до от для мне нам
+    на в во с и а у о по за до от для мне нам можно нужно надо есть меня тоже вообще же
+    бы или если то так уже еще будет быть
     """
 
 # Kazakh letters to their nearest plain ones, ё to е; then Cyrillic to Latin.
@@ -150,21 +163,31 @@ class KnowledgeBase:
         self._unseen = _idf(0, total)  # a feature no entry has
         self._idf = {feature: _idf(len(entries), total)
                      for feature, entries in entries_with.items()}
+        self._owner = array("I")
+        pooled: list[dict[str, float]] = [defaultdict(float) for _ in self.entry_ids]
+        for number, found, weight in documents:
+            self._owner.append(number)
+            for feature, count in found.items():
+                pooled[number][feature] = max(pooled[number][feature], weight * count)
+        self._postings = self._index(
+            ((found, weight) for _number, found, weight in documents), MIN_WEIGHT)
+        self._pooled = self._index(((found, 1.0) for found in pooled), MIN_POOLED_WEIGHT)
+
+    def _index(self, vectors: Iterable[tuple[dict[str, float], float]], floor: float
+               ) -> dict[str, tuple[array[int], array[float]]]:
+        """Postings of TF-IDF vectors, each of unit length times its weight."""
         postings_docs: dict[str, array[int]] = defaultdict(lambda: array("I"))
         postings_weights: dict[str, array[float]] = defaultdict(lambda: array("f"))
-        self._owner = array("I")
-        for number, found, weight in documents:
+        for document, (found, weight) in enumerate(vectors):
             vector = {feature: count * self._idf[feature]
                       for feature, count in found.items()}
             norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
-            document = len(self._owner)
-            self._owner.append(number)
             for feature, value in vector.items():
-                if value >= MIN_WEIGHT * norm:
+                if value >= floor * norm:
                     postings_docs[feature].append(document)
                     postings_weights[feature].append(weight * value / norm)
-        self._postings = {feature: (postings_docs[feature], postings_weights[feature])
-                          for feature in postings_docs}
+        return {feature: (postings_docs[feature], postings_weights[feature])
+                for feature in postings_docs}
 
     @classmethod
     def build(cls, content: Content) -> KnowledgeBase:
@@ -198,20 +221,13 @@ class KnowledgeBase:
         norm = math.sqrt(sum(value * value for value in query.values()))
         if not norm:
             return []
-        scores: dict[int, float] = defaultdict(float)
-        for feature, value in query.items():
-            posting = self._postings.get(feature)
-            if posting is None:
-                continue
-            documents, weights = posting
-            for document, weight in zip(documents, weights, strict=True):
-                scores[document] += value * weight
-        best: dict[int, float] = {}
+        best: dict[int, float] = defaultdict(float)
         owner = self._owner
-        for document, score in scores.items():
+        for document, score in _dot(query, self._postings).items():
             entry = owner[document]
-            if score > best.get(entry, 0.0):
-                best[entry] = score
+            best[entry] = max(best[entry], (1 - POOLED_SHARE) * score)
+        for entry, score in _dot(query, self._pooled).items():
+            best[entry] += POOLED_SHARE * score
         ranked = sorted(best.items(), key=lambda item: -item[1])
         return [Match(self.entry_ids[entry], min(1.0, score / norm)) for entry, score in ranked]
 
@@ -221,6 +237,19 @@ class KnowledgeBase:
         offered = [match for match in ranked[:OFFER_COUNT] if match.score >= OFFERED]
         return Answer(confident=bool(offered) and offered[0].score >= CONFIDENT,
                       matches=offered)
+
+
+def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[float]]]
+         ) -> dict[int, float]:
+    scores: dict[int, float] = defaultdict(float)
+    for feature, value in query.items():
+        posting = postings.get(feature)
+        if posting is None:
+            continue
+        documents, weights = posting
+        for document, weight in zip(documents, weights, strict=True):
+            scores[document] += value * weight
+    return scores
 
 
 STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
