@@ -154,10 +154,14 @@ async def typed_question(ctx: Context) -> None:
     if found.matches:
         _offer(ctx, found.matches)
         return
+    ask = _ask_button(ctx)
     ctx.say(ctx._("I can only help with returning to Kazakhstan as a kandas: the status, "
                   "documents, support, citizenship, the Fund's projects and business forums. "
-                  "Choose an item from the menu, or ask a coordinator."),
-            *_ask_button(ctx), menu_button(ctx))
+                  "Choose an item from the menu, or ask a coordinator.") if ask else
+            ctx._("I can only help with returning to Kazakhstan as a kandas: the status, "
+                  "documents, support, citizenship, the Fund's projects and business forums. "
+                  "Choose an item from the menu."),
+            *ask, menu_button(ctx))
 
 
 def _offer(ctx: Context, matches: list[Match]) -> None:

@@ -252,6 +252,7 @@ async def test_without_the_coordinators_chat_there_is_no_ask_button(app: App) ->
     chat = await english(app)
     await chat.text("tell me a joke")
     assert chat.payloads() == ["menu"]
+    assert "only help with" in chat.texts() and "coordinator" not in chat.texts()
     await chat.press("faq:ask")  # an older button: the usual answer, not an error
     assert "not available" in chat.texts()
 
