@@ -102,12 +102,17 @@ class Content:
         return next((p for p in self.projects if p.id == project_id), None)
 
 
+# libyaml's safe loader where PyYAML was built with it (its wheels are): the same
+# documents, parsed about ten times faster than the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     if not path.exists():
         raise ContentError(f"{path}: file is missing")
     try:
         with path.open(encoding="utf-8") as source:
-            return yaml.safe_load(source)
+            return yaml.load(source, Loader=_YAML_LOADER)
     except yaml.YAMLError as error:
         raise ContentError(f"{path}: not valid YAML: {error}") from error
 

@@ -32,7 +32,7 @@ import re
 import unicodedata
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -136,7 +136,7 @@ class Answer:
     matches: list[Match]  # best first, at most 3, only those worth offering
 
 
-_CACHE: dict[int, tuple[Content, KnowledgeBase]] = {}
+_CACHE: dict[tuple[tuple[str, str, float], ...], KnowledgeBase] = {}
 
 
 class KnowledgeBase:
@@ -192,25 +192,20 @@ class KnowledgeBase:
     @classmethod
     def build(cls, content: Content) -> KnowledgeBase:
         """Every language's examples and questions, and the answers' words."""
-        faq = content.faq
-        phrases: list[tuple[str, str, float]] = []
-        for texts in faq.texts.values():
-            for entry_id, words in texts.items():
-                phrases += [(entry_id, example, 1.0) for example in
-                            (words.question, *words.examples)]
-                phrases.append((entry_id, words.answer, ANSWER_WEIGHT))
-        return cls(phrases)
+        return cls(list(_phrases(content)))
 
     @classmethod
     def of(cls, content: Content) -> KnowledgeBase:
-        """The index of this content, built on first use (the content is fixed while
-        the bot runs)."""
-        held = _CACHE.get(id(content))
-        if held is None or held[0] is not content:
-            held = (content, cls.build(content))
+        """The index of this content, built on first use and kept for the same phrases
+        (the content is fixed while the bot runs; the same files loaded again find it
+        built)."""
+        phrases = tuple(_phrases(content))
+        held = _CACHE.get(phrases)
+        if held is None:
+            held = cls(list(phrases))
             _CACHE.clear()
-            _CACHE[id(content)] = held
-        return held[1]
+            _CACHE[phrases] = held
+        return held
 
     def ranked(self, text: str) -> list[Match]:
         """Every entry the text shares a feature with, best first."""
@@ -253,3 +248,12 @@ def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[fl
 
 
 STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
+
+
+def _phrases(content: Content) -> Iterator[tuple[str, str, float]]:
+    """(entry id, text, weight) of every phrasing the index holds."""
+    for texts in content.faq.texts.values():
+        for entry_id, words in texts.items():
+            for example in (words.question, *words.examples):
+                yield entry_id, example, 1.0
+            yield entry_id, words.answer, ANSWER_WEIGHT
