@@ -291,8 +291,7 @@ async def _typed(ctx: Context, step: str) -> None:
     elif step == "phone":
         phone = _phone(raw, _draft(ctx)["fields"].get("country"))
         if phone is None:
-            _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
-                            "country code, e.g. +7 7XX XXX XX XX."))
+            _ask_phone_again(ctx)
             return
         _accept(ctx, step, phone)
         ctx.say(ctx._("Phone: {value}").format(value=phone))
@@ -308,6 +307,11 @@ async def _typed(ctx: Context, step: str) -> None:
         _ask(ctx, ctx._("Please use the buttons below."))
         return
     _ask(ctx)
+
+
+def _ask_phone_again(ctx: Context) -> None:
+    _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
+                    "country code, e.g. +7 7XX XXX XX XX."))
 
 
 def _phone(raw: str, country: str | None) -> str | None:
@@ -333,15 +337,11 @@ async def registration_text(ctx: Context) -> None:
 @router.fallback("contact", state="rg:phone")
 async def shared_contact(ctx: Context) -> None:
     """A phone number shared with Telegram's button."""
-    if not ctx.event.phone:
-        _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
-                        "country code, e.g. +7 7XX XXX XX XX."))
-        return
-    phone = _phone(ctx.event.phone if ctx.event.phone.startswith("+") else
-                   f"+{ctx.event.phone}", None)
+    shared = ctx.event.phone
+    phone = _phone(shared if shared.startswith("+") else f"+{shared}", None) \
+        if shared else None
     if phone is None:
-        _ask(ctx, ctx._("That does not look like a phone number. Please type it with the "
-                        "country code, e.g. +7 7XX XXX XX XX."))
+        _ask_phone_again(ctx)
         return
     _accept(ctx, "phone", phone)
     ctx.say(ctx._("Phone: {value}").format(value=phone))
