@@ -175,11 +175,15 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         if settings.telegram_enabled else None
     whatsapp = WhatsAppChannel(app.engine, settings, app.translations) \
         if settings.whatsapp_enabled else None
-    runner = web.AppRunner(make_web_app(app.db, telegram, whatsapp), access_log=None)
+    runner = web.AppRunner(make_web_app(app.db, telegram, whatsapp, app.engine),
+                           access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
     log.info("http: listening on %s:%s", settings.http_host, settings.http_port)
+    if settings.dashboard_enabled:
+        log.info("dashboard: %s (a coordinator sends /dashboard to the bot for a link)",
+                 settings.dashboard_url)
 
     notifier = app.engine.notifier  # the flows' follow-ups send through it too
     if telegram is not None:

@@ -56,6 +56,7 @@ from bot.db.models import (
 )
 from bot.db.paging import Page, fetch_page
 from bot.db.queue import LEASE, Consumer, Queue
+from bot.services import audit
 
 log = logging.getLogger(__name__)
 
@@ -223,26 +224,38 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
         created_at=moment, updated_at=moment)
     db.add(broadcast)
     await db.flush()
+    await audit.record(db, created_by, "broadcast.create", "broadcast", broadcast.id,
+                       after={"texts": texts, "audience": filters(audience),
+                              "attachment": broadcast.attachment_name,
+                              "button_url": button_url}, at=moment)
     return broadcast
 
 
-async def schedule(db: AsyncSession, broadcast_id: int, when: datetime) -> Broadcast:
+async def schedule(db: AsyncSession, broadcast_id: int, when: datetime,
+                   by: int | None = None) -> Broadcast:
     """Send at `when` (now for "send now"): the scheduler job starts it."""
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None or broadcast.status not in (BroadcastStatus.DRAFT,
                                                      BroadcastStatus.SCHEDULED):
         raise BroadcastError("state")
+    before = audit.snapshot(broadcast, ("status", "scheduled_at"))
     broadcast.status, broadcast.scheduled_at = BroadcastStatus.SCHEDULED, when
     broadcast.updated_at = now()
+    await audit.record(db, by, "broadcast.schedule", "broadcast", broadcast.id, before=before,
+                       after=audit.snapshot(broadcast, ("status", "scheduled_at")))
     return broadcast
 
 
-async def cancel(db: AsyncSession, broadcast_id: int, now: datetime) -> Broadcast:
+async def cancel(db: AsyncSession, broadcast_id: int, now: datetime,
+                 by: int | None = None) -> Broadcast:
     """A scheduled or running broadcast stops: rows not yet sent are skipped."""
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None or broadcast.status not in (
             BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
         raise BroadcastError("state")
+    await audit.record(db, by, "broadcast.cancel", "broadcast", broadcast.id,
+                       before={"status": broadcast.status},
+                       after={"status": BroadcastStatus.CANCELLED}, at=now)
     broadcast.status = BroadcastStatus.CANCELLED
     broadcast.cancelled_at = broadcast.updated_at = now
     if broadcast.started_at is not None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.core.events import InboundFile
 from bot.db.models import HandoverMessage, HandoverThread, ThreadStatus, User
+from bot.services import audit
 
 
 def available(settings: Settings) -> bool:
@@ -156,6 +157,9 @@ async def close(db: AsyncSession, thread_id: int, by: int | None, now: datetime
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
+    await audit.record(db, by, "question.close", "question", thread_id,
+                       before={"status": ThreadStatus.OPEN},
+                       after={"status": ThreadStatus.CLOSED}, at=now)
     thread = await db.get(HandoverThread, thread_id)
     if thread is not None:
         await db.refresh(thread)
@@ -166,6 +170,17 @@ async def answered(db: AsyncSession, thread: HandoverThread, coordinator_id: int
                    now: datetime) -> None:
     thread.coordinator_id = coordinator_id
     thread.updated_at = now
+    await audit.record(db, coordinator_id, "question.answer", "question", thread.id, at=now)
+
+
+async def assign(db: AsyncSession, thread: HandoverThread, coordinator_id: int | None,
+                 by: int | None, now: datetime) -> None:
+    """The coordinator who takes care of a question (None: nobody)."""
+    before = {"coordinator_id": thread.coordinator_id}
+    thread.coordinator_id = coordinator_id
+    thread.updated_at = now
+    await audit.record(db, by, "question.assign", "question", thread.id, before=before,
+                       after={"coordinator_id": coordinator_id}, at=now)
 
 
 async def open_threads(db: AsyncSession, limit: int = 50) -> list[ThreadInfo]:
