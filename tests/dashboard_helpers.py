@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
@@ -26,6 +28,17 @@ from tests.conftest import Chat, make_settings
 LEAD, COORDINATOR, STRANGER = "111", "222", "333"
 BOT_TOKEN = "123456:TEST-token-for-the-dashboard"
 LINK = re.compile(r"(https?://\S+/dashboard/signin\?token=([\w-]+))")
+
+
+@asynccontextmanager
+async def app_with_people(database_url: str) -> AsyncIterator[App]:
+    """The app with the three people; `app.people` their users.id."""
+    built = await dashboard_app(database_url)
+    built.people = await add_people(built)  # type: ignore[attr-defined]
+    try:
+        yield built
+    finally:
+        await built.close()
 
 
 async def dashboard_app(database_url: str, **overrides: object) -> App:

@@ -19,7 +19,7 @@ from tests.dashboard_helpers import (
     COORDINATOR,
     LEAD,
     STRANGER,
-    add_people,
+    app_with_people,
     client_for,
     csrf_of,
     dashboard_app,
@@ -31,12 +31,8 @@ from tests.dashboard_helpers import (
 
 @pytest.fixture
 async def board(database_url: str) -> AsyncIterator[App]:
-    built = await dashboard_app(database_url)
-    await add_people(built)
-    try:
+    async with app_with_people(database_url) as built:
         yield built
-    finally:
-        await built.close()
 
 
 @pytest.fixture
@@ -96,7 +92,7 @@ async def test_the_session_cookie_is_httponly_and_samesite(client: TestClient,
 
 async def test_an_expired_or_unknown_link_is_refused(board: App, client: TestClient) -> None:
     async with board.engine.sessionmaker() as db, db.begin():
-        lead = await dashboard_auth.member(db, 1, board.settings)
+        lead = await dashboard_auth.member(db, board.people["lead"], board.settings)  # type: ignore[attr-defined]
         assert lead is not None
         old = await dashboard_auth.issue_link(db, lead.user.id, now() - timedelta(hours=1),
                                               board.settings.dashboard_link_minutes)
@@ -170,7 +166,8 @@ async def test_signing_out_ends_the_session(board: App, client: TestClient) -> N
 
 async def test_an_expired_session_is_refused(board: App, client: TestClient) -> None:
     async with board.engine.sessionmaker() as db, db.begin():
-        opened = await dashboard_auth.open_session(db, 1, now() - timedelta(hours=13), 12, "en")
+        opened = await dashboard_auth.open_session(
+            db, board.people["lead"], now() - timedelta(hours=13), 12, "en")  # type: ignore[attr-defined]
     client.session.cookie_jar.update_cookies({"otandas_dashboard": opened.cookie},
                                              client.make_url("/dashboard/"))
     assert (await client.get("/dashboard/", allow_redirects=False)).status == 302

@@ -490,11 +490,12 @@ async def attendee_rows(db: AsyncSession, forum: Forum) -> list[dict[str, Any]]:
 
 
 def to_csv(rows: list[dict[str, Any]], header: dict[str, str]) -> bytes:
-    """UTF-8 with a BOM, so that Excel opens Kazakh and Russian names correctly."""
+    """UTF-8 with a BOM, so that Excel opens Kazakh and Russian names correctly. The
+    columns are the header's keys, in its order."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(_safe_row(header))
-    writer.writerows(_safe_row(row) for row in rows)
+    writer.writerow(_safe_row(header, header))
+    writer.writerows(_safe_row(row, header) for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -507,7 +508,7 @@ def to_xlsx(rows: list[dict[str, Any]], header: dict[str, str], title: str) -> b
     sheet = book.active
     assert sheet is not None
     sheet.title = _sheet_title(title)
-    for values in (_safe_row(header), *(_safe_row(row) for row in rows)):
+    for values in (_safe_row(header, header), *(_safe_row(row, header) for row in rows)):
         sheet.append(values)
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):
@@ -540,8 +541,8 @@ def safe_cell(value: Any) -> Any:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _safe_row(row: dict[str, Any]) -> list[Any]:
-    return [safe_cell(row[column]) for column in EXPORT_COLUMNS]
+def _safe_row(row: dict[str, Any], columns: dict[str, str]) -> list[Any]:
+    return [safe_cell(row[column]) for column in columns]
 
 
 def _sheet_title(title: str) -> str:

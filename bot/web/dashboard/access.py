@@ -16,7 +16,7 @@ from aiohttp import web
 from bot import LANGUAGES
 from bot.clock import now
 from bot.core.engine import Engine
-from bot.core.i18n import Translator
+from bot.core.i18n import N_, Translator
 from bot.db.models import DashboardSession
 from bot.services import dashboard_auth
 from bot.services.dashboard_auth import Member
@@ -113,8 +113,8 @@ def language_of(request: web.Request, session: DashboardSession | None) -> str |
 
 def refuse(request: web.Request, status: int) -> web.Response:
     t = request.get(WORDS)
-    words = {403: "This is not allowed for your role.", 404: "Not found.",
-             429: "Too many failed sign-ins. Please wait a few minutes."}
+    words = {403: N_("This is not allowed for your role."), 404: N_("Not found."),
+             429: N_("Too many failed sign-ins. Please wait a few minutes.")}
     message = t._(words[status]) if t is not None else words[status]
     return web.Response(status=status, text=message, content_type="text/plain")
 

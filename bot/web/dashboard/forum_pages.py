@@ -89,7 +89,7 @@ def read_form(form: Form) -> dict[str, Any]:
                          for language in LANGUAGES}
         if field != "description" and not all(values[field].values()):
             raise forums.ForumError("missing")
-    country = text("country", 2).upper()
+    country = text("country", 10).upper()
     if not re.fullmatch(r"[A-Z]{2}", country):
         raise forums.ForumError("bad_country")
     zone = text("timezone", 64)
@@ -234,14 +234,19 @@ async def export(request: web.Request) -> web.StreamResponse:
 # ---- check-in at the door -------------------------------------------------------------------
 
 
-async def checkin_page(request: web.Request) -> web.StreamResponse:
-    board = dashboard_of(request)
+async def _forum_counts(request: web.Request) -> tuple[Forum, dict[str, int]] | None:
+    """The forum of the address and its counts; None when there is no such forum."""
     number = forum_id(request)
-    async with board.engine.sessionmaker() as db:
+    async with dashboard_of(request).engine.sessionmaker() as db:
         forum = await forums.get(db, number) if number else None
-        if forum is None:
-            return refuse(request, 404)
-        counts = await forums.counts(db, forum)
+        return (forum, await forums.counts(db, forum)) if forum is not None else None
+
+
+async def checkin_page(request: web.Request) -> web.StreamResponse:
+    found = await _forum_counts(request)
+    if found is None:
+        return refuse(request, 404)
+    forum, counts = found
     return aiohttp_jinja2.render_template("checkin.html", request, context(
         request, forum=forum, counts=counts, localized=localized))
 
@@ -284,11 +289,8 @@ async def checkin(request: web.Request) -> web.StreamResponse:
 
 async def arrivals(request: web.Request) -> web.StreamResponse:
     """The live counter of the check-in page."""
-    board = dashboard_of(request)
-    number = forum_id(request)
-    async with board.engine.sessionmaker() as db:
-        forum = await forums.get(db, number) if number else None
-        if forum is None:
-            return refuse(request, 404)
-        counts = await forums.counts(db, forum)
+    found = await _forum_counts(request)
+    if found is None:
+        return refuse(request, 404)
+    counts = found[1]
     return web.json_response({"arrived": counts["checked_in"], "confirmed": counts["confirmed"]})
