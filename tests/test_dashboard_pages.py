@@ -281,3 +281,29 @@ async def test_the_overview_draws_its_charts_with_tables_and_csv(board: App,
     assert csv.status == 200 and "telegram" in body and "console" in body
     month = now().strftime("%Y-%m")
     assert any(line.startswith(month) for line in body.splitlines())
+
+
+class MenuBot:
+    """Records setChatMenuButton as aiogram's Bot would send it."""
+
+    def __init__(self) -> None:
+        self.buttons: dict[int, object] = {}
+
+    async def set_chat_menu_button(self, *, chat_id: int, menu_button: object) -> bool:
+        self.buttons[chat_id] = menu_button
+        return True
+
+
+async def test_coordinators_get_the_mini_app_menu_button_on_https(database_url: str) -> None:
+    from bot.web.dashboard.menu import set_menu_buttons
+
+    async with app_with_people(database_url) as plain:
+        recorder = MenuBot()
+        assert await set_menu_buttons(recorder, plain.engine) == 0  # type: ignore[arg-type]
+        plain.engine.settings.public_base_url = "https://bot.example.org"
+        assert await set_menu_buttons(recorder, plain.engine) == 2  # type: ignore[arg-type]
+    assert set(recorder.buttons) == {int(LEAD), int(COORDINATOR)}  # not the stranger
+    button = recorder.buttons[int(COORDINATOR)]
+    url = button.web_app.url  # type: ignore[attr-defined]
+    assert url == "https://bot.example.org/dashboard/signin"
+    assert button.text == "Dashboard"  # type: ignore[attr-defined]
