@@ -209,3 +209,15 @@ async def test_a_coordinators_day_in_the_browser(bot: RunningBot, browser: Any) 
         assert len(delivered) == 1
         assert "В Берлине, 10:00, Alexanderplatz." in (delivered[0].text or "")
         assert bot._("ru", "Answer from a coordinator:").rstrip(":") in (delivered[0].text or "")
+
+        def close() -> str:
+            browser.find_element(By.ID, "close").click()
+            wait(browser, lambda d: d.find_element(By.ID, "thread-status").text == "closed")
+            return str(browser.find_element(By.ID, "thread-status").text)
+
+        mark = api.mark()
+        assert await step(close) == "closed"
+        await api.wait_for(lambda: bool(api.replies(USER, mark)), 5, "the closing notice")
+        # The coordinators' chat hears of it as when a coordinator closes it there.
+        await api.wait_for(lambda: any("#1" in (m.text or "") and "Lead" in (m.text or "")
+                                       for m in api.messages(GROUP)), 5, "the group's note")

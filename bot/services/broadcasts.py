@@ -647,6 +647,18 @@ async def report(db: AsyncSession, broadcast: Broadcast, now: datetime) -> Repor
                   dict(audience_of(broadcast).get("_excluded") or {}), duration)
 
 
+async def progress(db: AsyncSession, shown: list[Broadcast]) -> list[Report]:
+    """The delivery counts of several broadcasts at once (one grouped query), for lists;
+    `report` adds the reasons of failures and the duration for one."""
+    counts: dict[int, dict[str, int]] = {broadcast.id: {} for broadcast in shown}
+    if counts:
+        for broadcast_id, status, n in (await db.execute(
+                select(D.broadcast_id, D.status, func.count())
+                .where(D.broadcast_id.in_(counts)).group_by(D.broadcast_id, D.status))).all():
+            counts[broadcast_id][status] = int(n)
+    return [Report(broadcast, counts[broadcast.id], {}, {}, None) for broadcast in shown]
+
+
 async def listing(db: AsyncSession, page: int, size: int) -> tuple[list[Broadcast], Page]:
     """One page of the announcements but drafts, the latest first."""
     return await fetch_page(db, select(Broadcast).where(Broadcast.status != BroadcastStatus.DRAFT)

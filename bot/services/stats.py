@@ -20,7 +20,6 @@ from bot.clock import as_utc
 from bot.db.dialect import year_month
 from bot.db.models import (
     Broadcast,
-    BroadcastDelivery,
     CheckStatus,
     EligibilityCheck,
     Forum,
@@ -31,6 +30,7 @@ from bot.db.models import (
     ThreadStatus,
     User,
 )
+from bot.services import broadcasts
 
 MONTHS = 12
 USER_DIMENSIONS = {"channel": User.channel, "language": User.language, "country": User.country}
@@ -119,21 +119,16 @@ async def forums(db: AsyncSession, now: datetime, limit: int = 12) -> Series:
 
 
 async def announcements(db: AsyncSession, limit: int = 12) -> Series:
-    """The latest announcements: sent, delivered, read, failed (and blocked)."""
+    """The latest announcements: sent (not yet delivered), delivered (not yet read),
+    read, failed, blocked; the parts of one bar add up."""
     latest = list((await db.execute(
-        select(Broadcast.id).where(Broadcast.started_at.is_not(None))
+        select(Broadcast).where(Broadcast.started_at.is_not(None))
         .order_by(Broadcast.id.desc()).limit(limit))).scalars())
     columns = ["sent", "delivered", "read", "failed", "blocked"]
-    values: dict[tuple[str, str], int] = {}
-    if latest:
-        D = BroadcastDelivery
-        for broadcast_id, status, count in (await db.execute(
-                select(D.broadcast_id, D.status, func.count())
-                .where(D.broadcast_id.in_(latest))
-                .group_by(D.broadcast_id, D.status))).all():
-            if status in columns:
-                values[(f"#{broadcast_id}", str(status))] = int(count)
-    return Series([f"#{i}" for i in reversed(latest)], columns, values)
+    values = {(f"#{report.broadcast.id}", status): count
+              for report in await broadcasts.progress(db, latest)
+              for status, count in report.counts.items() if status in columns}
+    return Series([f"#{b.id}" for b in reversed(latest)], columns, values)
 
 
 @dataclass(frozen=True)

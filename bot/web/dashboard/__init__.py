@@ -32,6 +32,7 @@ def setup_dashboard(app: web.Application, engine: Engine) -> Dashboard:
     """Add the dashboard's routes to the bot's aiohttp application."""
     board = Dashboard(engine)
     app[DASHBOARD] = board
+    app[overview.FIGURES] = overview.FiguresCache()
     app.middlewares.append(guard)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                          autoescape=jinja2.select_autoescape(["html"]),

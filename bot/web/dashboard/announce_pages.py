@@ -74,10 +74,9 @@ def when_from(raw: str) -> datetime | None:
 
 async def announcement_list(request: web.Request) -> web.StreamResponse:
     board = dashboard_of(request)
-    moment = now()
     async with board.engine.sessionmaker() as db:
         rows, page = await broadcasts.listing(db, page_number(request), 20)
-        reports = [await broadcasts.report(db, row, moment) for row in rows]
+        reports = await broadcasts.progress(db, rows)
     return aiohttp_jinja2.render_template("announcements.html", request, context(
         request, reports=reports, page=page, zone=ZONE))
 
@@ -120,6 +119,7 @@ async def compose(request: web.Request) -> web.StreamResponse:
                                               audience=cast(broadcasts.AudienceRecord, audience))
             await broadcasts.schedule(db, created.id, when or moment,
                                       by=member_of(request).user.id)
+        await board.engine.publish(broadcasts.Scheduled(created.id))  # wakes the sender
         raise web.HTTPSeeOther(f"{PREFIX}/announcements/{created.id}")
     draft = Broadcast(texts=texts or {}, audience=dict(audience))
     previews = {language: broadcasts.compose(draft, language).text for language in LANGUAGES} \

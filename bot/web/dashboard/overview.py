@@ -3,21 +3,27 @@ audit log and the coordinators (for the lead coordinators)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import now
+from bot.core.engine import Engine
 from bot.core.i18n import N_, Translator
 from bot.core.inbound import whole_number
-from bot.db.models import User
+from bot.db.models import UnansweredQuestion, User
 from bot.services import audit, coordinators, forums, stats, unanswered
 from bot.services.stats import Series
 from bot.web.dashboard.access import context, dashboard_of, lead_only, refuse, t_of
 from bot.web.dashboard.charts import stacked_bars
+
+log = logging.getLogger(__name__)
 
 # The charts of the overview, in order: a name (its CSV's too), a title, the numbers.
 Source = Callable[[AsyncSession, datetime], Awaitable[Series]]
@@ -56,30 +62,76 @@ def column_labels(t: Translator) -> dict[str, str]:
             "closed": t._("closed"), "other": t._("other"), "?": t._("unknown")}
 
 
-async def overview(request: web.Request) -> web.StreamResponse:
-    board, t = dashboard_of(request), t_of(request)
-    labels = column_labels(t)
+@dataclass
+class Figures:
+    """The overview's numbers, counted at `at`."""
+
+    series: dict[str, Series]
+    questions: stats.Questions
+    unanswered: list[UnansweredQuestion]
+    at: datetime
+
+
+async def count_figures(engine: Engine) -> Figures:
     moment = now()
-    charts = []
-    async with board.engine.sessionmaker() as db:
-        for name, (title, source) in CHARTS.items():
-            series = await source(db, moment)
-            charts.append({"name": name, "title": t._(title), "series": series,
-                           "svg": stacked_bars(series, t._(title), labels)})
+    async with engine.sessionmaker() as db:
+        series = {name: await source(db, moment) for name, (_, source) in CHARTS.items()}
         questions = await stats.questions(db, moment)
         top, _ = await unanswered.most_asked(db, 0, 10)
+    return Figures(series, questions, top, moment)
+
+
+@dataclass
+class FiguresCache:
+    """The overview's numbers are counted over whole tables (hundreds of thousands of
+    rows): once, then again in the background when a page asks for numbers older than
+    `ttl`, so a page never waits for the count but the first one after the start. The
+    page says when they were counted."""
+
+    ttl: timedelta = timedelta(seconds=60)
+    figures: Figures | None = None
+    _refreshing: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def get(self, engine: Engine) -> Figures:
+        if self.figures is None:
+            self.figures = await count_figures(engine)
+        elif now() - self.figures.at > self.ttl and (
+                self._refreshing is None or self._refreshing.done()):
+            self._refreshing = asyncio.create_task(self._refresh(engine))
+        return self.figures
+
+    async def _refresh(self, engine: Engine) -> None:
+        try:
+            self.figures = await count_figures(engine)
+        except Exception:
+            log.exception("dashboard: the overview's numbers could not be counted")
+
+
+FIGURES = web.AppKey("figures", FiguresCache)
+
+
+async def figures_of(request: web.Request) -> Figures:
+    return await request.config_dict[FIGURES].get(dashboard_of(request).engine)
+
+
+async def overview(request: web.Request) -> web.StreamResponse:
+    t = t_of(request)
+    labels = column_labels(t)
+    figures = await figures_of(request)
+    charts = [{"name": name, "title": t._(title), "series": figures.series[name],
+               "svg": stacked_bars(figures.series[name], t._(title), labels)}
+              for name, (title, _) in CHARTS.items()]
     return aiohttp_jinja2.render_template("overview.html", request, context(
-        request, charts=charts, labels=labels, questions=questions, unanswered=top))
+        request, charts=charts, labels=labels, questions=figures.questions,
+        unanswered=figures.unanswered, counted_at=figures.at.strftime("%Y-%m-%d %H:%M")))
 
 
 async def chart_csv(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in CHARTS:
         return refuse(request, 404)
-    board, t = dashboard_of(request), t_of(request)
-    source = CHARTS[name][1]
-    async with board.engine.sessionmaker() as db:
-        series = await source(db, now())
+    t = t_of(request)
+    series = (await figures_of(request)).series[name]
     labels = column_labels(t)
     header = {"row": t._("Period or item"),
               **{column: labels.get(column, column) for column in series.columns}}

@@ -24,7 +24,7 @@ ANSWER_LIMIT = 4000
 async def inbox(request: web.Request) -> web.StreamResponse:
     board = dashboard_of(request)
     async with board.engine.sessionmaker() as db:
-        threads = await handover.open_threads(db, limit=200)
+        threads = await handover.open_threads(db, limit=100)
         names = {user.id: user.display_name for user in [
             await db.get(User, info.thread.coordinator_id) for info in threads
             if info.thread.coordinator_id] if user is not None}
@@ -124,6 +124,8 @@ async def close(request: web.Request) -> web.StreamResponse:
         user = await db.get(User, closed.user_id) if closed is not None else None
     if closed is None:
         return refuse(request, 404)
+    # The coordinators' chat is told and its "Close" buttons go, as from the bot.
+    await board.engine.publish(handover.Closed(closed.id, member_of(request).user.display_name))
     if user is not None:
         replies = board.engine.compose("question_closed", user.language, thread_id=closed.id)
         await board.engine.notifier.push(user.channel, user.external_id, replies, "notice")
