@@ -24,7 +24,9 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.broadcast import Database
 from bot.app import build_app
@@ -57,6 +59,7 @@ async def chunks(db: Any, model: Any, rows: list[dict[str, Any]], size: int = 50
 
 async def seed(app: Any, users: int, forum_count: int) -> None:
     rng, moment = random.Random(7), now()
+    threads = min(2000, users // 2)
     async with app.engine.sessionmaker() as db, db.begin():
         await chunks(db, User, [{
             "channel": "console" if i == 0 else rng.choice(("telegram", "whatsapp")),
@@ -99,12 +102,12 @@ async def seed(app: Any, users: int, forum_count: int) -> None:
         await chunks(db, HandoverThread, [{
             "user_id": 2 + i, "status": "open" if i % 4 else "closed",
             "created_at": moment - timedelta(hours=i), "updated_at": moment}
-            for i in range(2000)])
+            for i in range(threads)])
         await chunks(db, HandoverMessage, [{
             "thread_id": 1 + i // 2, "direction": "in" if i % 2 == 0 else "out",
             "text": "Question?" if i % 2 == 0 else "Answer.",
             "created_at": moment - timedelta(hours=i // 2) + timedelta(minutes=(i % 2) * 30)}
-            for i in range(4000)])
+            for i in range(2 * threads)])
         await chunks(db, UnansweredQuestion, [{
             "language": "ru", "key": f"{i:064d}", "text": f"question {i}", "count": i % 17 + 1,
             "first_asked": moment, "last_asked": moment} for i in range(5000)])
@@ -159,6 +162,17 @@ async def measure(url: str, users: int, forum_count: int, requests: int
     return timings, firsts
 
 
+async def drop(url: str, server: str | None) -> None:
+    """The PostgreSQL database made for the run goes at its end."""
+    if not server:
+        return
+    admin = create_async_engine(make_url(server), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(
+            f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    await admin.dispose()
+
+
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
@@ -174,7 +188,10 @@ async def main() -> None:
     database = Database(options.database_url)
     url = await database("dashboard")
     print(f"dashboard pages on {url.split(':', 1)[0]}")
-    timings, firsts = await measure(url, options.users, options.forums, options.requests)
+    try:
+        timings, firsts = await measure(url, options.users, options.forums, options.requests)
+    finally:
+        await drop(url, options.database_url)
     print(f"\n{'page':<24}{'first ms':>9}{'p50 ms':>9}{'p99 ms':>9}")
     for name, spent in timings.items():
         worst = p99(spent)
