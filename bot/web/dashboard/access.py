@@ -17,9 +17,11 @@ from bot import LANGUAGES
 from bot.clock import now
 from bot.core.engine import Engine
 from bot.core.i18n import N_, Translator
+from bot.core.inbound import whole_number
 from bot.db.models import DashboardSession
 from bot.services import dashboard_auth
 from bot.services.dashboard_auth import Member
+from bot.web.dashboard.labels import words
 
 COOKIE = "otandas_dashboard"
 PREFIX = "/dashboard"
@@ -94,6 +96,11 @@ def session_of(request: web.Request) -> DashboardSession:
 
 def t_of(request: web.Request) -> Translator:
     return request[WORDS]
+
+
+def number_in(request: web.Request, name: str) -> int | None:
+    """A row's number in the address (`/forums/{forum}`), checked like every number."""
+    return whole_number(request.match_info.get(name, ""), low=1, high=2**52)
 
 
 def client_address(request: web.Request) -> str:
@@ -171,9 +178,11 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
     """What every template gets: the words, the member, the CSRF token, the paths."""
     t = t_of(request)
     session = request.get(SESSION)
+    named = words(t)
     return {"_": t._, "ngettext": t.ngettext, "language": t.locale,
             "member": request.get(MEMBER), "csrf": session.csrf if session else "",
-            "base": PREFIX, "path": request.path, "static": static, **values}
+            "base": PREFIX, "path": request.path, "static": static,
+            "word": lambda code: named.get(str(code), str(code)), **values}
 
 
 def static(name: str) -> str:

@@ -20,7 +20,15 @@ from bot.core.i18n import Translator
 from bot.core.inbound import clean, whole_number
 from bot.db.models import Broadcast
 from bot.services import broadcasts, forums
-from bot.web.dashboard.access import PREFIX, context, dashboard_of, member_of, refuse, t_of
+from bot.web.dashboard.access import (
+    PREFIX,
+    context,
+    dashboard_of,
+    member_of,
+    number_in,
+    refuse,
+    t_of,
+)
 from bot.web.dashboard.overview import page_number
 
 ZONE = ZoneInfo("Asia/Almaty")  # Kazakhstan, UTC+5: the bot's announcements' time too
@@ -134,13 +142,9 @@ async def compose(request: web.Request) -> web.StreamResponse:
         status=400 if problem else 200)
 
 
-def broadcast_id(request: web.Request) -> int | None:
-    return whole_number(request.match_info.get("broadcast", ""), low=1, high=2**52)
-
-
 async def announcement_page(request: web.Request) -> web.StreamResponse:
     board = dashboard_of(request)
-    number = broadcast_id(request)
+    number = number_in(request, "broadcast")
     async with board.engine.sessionmaker() as db:
         found = await db.get(Broadcast, number) if number else None
         if found is None:
@@ -154,7 +158,7 @@ async def announcement_page(request: web.Request) -> web.StreamResponse:
 
 async def cancel(request: web.Request) -> web.StreamResponse:
     board = dashboard_of(request)
-    number = broadcast_id(request)
+    number = number_in(request, "broadcast")
     if number is None:
         return refuse(request, 404)
     try:

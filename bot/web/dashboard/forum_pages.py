@@ -25,6 +25,7 @@ from bot.web.dashboard.access import (
     context,
     dashboard_of,
     member_of,
+    number_in,
     refuse,
     t_of,
 )
@@ -37,10 +38,6 @@ Form = MultiDictProxy[Any]
 
 def localized(values: dict[str, str], language: str, fallback: str = "") -> str:
     return values.get(language) or next((v for v in values.values() if v), fallback)
-
-
-def forum_id(request: web.Request) -> int | None:
-    return whole_number(request.match_info.get("forum", ""), low=1, high=2**52)
 
 
 async def forum_list(request: web.Request) -> web.StreamResponse:
@@ -149,7 +146,7 @@ async def new_forum(request: web.Request) -> web.StreamResponse:
 
 async def edit_forum(request: web.Request) -> web.StreamResponse:
     board, t = dashboard_of(request), t_of(request)
-    number = forum_id(request)
+    number = number_in(request, "forum")
     async with board.engine.sessionmaker() as db, db.begin():
         forum = await forums.get(db, number) if number else None
         if forum is None:
@@ -174,7 +171,7 @@ async def forum_status(request: web.Request) -> web.StreamResponse:
     """Publish, close or cancel; the people registered are told by the reminders' queue
     (the service writes the notices)."""
     board, t = dashboard_of(request), t_of(request)
-    number = forum_id(request)
+    number = number_in(request, "forum")
     form = await request.post()
     status = STATUS_ACTIONS.get(str(form.get("action") or ""))
     if status is None:
@@ -210,12 +207,12 @@ async def _show(request: web.Request, number: int | None,
 
 
 async def forum_page(request: web.Request) -> web.StreamResponse:
-    return await _show(request, forum_id(request))
+    return await _show(request, number_in(request, "forum"))
 
 
 async def export(request: web.Request) -> web.StreamResponse:
     board, t = dashboard_of(request), t_of(request)
-    number, kind = forum_id(request), request.match_info["kind"]
+    number, kind = number_in(request, "forum"), request.match_info["kind"]
     async with board.engine.sessionmaker() as db:
         forum = await forums.get(db, number) if number else None
         if forum is None:
@@ -236,7 +233,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 async def _forum_counts(request: web.Request) -> tuple[Forum, dict[str, int]] | None:
     """The forum of the address and its counts; None when there is no such forum."""
-    number = forum_id(request)
+    number = number_in(request, "forum")
     async with dashboard_of(request).engine.sessionmaker() as db:
         forum = await forums.get(db, number) if number else None
         return (forum, await forums.counts(db, forum)) if forum is not None else None
@@ -261,7 +258,7 @@ def ticket_code(raw: str) -> str | None:
 async def checkin(request: web.Request) -> web.StreamResponse:
     """A typed or scanned code: JSON with the outcome, the name and the arrivals."""
     board, t = dashboard_of(request), t_of(request)
-    number = forum_id(request)
+    number = number_in(request, "forum")
     form = await request.post()
     code = ticket_code(str(form.get("code") or ""))
     async with board.engine.sessionmaker() as db, db.begin():

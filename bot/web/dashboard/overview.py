@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import now
 from bot.core.engine import Engine
-from bot.core.i18n import N_, Translator
+from bot.core.i18n import N_
 from bot.core.inbound import whole_number
 from bot.db.models import UnansweredQuestion, User
 from bot.services import audit, coordinators, forums, stats, unanswered
 from bot.services.stats import Series
 from bot.web.dashboard.access import context, dashboard_of, lead_only, refuse, t_of
 from bot.web.dashboard.charts import stacked_bars
+from bot.web.dashboard.labels import words
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +51,6 @@ CHARTS: dict[str, tuple[str, Source]] = {
                       lambda db, m: stats.announcements(db)),
     "questions": (N_("Questions to coordinators per month"), _questions),
 }
-
-
-def column_labels(t: Translator) -> dict[str, str]:
-    """The words for the columns the charts have (the others are codes: KZ, telegram)."""
-    return {"eligible": t._("eligible"), "needs_checking": t._("needs checking"),
-            "not_eligible": t._("not eligible"), "confirmed": t._("registered"),
-            "waiting": t._("waiting list"), "checked_in": t._("arrived"),
-            "sent": t._("sent"), "delivered": t._("delivered"), "read": t._("read"),
-            "failed": t._("failed"), "blocked": t._("blocked"), "open": t._("open"),
-            "closed": t._("closed"), "other": t._("other"), "?": t._("unknown")}
 
 
 @dataclass
@@ -116,7 +107,7 @@ async def figures_of(request: web.Request) -> Figures:
 
 async def overview(request: web.Request) -> web.StreamResponse:
     t = t_of(request)
-    labels = column_labels(t)
+    labels = words(t)
     figures = await figures_of(request)
     charts = [{"name": name, "title": t._(title), "series": figures.series[name],
                "svg": stacked_bars(figures.series[name], t._(title), labels)}
@@ -132,7 +123,7 @@ async def chart_csv(request: web.Request) -> web.StreamResponse:
         return refuse(request, 404)
     t = t_of(request)
     series = (await figures_of(request)).series[name]
-    labels = column_labels(t)
+    labels = words(t)
     header = {"row": t._("Period or item"),
               **{column: labels.get(column, column) for column in series.columns}}
     rows = [{"row": row, **{c: series.value(row, c) for c in series.columns}}

@@ -15,7 +15,15 @@ from bot.core.inbound import clean, whole_number
 from bot.core.notify import PushResult
 from bot.db.models import ThreadStatus, User
 from bot.services import coordinators, dashboard_auth, handover
-from bot.web.dashboard.access import PREFIX, context, dashboard_of, member_of, refuse, t_of
+from bot.web.dashboard.access import (
+    PREFIX,
+    context,
+    dashboard_of,
+    member_of,
+    number_in,
+    refuse,
+    t_of,
+)
 
 log = logging.getLogger(__name__)
 ANSWER_LIMIT = 4000
@@ -32,14 +40,10 @@ async def inbox(request: web.Request) -> web.StreamResponse:
         request, threads=threads, names=names))
 
 
-def thread_id(request: web.Request) -> int | None:
-    return whole_number(request.match_info.get("thread", ""), low=1, high=2**52)
-
-
 async def _show(request: web.Request, notice: str | None = None,
                 status: int = 200) -> web.StreamResponse:
     board = dashboard_of(request)
-    number = thread_id(request)
+    number = number_in(request, "thread")
     async with board.engine.sessionmaker() as db:
         found = await handover.history(db, number) if number else None
         if found is None:
@@ -60,7 +64,7 @@ async def question(request: web.Request) -> web.StreamResponse:
 
 async def answer(request: web.Request) -> web.StreamResponse:
     board, t = dashboard_of(request), t_of(request)
-    number = thread_id(request)
+    number = number_in(request, "thread")
     form = await request.post()
     words = clean(str(form.get("text") or ""), ANSWER_LIMIT + 1).strip()
     if not words or len(words) > ANSWER_LIMIT:
@@ -101,7 +105,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
 
 async def assign(request: web.Request) -> web.StreamResponse:
     board = dashboard_of(request)
-    number = thread_id(request)
+    number = number_in(request, "thread")
     form = await request.post()
     chosen = whole_number(str(form.get("coordinator") or ""), low=1, high=2**52)
     async with board.engine.sessionmaker() as db, db.begin():
@@ -117,7 +121,7 @@ async def assign(request: web.Request) -> web.StreamResponse:
 
 async def close(request: web.Request) -> web.StreamResponse:
     board = dashboard_of(request)
-    number = thread_id(request)
+    number = number_in(request, "thread")
     async with board.engine.sessionmaker() as db, db.begin():
         closed = await handover.close(db, number, member_of(request).user.id, now()) \
             if number else None
