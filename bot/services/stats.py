@@ -97,7 +97,7 @@ async def eligibility(db: AsyncSession, by: str, now: datetime) -> Series:
 
 
 async def forums(db: AsyncSession, now: datetime, limit: int = 12) -> Series:
-    """The latest forums: confirmed, waiting list and arrivals."""
+    """The latest forums: registered (not arrived), arrived, and the waiting list."""
     latest = (await db.execute(
         select(Forum.id, Forum.slug).order_by(Forum.starts_at.desc()).limit(limit))).all()
     ids = {forum_id: slug for forum_id, slug in latest}
@@ -108,14 +108,15 @@ async def forums(db: AsyncSession, now: datetime, limit: int = 12) -> Series:
                 select(Registration.forum_id, Registration.status, checked, func.count())
                 .where(Registration.forum_id.in_(ids))
                 .group_by(Registration.forum_id, Registration.status, checked))).all():
-            slug = ids[forum_id]
-            if status in (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITING):
-                key = (slug, str(status))
-                values[key] = values.get(key, 0) + int(count)
-            if arrived:
-                values[(slug, "checked_in")] = values.get((slug, "checked_in"), 0) + int(count)
+            if status not in (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITING):
+                continue
+            # Parts that add up: registered and not (yet) arrived, arrived, waiting.
+            column = "checked_in" if arrived and status == RegistrationStatus.CONFIRMED \
+                else str(status)
+            key = (ids[forum_id], column)
+            values[key] = values.get(key, 0) + int(count)
     rows = [slug for _, slug in reversed(latest)]
-    return Series(rows, ["confirmed", "waiting", "checked_in"], values)
+    return Series(rows, ["checked_in", "confirmed", "waiting"], values)
 
 
 async def announcements(db: AsyncSession, limit: int = 12) -> Series:

@@ -33,6 +33,7 @@ def stacked_bars(series: Series, title: str, labels: dict[str, str] | None = Non
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(1, len(rows))
     bar = max(4.0, slot * 0.7)
+    label_every = max(1, -(-len(rows) // 8))  # at most 8 labels under the bars
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 24 * _legend_lines(series)}" '
              f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(title)}</title>"]
@@ -55,7 +56,7 @@ def stacked_bars(series: Series, title: str, labels: dict[str, str] | None = Non
                          f'height="{height:.1f}" fill="{PALETTE[number % len(PALETTE)]}">'
                          f"<title>{escape(row)} · {escape(labels.get(column, column))}: "
                          f"{value}</title></rect>")
-        if len(rows) <= 16 or index % max(1, len(rows) // 12) == 0:
+        if index % label_every == 0:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{TOP + plot_h + 16}" '
                          f'text-anchor="middle" class="tick">{escape(row[-10:])}</text>')
     y = HEIGHT
