@@ -10,9 +10,11 @@ from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import now
+from bot.db.models import AuditEntry
 from bot.services import dashboard_auth
 from tests.dashboard_helpers import (
     BOT_TOKEN,
@@ -109,6 +111,11 @@ async def test_a_link_of_someone_no_longer_a_coordinator_is_refused(
         f"/removecoordinator {COORDINATOR}")
     assert replies
     assert await sign_in(client, token) == 403
+    async with board.engine.sessionmaker() as db:  # the change is in the audit log
+        entry = (await db.execute(select(AuditEntry).where(
+            AuditEntry.action == "coordinator.remove"))).scalar_one()
+    assert entry.actor_id == board.people["lead"]  # type: ignore[attr-defined]
+    assert entry.subject_id == board.people["coordinator"]  # type: ignore[attr-defined]
 
 
 async def test_someone_else_gets_no_link(board: App) -> None:

@@ -34,4 +34,6 @@ def words(t: Translator) -> dict[str, str]:
         "question.answer": t._("answered a question"),
         "question.assign": t._("assigned a question"),
         "question.close": t._("closed a question"),
+        "coordinator.add": t._("added a coordinator"),
+        "coordinator.remove": t._("removed a coordinator"),
     }
