@@ -77,9 +77,15 @@ async def step(work: Callable[[], T]) -> T:
 
 
 def wait(driver: Any, condition: Callable[[Any], Any], timeout: float = 10) -> Any:
+    """Until `condition` holds; an element of the page being left is looked up again."""
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    return WebDriverWait(driver, timeout, ignored_exceptions=(
+        NoSuchElementException, StaleElementReferenceException)).until(condition)
 
 
 def fill(driver: Any, values: dict[str, str]) -> None:
@@ -152,7 +158,7 @@ async def test_a_coordinators_day_in_the_browser(bot: RunningBot, browser: Any) 
             browser.find_element(By.ID, "save").click()
             wait(browser, lambda d: re.search(r"/forums/\d+$", d.current_url))
             browser.find_element(By.ID, "publish").click()
-            wait(browser, lambda d: d.find_element(By.ID, "forum-status").text == "published")
+            wait(browser, lambda d: d.find_element(By.ID, "forum-status").text == "open")
             return str(browser.current_url.rsplit("/", 1)[1])
 
         forum_id = int(await step(create_forum))

@@ -240,7 +240,7 @@ async def test_a_question_is_answered_from_the_browser(board: App, client: TestC
     late = await client.post(f"/dashboard/questions/{thread.id}/answer",
                              data={"text": "One more thing", "csrf": csrf})
     assert late.status == 409 and len(outbox.sent) == 2
-    actions = await audit_actions(board)
+    actions = [(a, who) for a, who in await audit_actions(board) if a.startswith("question.")]
     assert [a for a, _ in actions] == ["question.answer", "question.assign", "question.close"]
     assert all(actor == me for _, actor in actions)
 

@@ -8,8 +8,11 @@ from bot.core.i18n import Translator
 
 def words(t: Translator) -> dict[str, str]:
     return {
-        # forums, announcements, questions, registrations
-        "draft": t._("draft"), "published": t._("published"), "closed": t._("closed"),
+        # a forum's status, in the bot's words (handlers/forum_admin.py)
+        "forum.draft": t._("draft"), "forum.published": t._("open"),
+        "forum.closed": t._("registration closed"), "forum.cancelled": t._("cancelled"),
+        # announcements, questions, registrations
+        "draft": t._("draft"), "closed": t._("closed"),
         "cancelled": t._("cancelled"), "scheduled": t._("scheduled"),
         "sending": t._("sending"), "done": t._("done"), "open": t._("open"),
         "confirmed": t._("registered"), "registered": t._("registered"),
