@@ -265,6 +265,9 @@ async def test_changes_made_in_the_bot_are_in_the_audit_log(board: App) -> None:
         assert await sign_in(client, await link_from_bot(board, LEAD)) == 302
         page = await (await client.get("/dashboard/audit")).text()
         assert "created a forum" in page and "published a forum" in page
+        narrowed = await (await client.get("/dashboard/audit?subject=question")).text()
+        assert "created a forum" not in narrowed
+        assert (await client.get("/dashboard/audit?subject=../../x")).status == 200
     finally:
         await client.close()
 

@@ -32,7 +32,12 @@ def setup_dashboard(app: web.Application, engine: Engine) -> Dashboard:
     """Add the dashboard's routes to the bot's aiohttp application."""
     board = Dashboard(engine)
     app[DASHBOARD] = board
-    app[overview.FIGURES] = overview.FiguresCache()
+    figures = app[overview.FIGURES] = overview.FiguresCache()
+
+    async def stop_counting(_app: web.Application) -> None:
+        await figures.stop()
+
+    app.on_cleanup.append(stop_counting)
     app.middlewares.append(guard)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES),
                          autoescape=jinja2.select_autoescape(["html"]),

@@ -4,6 +4,7 @@ audit log and the coordinators (for the lead coordinators)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,13 @@ class FiguresCache:
             self._refreshing = asyncio.create_task(self._refresh(engine))
         return self.figures
 
+    async def stop(self) -> None:
+        """A count still running when the server stops is abandoned."""
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
+
     async def _refresh(self, engine: Engine) -> None:
         try:
             self.figures = await count_figures(engine)
@@ -137,17 +145,26 @@ def page_number(request: web.Request) -> int:
     return whole_number(request.query.get("page", "0"), low=0, high=100_000) or 0
 
 
+# The kinds of things the audit log can be narrowed to, with their words.
+SUBJECTS = {"forum": N_("Forums"), "registration": N_("Check-in at the door"),
+            "broadcast": N_("Announcements"), "question": N_("Questions"),
+            "user": N_("Coordinators")}
+
+
 @lead_only
 async def audit_log(request: web.Request) -> web.StreamResponse:
     """Every change coordinators made, the latest first, with who made it."""
     board = dashboard_of(request)
     async with board.engine.sessionmaker() as db:
-        entries, page = await audit.listing(db, page_number(request), 50)
+        subject = request.query.get("subject", "")
+        subject = subject if subject in SUBJECTS else ""
+        entries, page = await audit.listing(db, page_number(request), 50, subject or None)
         ids = {entry.actor_id for entry in entries if entry.actor_id}
         names = {user.id: user.display_name or f"{user.channel}:{user.id}"
                  for user in [await db.get(User, i) for i in ids] if user is not None}
     return aiohttp_jinja2.render_template("audit.html", request, context(
-        request, entries=entries, page=page, names=names))
+        request, entries=entries, page=page, names=names, subject=subject,
+        subjects=SUBJECTS))
 
 
 @lead_only
