@@ -55,7 +55,7 @@ async def test_every_page_without_a_session_goes_to_sign_in(client: TestClient) 
     routes = [(route.method, concrete(route.resource.canonical))
               for route in client.server.app.router.routes()
               if route.resource is not None
-              and route.resource.canonical.startswith("/dashboard")
+              and route.resource.canonical.startswith("/dashboard/")
               and not route.resource.canonical.startswith(("/dashboard/signin",
                                                            "/dashboard/miniapp",
                                                            "/dashboard/static"))
@@ -77,6 +77,11 @@ async def test_a_link_from_the_bot_signs_in_once(board: App, client: TestClient)
     assert "otandas_dashboard" in cookie
     page = await client.get("/dashboard/")
     assert page.status == 200 and "<svg" in await page.text()
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors" in page.headers["Content-Security-Policy"]
+    bare = await client.get("/dashboard", allow_redirects=False)  # the cookie's path is /dashboard/
+    assert bare.status == 302 and bare.headers["Location"] == "/dashboard/"
     client.session.cookie_jar.clear()
     assert await sign_in(client, token) == 403  # used already
     assert (await client.get("/dashboard/", allow_redirects=False)).status == 302

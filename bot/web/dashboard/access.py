@@ -134,9 +134,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if path != PREFIX and not path.startswith(f"{PREFIX}/"):
         return await handler(request)  # the webhooks, /healthz, /metrics
     board = dashboard_of(request)
-    if path.startswith(PUBLIC):
+    if path == PREFIX or path.startswith(PUBLIC):  # "/dashboard" only sends to ".../"
         request[WORDS] = board.translator(language_of(request, None))
-        return await handler(request)
+        return protect(await handler(request))
     cookie = request.cookies.get(COOKIE, "")
     async with board.engine.sessionmaker() as db:
         session = await dashboard_auth.session_of(db, cookie, now()) if cookie else None
@@ -153,7 +153,24 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         sent = str(form.get("csrf") or request.headers.get("X-CSRF-Token") or "")
         if not sent or not hmac.compare_digest(sent, session.csrf):
             return refuse(request, 403)
-    return await handler(request)
+    return protect(await handler(request))
+
+
+# Framed only by the app itself and Telegram's web version (the Mini App); no address
+# (a sign-in link's token) leaves in a Referer; pages are not kept in caches.
+HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'self' https://web.telegram.org",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def protect(response: web.StreamResponse) -> web.StreamResponse:
+    if not response.prepared:
+        response.headers.update(HEADERS)
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def lead_only(handler: Handler) -> Handler:
