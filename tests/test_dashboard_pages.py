@@ -183,6 +183,7 @@ async def test_an_announcement_is_composed_and_scheduled(board: App,
         "action": "preview", "csrf": csrf})
     text = await preview.text()
     assert preview.status == 200 and "Привет!" in text and "Hello!" in text
+    assert text.count("· Telegram") == 3 and text.count("· WhatsApp") == 3  # per language
     assert re.search(r'id="count">1<', text)
     bad = await client.post("/dashboard/announcements/new", data={
         "text_en": "Hi", "when": "2000-01-01T10:00", "action": "schedule", "csrf": csrf})

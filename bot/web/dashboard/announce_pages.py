@@ -15,9 +15,11 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from bot import LANGUAGES
+from bot.channels import telegram_send, whatsapp_render
 from bot.clock import now
-from bot.core.i18n import Translator
+from bot.core.i18n import Translations, Translator
 from bot.core.inbound import clean, whole_number
+from bot.core.replies import split_text
 from bot.db.models import Broadcast
 from bot.services import broadcasts, forums
 from bot.web.dashboard.access import (
@@ -60,6 +62,22 @@ def audience_from(form: Form) -> broadcasts.Audience:
         if statuses:
             audience["forum_statuses"] = statuses
     return audience
+
+
+def previews(board_translations: Translations, draft: Broadcast, default: str
+             ) -> dict[str, dict[str, list[str]]]:
+    """Each language's message as each channel renders it (its own renderer): the
+    messages' texts on Telegram and on WhatsApp."""
+    shown: dict[str, dict[str, list[str]]] = {}
+    for language in LANGUAGES:
+        reply = broadcasts.compose(draft, language)
+        t = board_translations.get(language, default)
+        whatsapp = [message.get("text", {}).get("body") or
+                    message.get("interactive", {}).get("body", {}).get("text", "")
+                    for message in whatsapp_render.render_reply(reply, t).messages]
+        shown[language] = {"Telegram": split_text(reply.text, telegram_send.TEXT_LIMIT),
+                           "WhatsApp": whatsapp}
+    return shown
 
 
 def texts_from(form: Form) -> dict[str, str]:
@@ -130,13 +148,13 @@ async def compose(request: web.Request) -> web.StreamResponse:
         await board.engine.publish(broadcasts.Scheduled(created.id))  # wakes the sender
         raise web.HTTPSeeOther(f"{PREFIX}/announcements/{created.id}")
     draft = Broadcast(texts=texts or {}, audience=dict(audience))
-    previews = {language: broadcasts.compose(draft, language).text for language in LANGUAGES} \
+    shown = previews(board.engine.translations, draft, settings.default_locale) \
         if texts else {}
     async with board.engine.sessionmaker() as db:
         count = await broadcasts.count(db, audience, settings.default_locale)
         upcoming, _ = await forums.all_forums(db, 0, 50)
     return aiohttp_jinja2.render_template("compose.html", request, context(
-        request, form=form, previews=previews, count=count, problem=problem,
+        request, form=form, previews=shown, count=count, problem=problem,
         forums=upcoming, languages=LANGUAGES, channels=broadcasts.CHANNELS,
         verdicts=broadcasts.VERDICTS, forum_statuses=broadcasts.FORUM_STATUSES),
         status=400 if problem else 200)
@@ -150,9 +168,9 @@ async def announcement_page(request: web.Request) -> web.StreamResponse:
         if found is None:
             return refuse(request, 404)
         report = await broadcasts.report(db, found, now())
-    previews = {language: broadcasts.compose(found, language).text for language in LANGUAGES}
+    shown = previews(board.engine.translations, found, board.engine.settings.default_locale)
     return aiohttp_jinja2.render_template("announcement.html", request, context(
-        request, report=report, broadcast=found, previews=previews, zone=ZONE,
+        request, report=report, broadcast=found, previews=shown, zone=ZONE,
         audience=broadcasts.filters(broadcasts.audience_of(found))))
 
 
