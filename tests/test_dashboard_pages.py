@@ -238,6 +238,10 @@ async def test_a_question_is_answered_from_the_browser(board: App, client: TestC
     assert (await client.post(f"/dashboard/questions/{thread.id}/close", data={"csrf": csrf},
                               allow_redirects=False)).status == 303
     assert len(outbox.sent) == 2  # the closing notice
+    assert f"/dashboard/questions/{thread.id}" not in await (
+        await client.get("/dashboard/questions")).text()
+    assert f"/dashboard/questions/{thread.id}" in await (
+        await client.get("/dashboard/questions?status=closed")).text()
     late = await client.post(f"/dashboard/questions/{thread.id}/answer",
                              data={"text": "One more thing", "csrf": csrf})
     assert late.status == 409 and len(outbox.sent) == 2

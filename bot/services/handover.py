@@ -183,16 +183,21 @@ async def assign(db: AsyncSession, thread: HandoverThread, coordinator_id: int |
                        after={"coordinator_id": coordinator_id}, at=now)
 
 
-async def open_threads(db: AsyncSession, limit: int = 50) -> list[ThreadInfo]:
-    """Open threads, oldest first, with their user and number of messages."""
+async def open_threads(db: AsyncSession, limit: int = 50,
+                       status: ThreadStatus = ThreadStatus.OPEN) -> list[ThreadInfo]:
+    """Open threads, oldest first, with their user and number of messages; with
+    `status=CLOSED` the closed ones, the latest first."""
     counts = (select(HandoverMessage.thread_id, func.count().label("n"))
               .group_by(HandoverMessage.thread_id).subquery())
     rows = (await db.execute(
         select(HandoverThread, User, func.coalesce(counts.c.n, 0))
         .join(User, User.id == HandoverThread.user_id)
         .outerjoin(counts, counts.c.thread_id == HandoverThread.id)
-        .where(HandoverThread.status == ThreadStatus.OPEN)
-        .order_by(HandoverThread.created_at, HandoverThread.id).limit(limit)
+        .where(HandoverThread.status == status)
+        .order_by(*((HandoverThread.created_at, HandoverThread.id)
+                    if status == ThreadStatus.OPEN
+                    else (HandoverThread.closed_at.desc(), HandoverThread.id.desc())))
+        .limit(limit)
     )).all()
     return [ThreadInfo(thread, user, int(count)) for thread, user, count in rows]
 

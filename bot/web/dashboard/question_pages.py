@@ -31,13 +31,15 @@ ANSWER_LIMIT = 4000
 
 async def inbox(request: web.Request) -> web.StreamResponse:
     board = dashboard_of(request)
+    closed = request.query.get("status") == ThreadStatus.CLOSED
     async with board.engine.sessionmaker() as db:
-        threads = await handover.open_threads(db, limit=100)
+        threads = await handover.open_threads(
+            db, limit=100, status=ThreadStatus.CLOSED if closed else ThreadStatus.OPEN)
         names = {user.id: user.display_name for user in [
             await db.get(User, info.thread.coordinator_id) for info in threads
             if info.thread.coordinator_id] if user is not None}
     return aiohttp_jinja2.render_template("questions.html", request, context(
-        request, threads=threads, names=names))
+        request, threads=threads, names=names, closed=closed))
 
 
 async def _show(request: web.Request, notice: str | None = None,
