@@ -253,3 +253,21 @@ async def test_the_dashboard_is_off_without_public_base_url(database_url: str) -
 async def test_other_routes_are_untouched(client: TestClient) -> None:
     assert (await client.get("/healthz")).status == 200
     assert (await client.post("/telegram/webhook", data=b"{}")).status == 401
+
+
+async def test_the_link_is_a_button_on_https_only(database_url: str) -> None:
+    from tests.conftest import Chat
+
+    for base, button in (("http://127.0.0.1:8080", False), ("https://bot.example.org", True)):
+        app = await dashboard_app(database_url, public_base_url=base)
+        try:
+            lead = Chat(app, LEAD, channel="console", language_hint="en")
+            await lead.text("/start")
+            replies = await lead.text("/dashboard")
+            urls = [choice.url for reply in replies for choice in reply.flat_choices
+                    if choice.url]
+            assert f"{base}/dashboard/signin?token=" in replies[0].text
+            assert bool(urls) is button
+            assert all(url.startswith(f"{base}/dashboard/signin?token=") for url in urls)
+        finally:
+            await app.close()
