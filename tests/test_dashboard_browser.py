@@ -172,6 +172,11 @@ async def test_a_coordinators_day_in_the_browser(bot: RunningBot, browser: Any) 
                                                  {"full_name": "Ержан Сейітов"}, now(),
                                                  bot.app.settings.reminder_offsets)
             secret = registration.ticket_secret
+            other = User(channel="telegram", external_id="7101", language="kk")
+            db.add(other)
+            await db.flush()
+            await forums.register(db, forum_id, other.id, {"full_name": "Айгүл Нұрланқызы"},
+                                  now(), bot.app.settings.reminder_offsets)
         assert secret
 
         def check_in() -> str:
@@ -183,6 +188,15 @@ async def test_a_coordinators_day_in_the_browser(bot: RunningBot, browser: Any) 
 
         result = await step(check_in)
         assert "Checked in" in result and "Ержан Сейітов" in result
+
+        def check_in_by_name() -> str:
+            browser.find_element(By.ID, "search").send_keys("айгул")  # typed without ү
+            wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#people .check-person"))
+            browser.find_element(By.CSS_SELECTOR, "#people .check-person").click()
+            wait(browser, lambda d: d.find_element(By.ID, "arrived").text == "2")
+            return str(browser.find_element(By.ID, "result").text)
+
+        assert "Айгүл Нұрланқызы" in await step(check_in_by_name)
 
         def announce() -> str:
             browser.get(f"{base}/dashboard/announcements/new")

@@ -120,6 +120,15 @@ async def test_a_forum_is_made_published_and_checked_in(board: App, client: Test
     async with board.engine.sessionmaker() as db:
         second = await db.get(Registration, people[1].id)
         assert second is not None and second.checked_in_at is None
+    found = await (await client.get(f"/dashboard/forums/{number}/people?q=BERIK")).json()
+    assert [person["name"] for person in found] == ["Berik"] and not found[0]["arrived"]
+    assert await (await client.get(f"/dashboard/forums/{other}/people?q=berik")).json() == []
+    by_name = await (await client.post(f"/dashboard/forums/{number}/checkin", data={
+        "registration": str(found[0]["id"]), "csrf": csrf})).json()
+    assert by_name["outcome"] == "checked_in" and by_name["arrived"] == 2
+    foreign = await (await client.post(f"/dashboard/forums/{other}/checkin", data={
+        "registration": str(people[2].id), "csrf": csrf})).json()
+    assert foreign["outcome"] == "unknown"
     csv = await client.get(f"/dashboard/forums/{number}/attendees.csv")
     assert csv.status == 200 and "Asel" in (await csv.read()).decode("utf-8-sig")
     xlsx = await client.get(f"/dashboard/forums/{number}/attendees.xlsx")

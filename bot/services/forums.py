@@ -36,6 +36,7 @@ from bot.db.models import (
 )
 from bot.db.paging import Page, fetch_page
 from bot.services import audit
+from bot.services.knowledge import fold
 
 # Forums people see: open, or with registration closed.
 LISTED = (ForumStatus.PUBLISHED, ForumStatus.CLOSED)
@@ -434,6 +435,26 @@ async def check_in(db: AsyncSession, secret: str, by: int, now: datetime,
                        before={"checked_in_at": None},
                        after={"checked_in_at": now, "forum": forum.id}, at=now)
     return CheckIn("checked_in", registration, forum)
+
+
+async def find_attendees(db: AsyncSession, forum_id: int, words: str,
+                         limit: int = 10) -> list[Registration]:
+    """A forum's registered and waiting people whose name or organization holds `words`,
+    however typed (any case, Kazakh letters or not, Cyrillic or Latin: `fold`), for
+    the door when someone has no ticket with them."""
+    wanted = fold(words).strip()
+    if len(wanted) < 2:
+        return []
+    found = [r for r in await _active_of(db, forum_id)
+             if wanted in fold(f"{r.full_name or ''} {r.organization or ''}")]
+    return sorted(found, key=lambda r: (r.full_name or "", r.id))[:limit]
+
+
+async def ticket_of(db: AsyncSession, forum_id: int, registration_id: int) -> str | None:
+    """The ticket's secret of a registration of this forum (to check it in by name)."""
+    return (await db.execute(select(Registration.ticket_secret).where(
+        Registration.id == registration_id, Registration.forum_id == forum_id))
+    ).scalar_one_or_none()
 
 
 # ---- lists and counts --------------------------------------------------------------------

@@ -65,6 +65,7 @@ def setup_dashboard(app: web.Application, engine: Engine) -> Dashboard:
     get(r"/dashboard/forums/{forum:\d+}/checkin", forum_pages.checkin_page)
     post(r"/dashboard/forums/{forum:\d+}/checkin", forum_pages.checkin)
     get(r"/dashboard/forums/{forum:\d+}/arrivals", forum_pages.arrivals)
+    get(r"/dashboard/forums/{forum:\d+}/people", forum_pages.attendee_search)
     get(f"{PREFIX}/announcements", announce_pages.announcement_list)
     get(f"{PREFIX}/announcements/new", announce_pages.compose)
     post(f"{PREFIX}/announcements/new", announce_pages.compose)

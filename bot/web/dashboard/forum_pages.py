@@ -29,6 +29,7 @@ from bot.web.dashboard.access import (
     refuse,
     t_of,
 )
+from bot.web.dashboard.labels import words as words_of
 from bot.web.dashboard.overview import page_number
 
 TEXTS = ("title", "description", "city", "venue")
@@ -261,10 +262,13 @@ async def checkin(request: web.Request) -> web.StreamResponse:
     number = number_in(request, "forum")
     form = await request.post()
     code = ticket_code(str(form.get("code") or ""))
+    chosen = whole_number(str(form.get("registration") or ""), low=1, high=2**52)
     async with board.engine.sessionmaker() as db, db.begin():
         forum = await forums.get(db, number) if number else None
         if forum is None:
             return refuse(request, 404)
+        if chosen is not None:  # found by name on the page
+            code = await forums.ticket_of(db, forum.id, chosen)
         result = forums.CheckIn("unknown") if code is None else \
             await forums.check_in(db, code, member_of(request).user.id, now(), forum.id)
         registration: Registration | None = result.registration
@@ -282,6 +286,22 @@ async def checkin(request: web.Request) -> web.StreamResponse:
         "name": registration.full_name if registration is not None else None,
         "organization": registration.organization if registration is not None else None,
         "arrived": counts["checked_in"], "confirmed": counts["confirmed"]})
+
+
+async def attendee_search(request: web.Request) -> web.StreamResponse:
+    """People of this forum by name or organization, for the check-in page."""
+    number = number_in(request, "forum")
+    words = clean(request.query.get("q", ""), 100)
+    async with dashboard_of(request).engine.sessionmaker() as db:
+        forum = await forums.get(db, number) if number else None
+        if forum is None:
+            return refuse(request, 404)
+        found = await forums.find_attendees(db, forum.id, words)
+    t = t_of(request)
+    return web.json_response([{
+        "id": r.id, "name": r.full_name, "organization": r.organization,
+        "status": words_of(t).get(r.status, r.status),
+        "arrived": r.checked_in_at is not None} for r in found])
 
 
 async def arrivals(request: web.Request) -> web.StreamResponse:

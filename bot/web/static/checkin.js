@@ -15,10 +15,11 @@
     document.getElementById("confirmed").textContent = data.confirmed;
   }
 
-  function send(code) {
-    if (busy || !code) return;
+  function send(code, registration) {
+    if (busy || !(code || registration)) return;
     busy = true;
-    var body = new URLSearchParams({ code: code, csrf: box.dataset.csrf });
+    var body = new URLSearchParams({ code: code || "", registration: registration || "",
+                                     csrf: box.dataset.csrf });
     fetch(box.dataset.url, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(show)
@@ -27,6 +28,35 @@
   }
 
   form.addEventListener("submit", function (event) { event.preventDefault(); send(input.value.trim()); });
+
+  // Someone without a ticket: find them by name and check them in from the list.
+  var search = document.getElementById("search");
+  var people = document.getElementById("people");
+  var searchForm = document.getElementById("search-form");
+  var timer = null;
+  searchForm.addEventListener("submit", function (event) { event.preventDefault(); });
+  search.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      fetch(searchForm.dataset.url + "?q=" + encodeURIComponent(search.value.trim()),
+            { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (found) {
+          people.textContent = "";
+          found.forEach(function (person) {
+            var item = document.createElement("li");
+            item.textContent = (person.name || "—") + (person.organization ? " · " + person.organization : "") +
+              " · " + person.status + (person.arrived ? " · " + people.dataset.arrived : "") + " ";
+            var button = document.createElement("button");
+            button.textContent = people.dataset.check;
+            button.className = "check-person";
+            button.addEventListener("click", function () { send("", String(person.id)); });
+            item.appendChild(button);
+            people.appendChild(item);
+          });
+        }).catch(function () {});
+    }, 250);
+  });
 
   setInterval(function () {
     fetch(box.dataset.arrivals, { credentials: "same-origin" })
