@@ -104,7 +104,13 @@ class User(Base):
     """A person on one channel (Telegram user id, console user name, ...)."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_external"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_users_channel_external"),
+        # Announcements' audiences are counted (the dashboard's live count) and selected
+        # from this index alone, without reading the rows.
+        Index("ix_users_audience", "channel", "announcements", "unreachable_since",
+              "language", "country"),
+    )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))

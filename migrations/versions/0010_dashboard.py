@@ -1,4 +1,5 @@
-"""coordinators' dashboard: one-time sign-in links, browser sessions, the audit log
+"""coordinators' dashboard: one-time sign-in links, browser sessions, the audit log, an
+index for counting announcements' audiences
 
 Revision ID: 0010
 Revises: 0009
@@ -51,9 +52,12 @@ def upgrade() -> None:
         sa.Column("at", TS, nullable=False),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    op.create_index("ix_users_audience", "users",
+                    ["channel", "announcements", "unreachable_since", "language", "country"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_users_audience", table_name="users")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_index("ix_dashboard_sessions_expires_at", table_name="dashboard_sessions")
