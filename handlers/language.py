@@ -33,6 +33,10 @@ _TYPED: dict[str, str] = {
     "kazakh": "kk", "qazaqsha": "kk", "қаз": "kk",
     "2": "ru", "ru": "ru", "русский": "ru", "рус": "ru", "russian": "ru", "орысша": "ru",
     "3": "en", "en": "en", "english": "en", "eng": "en", "ағылшынша": "en", "английский": "en",
+    "4": "kk-Latn", "kk-latn": "kk-Latn", "qazaqşa": "kk-Latn", "latyn": "kk-Latn",
+    "latyn qazaqşa": "kk-Latn", "латын": "kk-Latn", "latin": "kk-Latn",
+    "5": "kk-Arab", "kk-arab": "kk-Arab", "قازاقشا": "kk-Arab", "توتە": "kk-Arab",
+    "төте": "kk-Arab", "tote": "kk-Arab", "تٴوتە": "kk-Arab",
 }
 
 

@@ -31,7 +31,7 @@ from tests.language import assert_language
 TOKEN = "123456:TEST"
 SECRET = "e2e-Secret_token-42"
 MENU = ["prj", "num", "set", "help"]
-LANGUAGE_CHOICES = ["lang:kk", "lang:ru", "lang:en"]
+LANGUAGE_CHOICES = ["lang:kk", "lang:ru", "lang:en", "lang:kk-Latn", "lang:kk-Arab"]
 MODES = ["polling", "webhook"]
 
 
