@@ -192,7 +192,7 @@ def assert_clean(api: FakeTelegramAPI) -> None:
 
 
 def is_language_choice(reply: ApiCall) -> bool:
-    return reply.callback_data[:3] == LANGUAGE_CHOICES
+    return reply.callback_data[:len(LANGUAGE_CHOICES)] == LANGUAGE_CHOICES
 
 
 def is_menu(reply: ApiCall) -> bool:

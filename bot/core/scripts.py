@@ -16,7 +16,9 @@ Wikipedia's "Kazak alfabesi" correspondence table). The front (soft) vowels ә, 
 ү, і are written as their back pairs ا و ۇ ى, and the word is marked once, before
 its first letter, by the high hamza U+0674 ٴ; the mark is left out when the word has
 ك (к), گ (г) or ە (е), which are only found in front words (K. Rakhim, Unicode
-mailing list, 10 July 2001, "Re: compatibility characters in Arabic block"). Commas,
+mailing list, 10 July 2001, "Re: compatibility characters in Arabic block"), and when
+it has a back vowel (а, ы, ұ), as in the tote edition of Egemen Qazaqstan
+(ar.egemen.kz), the source of the test pairs; ий, ия, ию are written ي, يا, يۋ there. Commas,
 question marks and semicolons are the Arabic ones (، ؟ ؛). Tote is written right to
 left: every run of digits and Latin letters (numbers, links, commands, brand names)
 is wrapped in a left-to-right isolate (LRI … PDI), so that Telegram and WhatsApp keep
@@ -99,10 +101,14 @@ _ARABIC_LETTERS: dict[str, str] = {
     "ч": "چ", "ш": "ش", "щ": "شش", "ъ": "", "ы": "ى", "і": "ى", "ь": "", "э": "ە",
     "ю": "يۋ", "я": "يا",
 }
-# Letter pairs written as one sound: ий is one ي (`тиісті`, `сыйлық` keep theirs).
-_ARABIC_PAIRS: dict[str, str] = {"ий": "ي"}
+# Letter pairs written as one: ий, ия and ию of loanwords (`этимологиялық`
+# ەتيمولوگيالىق, `территориясынан` تەرريتورياسىنان in Egemen Qazaqstan's tote edition).
+_ARABIC_PAIRS: dict[str, str] = {"ий": "ي", "ия": "يا", "ию": "يۋ"}
 _SOFT = frozenset("әөүі")
 _HARD_FRONT = frozenset("екгэ")  # their letters (ە ك گ) already mark a front word
+# A back vowel makes the word no front word: no hamza (`әпсаналарға` اپسانالارعا,
+# `білімпаздықты` بىلىمپازدىقتى, as Egemen Qazaqstan's tote edition writes them).
+_BACK = frozenset("аыұя")
 # A comma, question mark or semicolon, but not the decimal comma of `1,5`.
 _PUNCTUATION = re.compile(r"(?<![0-9]),|,(?![0-9])|[?;]")
 _ARABIC_PUNCTUATION = {",": "،", "?": "؟", ";": "؛"}
@@ -122,7 +128,8 @@ def _arabic_word(word: str) -> str:
         out.append(_ARABIC_LETTERS.get(lower[i], lower[i]))
         i += 1
     letters = set(lower)
-    hamza = HAMZA if letters & _SOFT and not letters & _HARD_FRONT else ""
+    front = letters & _SOFT and not letters & (_HARD_FRONT | _BACK)
+    hamza = HAMZA if front else ""
     return hamza + "".join(out)
 
 
@@ -269,3 +276,10 @@ def write(text: str, locale: str) -> str:
 def source(locale: str) -> str:
     """The locale whose words a locale shows: `kk` for kk-Latn and kk-Arab."""
     return CYRILLIC if locale in DERIVED else locale
+
+
+def pick(texts: Mapping[str, str], locale: str) -> str | None:
+    """A text stored per language (a forum's title, an announcement) for a reader of
+    `locale`: its own, or its source language's written in its script."""
+    text = texts.get(locale) or texts.get(source(locale))
+    return write(text, locale) if text else None
