@@ -134,3 +134,14 @@ async def test_yes_and_countries_typed_in_latin(app: App) -> None:
     await chat.text("iä")
     await chat.text("Qytai")  # China, in Latin
     assert "6-sūraq" in chat.texts()
+
+
+@pytest.mark.parametrize(("typed", "locale"), [
+    ("Qazaqşa (latyn)", "kk-Latn"), ("latyn", "kk-Latn"), ("kk-Latn", "kk-Latn"), ("4", "kk-Latn"),
+    ("قازاقشا (توتە)", "kk-Arab"), ("төте", "kk-Arab"), ("kk_Arab", "kk-Arab"), ("5", "kk-Arab"),
+])
+async def test_a_script_typed_instead_of_pressed(app: App, typed: str, locale: str) -> None:
+    chat = Chat(app, f"typed-{typed}", channel="console")
+    await chat.text("/start")
+    await chat.text(typed)
+    assert MENU[locale] in chat.texts()
