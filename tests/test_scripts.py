@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from bot.core import scripts
+from bot.core import formats, scripts
+from bot.core.i18n import Translations
 from bot.core.scripts import ARABIC, FSI, LATIN, LRI, PDI, balanced, isolate, write
 from bot.services.knowledge import fold
 
@@ -163,3 +165,42 @@ def test_typed_text_in_any_script_folds_like_its_cyrillic(locale: str) -> None:
     different = [(cyrillic, other) for cyrillic, other in pairs
                  if fold(cyrillic) != fold(other)]
     assert not different
+
+
+def test_numbers_and_dates_are_kazakhs_in_the_script() -> None:
+    day = date(2026, 12, 1)
+    assert formats.date(day, LATIN) == "2026 jylğy 1 jeltoqsan"
+    assert formats.as_of(date(2025, 8, 1), LATIN, "month") == "2025 jylğy tamyzdağy"
+    assert formats.number(1164800, LATIN) == formats.number(1164800, "kk")
+    assert formats.count(5_000_000, LATIN) == "5 million"
+    assert formats.money(908250, LATIN) == formats.money(908250, "kk")
+    assert formats.date(day, ARABIC) == f"{LRI}2026{PDI} جىلعى {LRI}1{PDI} جەلتوقسان"
+    low, high = formats.money_range(64875, 129750, ARABIC)
+    assert low.startswith(LRI) and high.endswith(PDI) and "₸" in high
+
+
+def test_plural_forms_follow_kazakh() -> None:
+    """The derived catalog's plural forms are the Kazakh ones, written in the script."""
+    translations = Translations()
+    for locale in scripts.DERIVED:
+        t = translations[locale]
+        assert t.ngettext("{count} person", "{count} people", 3) == write(
+            translations["kk"].ngettext("{count} person", "{count} people", 3), locale)
+
+
+@pytest.mark.parametrize("locale", scripts.DERIVED)
+def test_typed_questions_in_another_script_meet_the_same_entries(locale: str) -> None:
+    """The Kazakh evaluation set (tests/fixtures/faq_eval/kk.yaml), each question as a
+    reader of Latin or tote would type it: the same best entry as in Cyrillic."""
+    from bench.faq import eval_sets
+    from bot.content import load_content
+    from bot.services.knowledge import KnowledgeBase
+
+    base = KnowledgeBase.of(load_content())
+    questions = [text for text, _ in eval_sets()["kk"].questions]
+    differ = []
+    for text in questions:
+        cyrillic, other = base.ranked(text)[:1], base.ranked(write(text, locale))[:1]
+        if [m.entry_id for m in cyrillic] != [m.entry_id for m in other]:
+            differ.append(text)
+    assert len(differ) <= len(questions) // 20, differ  # at most 5 % (ц, щ, ё, loanwords)
