@@ -20,6 +20,7 @@ from tests.fakes.graph_api import WhatsAppUser
 from tests.forum_helpers import make_forum
 from tests.language import assert_no_cyrillic as no_cyrillic
 from tests.telegram_harness import RunningBot, assert_clean, is_menu, one, user_row
+from tests.test_handover import LEAD, desk, group, in_group  # noqa: F401  (the desk)
 from tests.test_whatsapp_webhook import WA, make_wa
 
 MENU = {"kk-Latn": "Basty mäzır. Ne bılgıñız keledı?",
@@ -145,3 +146,21 @@ async def test_a_script_typed_instead_of_pressed(app: App, typed: str, locale: s
     await chat.text("/start")
     await chat.text(typed)
     assert MENU[locale] in chat.texts()
+
+
+async def test_a_coordinators_answer_reaches_a_tote_reader_in_tote(
+    desk: RunningBot,  # noqa: F811
+) -> None:
+    user = 710
+    await desk.say(user, "/start", language_code="kk", first_name="Әсел")
+    await desk.say(user, "/language")
+    await desk.press(user, "lang:kk-Arab")
+    await desk.press(user, "ho")
+    one(await desk.say(user, "Құжаттарды қайда тапсырамын?"))
+    copy = group(desk.api)[-1]
+    mark = desk.api.mark()
+    await in_group(desk, LEAD, "ХҚКО-ға барыңыз, 10:00-ден бастап.", reply_to=copy.message_id)
+    answer = one(desk.api.replies(user, mark))
+    assert "حقكو-عا بارىڭىز، ⁦10:00⁩-دەن باستاپ." in answer.text
+    no_cyrillic("\n".join([answer.text, *answer.labels]))
+    assert scripts.balanced(answer.text)
