@@ -19,6 +19,7 @@ COPY migrations ./migrations
 # The runtime dependencies only, at the versions of requirements.lock.
 RUN pip install -c requirements.lock -e . \
     && python -m babel.messages.frontend compile -D bot -d locales \
+    && python -c "from bot.core.i18n import compile_catalogs; compile_catalogs()" \
     && mkdir -p /app/data && chown -R bot:bot /app/data /app/locales
 
 USER bot
