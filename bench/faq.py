@@ -187,15 +187,18 @@ def padded(content: Content, size: int, seed: int = 13, *, meaning: bool = False
     phrasings mix the words of two real entries' phrasings of one language."""
     rng = random.Random(seed)
     faq = content.faq
+    # The source languages, as the index holds them (Kazakh in Latin and tote folds to
+    # the spelling of its Cyrillic).
+    sources = {language: faq.texts[language] for language in LANGUAGES}
     phrases: list[tuple[str, str, float]] = []
-    for texts in faq.texts.values():
+    for texts in sources.values():
         for entry_id, words in texts.items():
             phrases += [(entry_id, text, 1.0) for text in (words.question, *words.examples)]
             phrases.append((entry_id, words.answer, knowledge.ANSWER_WEIGHT))
     vocabulary = {language: sorted({word for words in texts.values()
                                     for text in words.examples for word in text.split()})
-                  for language, texts in faq.texts.items()}
-    examples = round(statistics.fmean(len(words.examples) for texts in faq.texts.values()
+                  for language, texts in sources.items()}
+    examples = round(statistics.fmean(len(words.examples) for texts in sources.values()
                                       for words in texts.values()))
     for number in range(max(0, size - len(faq.entries))):
         for pool in vocabulary.values():

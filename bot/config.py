@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Language = Literal["kk", "ru", "en"]
+Language = Literal["kk", "kk-Latn", "kk-Arab", "ru", "en"]
 
 
 class Settings(BaseSettings):

@@ -127,7 +127,7 @@ class _TellClosed:
         reply = Reply(text.closed_notice(t, self.thread_id),
                       choices=((HANDOVER.choice(t._("💬 Ask a coordinator"), AskCoordinator()),),
                                (MENU.choice(t._("⬅️ Main menu"), Menu()),)))
-        result = await ctx.deliver(self.channel, self.external_id, [reply])
+        result = await ctx.deliver(self.channel, self.external_id, [t.reply(reply)])
         if result is not PushResult.SENT:
             log.warning("handover: closing notice of #%s not delivered: %s", self.thread_id,
                         result.value)
@@ -184,7 +184,7 @@ class _Answer:
                       choices=((HANDOVER.choice(t._("✍️ Reply"), ReplyToAnswer()),),
                                (MENU.choice(t._("⬅️ Main menu"), Menu()),)),
                       attachment=attachment)
-        result = await ctx.deliver(self.channel, self.external_id, [reply])
+        result = await ctx.deliver(self.channel, self.external_id, [t.reply(reply)])
         if result is not PushResult.SENT:
             log.warning("handover: answer of %s to question #%s not delivered: %s",
                         who(ctx), self.thread_id, result.value)

@@ -5,9 +5,12 @@ How it matches (the measurements and the reasons are in the README, "Typed quest
 1. `fold` writes any text in one spelling: lower case, NFKC, the Kazakh letters folded
    to their nearest plain ones (қ→к, ү/ұ→у, і→и, ә→а, ө→о, ғ→г, ң→н, һ→х, ё→е), then
    Cyrillic written in Latin letters, and the Latin Kazakh alphabet and the common
-   ways of typing Kazakh in Latin folded the same way (q→k, w→u, zh→j, ...). So
-   "kandas bolu ushin", "кандас болу үшін" and "кандас болу ушин" are one text, and a
-   question typed in another language than the user's still meets its phrasings.
+   ways of typing Kazakh in Latin folded the same way (q→k, w→u, zh→j, ...), and the
+   letters of tote (Kazakh in the Arabic script) to the same Latin ones, its hamza
+   dropped as the Cyrillic soft letters lose their marks. So "kandas bolu ushin",
+   "кандас болу үшін", "qandas bolu üşın" and "قانداس بولۋ ٴۇشىن" are one text, and a
+   question typed in another language or script than the user's still meets its
+   phrasings.
 2. Every phrasing of every entry (the examples and the short question of each
    language, and the answer with a lower weight) is one small document of features:
    the character 3-grams of its words (with the word's edges, which cope with Kazakh
@@ -40,6 +43,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from bot import LANGUAGES
 
 if TYPE_CHECKING:
     from bot.content import Content
@@ -100,6 +105,13 @@ _LATIN = str.maketrans({
     # Latin Kazakh (2021 alphabet and older ones) and how Kazakh is typed in Latin
     "ä": "a", "ğ": "g", "ı": "i", "ñ": "n", "ö": "o", "ş": "sh", "ū": "u", "ü": "u",
     "ç": "ch", "q": "k", "w": "u", "y": "i", "x": "h",
+    # Tote: its letters (after NFKC, which splits ٵ ٶ ٷ ٸ into a letter and the hamza)
+    "ا": "a", "ب": "b", "ۆ": "v", "گ": "g", "ع": "g", "د": "d", "ە": "e", "ه": "e",
+    "ج": "j", "ز": "z", "ي": "i", "ك": "k", "ق": "k", "ل": "l", "م": "m", "ن": "n",
+    "ڭ": "n", "و": "o", "پ": "p", "ر": "r", "س": "s", "ت": "t", "ۋ": "u", "ۇ": "u",
+    "ف": "f", "ح": "h", "ھ": "h", "چ": "ch", "ش": "sh", "ى": "i", "ی": "i", "ٴ": "",
+    "ء": "", "٠": "0", "١": "1", "٢": "2", "٣": "3", "٤": "4", "٥": "5", "٦": "6",
+    "٧": "7", "٨": "8", "٩": "9",
 })
 _DIGRAPHS = (("zh", "j"), ("kh", "h"))
 _WORD = re.compile(r"[a-z0-9]+")
@@ -297,9 +309,10 @@ def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[fl
 STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
 
 def _phrases(content: Content) -> Iterator[tuple[str, str, float]]:
-    """(entry id, text, weight) of every phrasing the index holds."""
-    for texts in content.faq.texts.values():
-        for entry_id, words in texts.items():
+    """(entry id, text, weight) of every phrasing the index holds: the source languages'
+    (Kazakh in Latin or tote folds to the same spelling as its Cyrillic)."""
+    for language in LANGUAGES:
+        for entry_id, words in content.faq.texts[language].items():
             for example in (words.question, *words.examples):
                 yield entry_id, example, 1.0
             yield entry_id, words.answer, ANSWER_WEIGHT
