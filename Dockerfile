@@ -17,8 +17,11 @@ COPY handlers ./handlers
 COPY locales ./locales
 COPY migrations ./migrations
 # The runtime dependencies only, at the versions of requirements.lock.
+# The typed questions' sentence vectors are computed here once, not at every start.
 RUN pip install -c requirements.lock -e . \
     && python -m babel.messages.frontend compile -D bot -d locales \
+    && python -c "from bot.core.i18n import compile_catalogs; compile_catalogs()" \
+    && python -c "from bot.content import load_content; from bot.services.knowledge import KnowledgeBase; KnowledgeBase.build(load_content(), meaning=True)" \
     && mkdir -p /app/data && chown -R bot:bot /app/data /app/locales
 
 USER bot

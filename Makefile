@@ -34,8 +34,12 @@ upgrade: $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements.lock
 	touch $(VENV)/.installed
 
+# The catalogs, and Kazakh's in Latin and tote written from the Kazakh one.
+DERIVE := $(PY) -c "from bot.core.i18n import compile_catalogs; compile_catalogs()"
+
 compile: $(VENV)/.installed
 	$(BABEL) compile -D bot -d locales --statistics
+	$(DERIVE)
 
 ## Talk to the bot: Telegram with BOT_TOKEN set, otherwise the terminal chat.
 ## The coordinators' dashboard in dev mode: PUBLIC_BASE_URL=http://127.0.0.1:8080 and
@@ -64,6 +68,7 @@ catalogs: $(VENV)/.installed
 		--ignore-obsolete --width 100
 	$(PY) scripts/fill_english.py
 	$(BABEL) compile -D bot -d locales --statistics
+	$(DERIVE)
 
 bench: install
 	$(PY) -m bench.telegram_webhook

@@ -11,13 +11,20 @@ Reads the real content (bot/content/faq*.yaml) and the evaluation set
 - off-topic kept apart: the share of off-topic texts not answered;
 - with the base padded to 500 entries (synthetic distractors made of the real entries'
   words), the top-1 again, the answer time p50/p99 over every question of the set, and
-  the memory the padded index holds (tracemalloc).
+  the resident memory the typed questions add: in a fresh process that has loaded the
+  content, what building the padded base (and loading the sentence model) and asking
+  every question once adds (VmRSS, from /proc).
 
-`--tune` prints the `CONFIDENT` and `OFFERED` values (bot/services/knowledge.py) the
-set asks for: the confidence threshold where the smaller of "answered" and "off-topic
-kept apart" (in the worst language) is highest, and the lowest score worth offering,
-where the smaller of "off-topic with nothing offered" and "the right entry among the
-offers" is highest. It prints one PASS/MISS line per target and never fails.
+`--meaning` measures the matcher with the sentence model (`FAQ_SENTENCE_MODEL=true`).
+
+`--tune` prints the `CONFIDENT` and `OFFERED` values (bot/services/knowledge.py) the set
+asks for: the confidence threshold where the smaller of "answered" and "off-topic kept
+apart" (in the worst language) is highest, and the lowest score worth offering, where
+the smaller of "off-topic with nothing offered" and "the right entry among the offers"
+is highest. With `--meaning`, `LEXICAL_SHARE` and `MEANING_FLOOR` first: for each pair
+on a grid, the threshold as above; the pair where that smaller share is highest wins;
+then `MEANING_CONFIDENT` and `MEANING_OFFERED` as above. It prints one PASS/MISS line
+per target and never fails.
 """
 
 from __future__ import annotations
@@ -25,9 +32,9 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,19 +114,47 @@ def quality(scored: list[Scored], threshold: float, floor: float) -> Quality:
         nothing_offered=share(other, lambda s: not s.offered(floor)))
 
 
+LEXICAL_SHARES = (0.4, 0.5, 0.6, 0.7, 0.8)
+MEANING_FLOORS = (0.75, 0.8, 0.85)
+
+
+def confident_goal(scored: dict[str, list[Scored]], threshold: float) -> tuple[float, float]:
+    """The smaller of "answered" and "kept apart" in the worst language, and their sum."""
+    shares = [share for items in scored.values()
+              for q in [quality(items, threshold, threshold)]
+              for share in (q.answered, q.off_topic)]
+    return min(shares), sum(shares)
+
+
+def weighed(content: Content, sets: dict[str, EvalSet]
+            ) -> tuple[float, float, dict[str, list[Scored]]]:
+    """With the sentence model: the (LEXICAL_SHARE, MEANING_FLOOR) pair of the grid the
+    evaluation set asks for, and the set scored with it."""
+    base = KnowledgeBase.build(content, meaning=True)
+    parts = {language: [(label, base.parts(text)) for text, label in
+                        [*found.questions, *((text, None) for text in found.off_topic)]]
+             for language, found in sets.items()}
+    best: tuple[tuple[float, float], float, float, dict[str, list[Scored]]] | None = None
+    for share in LEXICAL_SHARES:
+        for floor in MEANING_FLOORS:
+            scored = {language: [Scored(label, [
+                Match(base.entry_ids[entry], value) for entry, value in sorted(
+                    knowledge.blend(lexical, cosines, share, floor).items(),
+                    key=lambda item: -item[1])]) for label, (lexical, cosines) in items]
+                for language, items in parts.items()}
+            reached = confident_goal(scored, tune(scored)[0])
+            if best is None or reached > best[0]:
+                best = (reached, share, floor, scored)
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
 def tune(scored: dict[str, list[Scored]]) -> tuple[float, float]:
     """The (CONFIDENT, OFFERED) pair the evaluation set asks for (see the module doc)."""
     every = [item for items in scored.values() for item in items]
     candidates = sorted({round(m.score, 3) for item in every for m in item.ranked[:3]}
                         | {1.0})
-
-    def confident_goal(threshold: float) -> tuple[float, float]:
-        shares = [share for items in scored.values()
-                  for q in [quality(items, threshold, threshold)]
-                  for share in (q.answered, q.off_topic)]
-        return min(shares), sum(shares)
-
-    threshold = middle(candidates, confident_goal)
+    threshold = middle(candidates, lambda value: confident_goal(scored, value))
 
     def offer_goal(floor: float) -> tuple[float, float]:
         shares: list[float] = []
@@ -146,27 +181,31 @@ def middle(candidates: list[float], goal: Callable[[float], tuple[float, float]]
     return round((min(chosen) + max(chosen)) / 2, 2)
 
 
-def padded(content: Content, size: int, seed: int = 13) -> KnowledgeBase:
+def padded(content: Content, size: int, seed: int = 13, *, meaning: bool = False
+           ) -> KnowledgeBase:
     """The real base and synthetic distractor entries up to `size`: each distractor's
     phrasings mix the words of two real entries' phrasings of one language."""
     rng = random.Random(seed)
     faq = content.faq
+    # The source languages, as the index holds them (Kazakh in Latin and tote folds to
+    # the spelling of its Cyrillic).
+    sources = {language: faq.texts[language] for language in LANGUAGES}
     phrases: list[tuple[str, str, float]] = []
-    for texts in faq.texts.values():
+    for texts in sources.values():
         for entry_id, words in texts.items():
             phrases += [(entry_id, text, 1.0) for text in (words.question, *words.examples)]
             phrases.append((entry_id, words.answer, knowledge.ANSWER_WEIGHT))
     vocabulary = {language: sorted({word for words in texts.values()
                                     for text in words.examples for word in text.split()})
-                  for language, texts in faq.texts.items()}
-    examples = round(statistics.fmean(len(words.examples) for texts in faq.texts.values()
+                  for language, texts in sources.items()}
+    examples = round(statistics.fmean(len(words.examples) for texts in sources.values()
                                       for words in texts.values()))
     for number in range(max(0, size - len(faq.entries))):
         for pool in vocabulary.values():
             phrases += [(f"pad_{number}", " ".join(rng.sample(pool, min(len(pool),
                                                                          rng.randint(3, 6)))),
                          1.0) for _ in range(examples + 1)]
-    return KnowledgeBase(phrases)
+    return KnowledgeBase(phrases, meaning=meaning)
 
 
 def timings(base: KnowledgeBase, texts: list[str], rounds: int) -> list[float]:
@@ -177,6 +216,34 @@ def timings(base: KnowledgeBase, texts: list[str], rounds: int) -> list[float]:
             base.ask(text)
             spent.append((time.perf_counter() - started) * 1000)
     return spent
+
+
+def resident_mb() -> float:
+    """This process's resident memory (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def memory_added_mb(size: int, meaning: bool) -> float:
+    """What the padded base adds to a process that has loaded the content: built (with
+    the sentence model, when asked), then every question of the set asked once. Measured
+    in a fresh process, so that nothing this bench keeps counts."""
+    script = f"""
+from bench.faq import eval_sets, padded, resident_mb
+from bot.content import load_content
+content = load_content()
+texts = [t for found in eval_sets().values() for t in [*(q for q, _ in found.questions),
+                                                       *found.off_topic]]
+before = resident_mb()
+base = padded(content, {size}, meaning={meaning})
+for text in texts:
+    base.ask(text)
+print(resident_mb() - before)
+"""
+    return float(subprocess.run([sys.executable, "-c", script], check=True, text=True,
+                                capture_output=True).stdout)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -193,43 +260,49 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tune", action="store_true", help="print the thresholds to use")
     parser.add_argument("--rounds", type=int, default=5, help="times each text is asked")
+    parser.add_argument("--meaning", action="store_true",
+                        help="with the sentence model (FAQ_SENTENCE_MODEL=true)")
+    parser.add_argument("--size", type=int, default=BASE_SIZE,
+                        help=f"entries of the padded base (default {BASE_SIZE})")
     args = parser.parse_args(argv)
 
     content = load_content()
     sets = eval_sets()
-    base = KnowledgeBase.build(content)
+    base = KnowledgeBase.build(content, meaning=args.meaning)
     scored = score(base, sets)
 
-    tracemalloc.start()
-    before = tracemalloc.take_snapshot()
     started = time.perf_counter()
-    big = padded(content, BASE_SIZE)
+    big = padded(content, args.size, meaning=args.meaning)
     build_s = time.perf_counter() - started
-    memory_mb = sum(stat.size_diff for stat in
-                    tracemalloc.take_snapshot().compare_to(before, "filename")) / 2**20
-    tracemalloc.stop()
     texts = [text for found in sets.values()
              for text in [*(q for q, _ in found.questions), *found.off_topic]]
     spent = timings(big, texts, args.rounds)
     p50, p99 = percentile(spent, 0.5), percentile(spent, 0.99)
     scored_big = score(big, sets)
+    linux = sys.platform == "linux"
+    memory_mb = memory_added_mb(args.size, args.meaning) if linux else 0.0
+    real_memory_mb = memory_added_mb(len(content.faq.entries), args.meaning) if linux else 0.0
 
     print(f"knowledge base: {len(content.faq.entries)} entries; padded to "
           f"{len(big.entry_ids)} in {build_s:.2f} s")
-    print(f"thresholds: CONFIDENT {knowledge.CONFIDENT}, OFFERED {knowledge.OFFERED}")
+    print(f"sentence model: {'on' if args.meaning else 'off'}; thresholds: CONFIDENT "
+          f"{base.confident}, OFFERED {base.offered}")
     print(f"{'language':<9}{'questions':>10}{'off-topic':>10}{'top-1':>8}{'answered':>10}"
           f"{'kept apart':>12}{'no offer':>10}{'top-1@500':>11}   set")
     worst_top1 = worst_apart = 1.0
     for language, found in sets.items():
-        q = quality(scored[language], knowledge.CONFIDENT, knowledge.OFFERED)
-        big_q = quality(scored_big[language], knowledge.CONFIDENT, knowledge.OFFERED)
+        q = quality(scored[language], base.confident, base.offered)
+        big_q = quality(scored_big[language], base.confident, base.offered)
         worst_top1, worst_apart = min(worst_top1, q.top1), min(worst_apart, q.off_topic)
         print(f"{language:<9}{len(found.questions):>10}{len(found.off_topic):>10}"
               f"{q.top1:>8.3f}{q.answered:>10.3f}{q.off_topic:>12.3f}"
               f"{q.nothing_offered:>10.3f}{big_q.top1:>11.3f}   {found.path.name}")
     print(f"answer time over {len(spent)} questions, {len(big.entry_ids)} entries: "
           f"p50 {p50:.2f} ms, p99 {p99:.2f} ms (mean {statistics.fmean(spent):.2f} ms)")
-    print(f"memory the padded index holds: {memory_mb:.1f} MB")
+    held = "the index, the sentence model and numpy" if args.meaning else "the index"
+    print(f"resident memory added ({held}): "
+          f"{memory_mb:.1f} MB with {len(big.entry_ids)} entries, {real_memory_mb:.1f} MB "
+          f"with the {len(content.faq.entries)} real ones")
     print()
     print(f"{verdict(worst_top1 >= TARGETS['top1'])} top-1 in every language "
           f"{worst_top1:.3f} (target >= {TARGETS['top1']})")
@@ -240,10 +313,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{verdict(memory_mb <= TARGETS['memory_mb'])} memory added {memory_mb:.1f} MB "
           f"(target <= {TARGETS['memory_mb']:.0f} MB)")
     if args.tune:
+        weights = ""
+        if args.meaning:
+            share, meaning_floor, scored = weighed(content, sets)
+            weights = f"LEXICAL_SHARE = {share}, MEANING_FLOOR = {meaning_floor}, MEANING_"
         threshold, floor = tune(scored)
         print()
-        print(f"tuned on {sum(len(items) for items in scored.values())} texts: "
-              f"CONFIDENT = {threshold:.2f}, OFFERED = {floor:.2f}")
+        print(f"tuned on {sum(len(items) for items in scored.values())} texts: {weights}"
+              f"CONFIDENT = {threshold:.2f}, {'MEANING_' if args.meaning else ''}"
+              f"OFFERED = {floor:.2f}")
         for language, items in scored.items():
             q = quality(items, threshold, floor)
             print(f"  {language}: answered {q.answered:.3f}, kept apart {q.off_topic:.3f}, "

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bot import LANGUAGES
+from bot import LOCALES
 from bot.config import Settings
 from bot.content import ContentError
 
@@ -34,7 +34,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     commands.add_parser("run", help="serve every configured channel, HTTP and the scheduler")
     chat = commands.add_parser("chat", help="talk to the bot in the terminal")
     chat.add_argument("--user", default="local", help="who you are in the terminal")
-    chat.add_argument("--lang", choices=LANGUAGES, help="skip the language question")
+    chat.add_argument("--lang", choices=LOCALES, help="skip the language question")
     commands.add_parser("migrate", help="alembic upgrade head on DATABASE_URL")
     forums = commands.add_parser("forums", help="coordinators' forum tools")
     forum_commands = forums.add_subparsers(dest="forum_command", required=True)

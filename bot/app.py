@@ -39,7 +39,8 @@ async def build_app(settings: Settings, *, apply_migrations: bool = True) -> App
     # What WhatsApp keeps is in `/mydata` whether or not WhatsApp is configured now.
     privacy.register_exporter("whatsapp", whatsapp_export, before="questions_to_coordinators")
     content = load_content()
-    KnowledgeBase.of(content)  # the typed questions' index, built now, not at the first one
+    # the typed questions' index, built now, not at the first one
+    KnowledgeBase.of(content, meaning=settings.faq_sentence_model)
     translations = Translations()
     db = create_engine(settings.database_url)
     if apply_migrations:

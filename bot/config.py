@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Language = Literal["kk", "ru", "en"]
+Language = Literal["kk", "kk-Latn", "kk-Arab", "ru", "en"]
 
 
 class Settings(BaseSettings):
@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     forum_data_retention_days: int = Field(default=90, ge=1)
     # Typed questions without a confident answer are deleted this long after last asked.
     faq_unanswered_days: int = Field(default=90, ge=1)
+    # Typed questions also matched by meaning (a multilingual sentence model in the
+    # process): more answered right, about 100 MB more memory (README, "Typed questions").
+    faq_sentence_model: bool = False
     privacy_url: str | None = None
     reminder_interval_seconds: int = Field(default=30, ge=1)
 

@@ -37,7 +37,12 @@ log = logging.getLogger(__name__)
 
 ASKING = "language"
 
-LANGUAGE_NAMES: dict[str, str] = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+# Each language by its own name, Kazakh in each of its scripts; the first three keep the
+# numbers people type in the terminal (1 Kazakh, 2 Russian, 3 English).
+LANGUAGE_NAMES: dict[str, str] = {
+    "kk": "Қазақша (кирилл)", "ru": "Русский", "en": "English",
+    "kk-Latn": "Qazaqşa (latyn)", "kk-Arab": "قازاقشا (توتە)",
+}
 
 # Items on one page of a long list: with Previous, Next and up to four more buttons (the
 # coordinators' list has the most) a screen stays within WhatsApp's 10 list rows, and
@@ -102,12 +107,14 @@ def language_rows() -> list[Choice]:
 
 def ask_language(ctx: Context) -> None:
     ctx.goto(ASKING)
-    # Shown before a language is known, so it speaks all three.
+    # Shown before a language is known, so it speaks all three, and names each language
+    # in its own script: kept as written whatever the user's script.
     if ctx.user.language is None:
-        ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows())
+        ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows(),
+                as_written=True)
     else:
         ctx.say("Тілді таңдаңыз · Выберите язык · Choose your language", language_rows(),
-                menu_button(ctx))
+                menu_button(ctx), as_written=True)
 
 
 def show_stale(ctx: Context) -> None:

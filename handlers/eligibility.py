@@ -19,6 +19,7 @@ from bot.core.replies import Choice
 from bot.core.router import Router
 from bot.db.models import EligibilityCheck
 from bot.services import eligibility as service
+from bot.services.knowledge import fold
 from handlers.common import menu_button, show_menu
 from handlers.facts_text import fill, named, people, sources
 from handlers.payloads import (
@@ -38,8 +39,8 @@ router = Router("eligibility")
 ANSWERING = "eligibility"
 
 # Typed answers that mean "yes" / "no" in any of the three languages.
-_YES = {"yes", "y", "да", "иә", "ия", "иа", "ok", "ok.", "әрине", "конечно"}
-_NO = {"no", "n", "нет", "жоқ", "жок"}
+_YES = {fold(word) for word in ("yes", "y", "да", "иә", "ия", "иа", "ok", "әрине", "конечно")}
+_NO = {fold(word) for word in ("no", "n", "нет", "жоқ", "жок")}
 
 
 def _content(ctx: Context) -> EligibilityContent:
@@ -409,12 +410,14 @@ async def typed(ctx: Context) -> None:
 
 
 def _typed_choice(ctx: Context, question: Question, text: str) -> str | None:
-    typed = text.casefold().strip(" .!")
-    number = whole_number(typed)
+    """The answer typed instead of pressed: its number, its label or yes/no, in any
+    script (compared as `fold` writes them)."""
+    number = whole_number(text.strip(" .!"))
     if number is not None and 1 <= number <= len(question.answers):
         return question.answers[number - 1]
+    typed = fold(text)
     for answer in question.answers:
-        if typed == _label(ctx, question, answer).casefold():
+        if typed == fold(_label(ctx, question, answer)):
             return answer
     if typed in _YES and "yes" in question.answers:
         return "yes"

@@ -143,7 +143,7 @@ async def typed_question(ctx: Context) -> None:
     if not text:
         show_menu(ctx, ctx._("Please type your question, or choose an item from the menu."))
         return
-    found = KnowledgeBase.of(ctx.content).ask(text)
+    found = KnowledgeBase.of(ctx.content, meaning=ctx.settings.faq_sentence_model).ask(text)
     entries = ctx.content.faq.entries
     if found.confident:
         await show_entry(ctx, entries[found.matches[0].entry_id])

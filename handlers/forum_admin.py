@@ -205,7 +205,7 @@ def _ask(ctx: Context, step: ForumStep, lead: str | None = None,
         buttons += [ADMIN.choice(zone, PickZone(zone)) for zone in zones[:6]]
     elif step == "event_language":
         buttons.append([ADMIN.choice(name, PickEventLanguage(code))  # type: ignore[arg-type]
-                        for code, name in LANGUAGE_NAMES.items()])
+                        for code, name in LANGUAGE_NAMES.items() if code in LANGUAGES])
     buttons.append(ADMIN.choice(ctx._("✖️ Stop"), StopDialog()))
     ctx.say(prefix + _prompt(ctx, step), *buttons)
 

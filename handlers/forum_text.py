@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import segno
 
 from bot.clock import as_utc
-from bot.core import formats
+from bot.core import formats, scripts
 from bot.core.i18n import N_, Translator
 from bot.core.replies import Attachment, Reply
 from bot.db.models import Forum, ForumStatus, Registration, RegistrationStatus
@@ -33,7 +33,7 @@ SECTORS: dict[str, str] = {
 
 
 def _localized(texts: dict[str, str], language: str, default: str = "") -> str:
-    return texts.get(language) or next(iter(texts.values()), default)
+    return scripts.pick(texts, language) or next(iter(texts.values()), default)
 
 
 def title(forum: Forum, language: str) -> str:
@@ -82,7 +82,7 @@ def card(forum: Forum, t: Translator, now: datetime, full: bool = False) -> str:
              "🎟 " + seats_line(forum, t, now)]
     if full:
         lines.insert(2, f"🏛 {venue(forum, t.locale)}")
-        description = forum.description.get(t.locale) or ""
+        description = scripts.pick(forum.description, t.locale) or ""
         if description:
             lines += ["", description]
         deadline = forums.local(forum, forum.deadline)

@@ -131,7 +131,7 @@ class _TellClosed:
     async def __call__(self, ctx: Context) -> None:
         t = ctx.translations.get(self.language, ctx.settings.default_locale)
         reply = closed_reply(t, self.thread_id)
-        result = await ctx.deliver(self.channel, self.external_id, [reply])
+        result = await ctx.deliver(self.channel, self.external_id, [t.reply(reply)])
         if result is not PushResult.SENT:
             log.warning("handover: closing notice of #%s not delivered: %s", self.thread_id,
                         result.value)
@@ -185,7 +185,7 @@ class _Answer:
             return
         t = ctx.translations.get(self.language, ctx.settings.default_locale)
         reply = answer_reply(t, words, attachment)
-        result = await ctx.deliver(self.channel, self.external_id, [reply])
+        result = await ctx.deliver(self.channel, self.external_id, [t.reply(reply)])
         if result is not PushResult.SENT:
             log.warning("handover: answer of %s to question #%s not delivered: %s",
                         who(ctx), self.thread_id, result.value)

@@ -8,7 +8,7 @@ from bot.core.context import Context
 from bot.core.i18n import pick_language
 from bot.core.router import Router
 from bot.services import broadcasts
-from handlers.common import ASKING, ask_language, show_menu
+from handlers.common import ASKING, LANGUAGE_NAMES, ask_language, show_menu
 from handlers.forums import check_in
 from handlers.payloads import LANG, LANGUAGE, Lang
 
@@ -33,7 +33,15 @@ _TYPED: dict[str, str] = {
     "kazakh": "kk", "qazaqsha": "kk", "қаз": "kk",
     "2": "ru", "ru": "ru", "русский": "ru", "рус": "ru", "russian": "ru", "орысша": "ru",
     "3": "en", "en": "en", "english": "en", "eng": "en", "ағылшынша": "en", "английский": "en",
+    "4": "kk-Latn", "kk-latn": "kk-Latn", "qazaqşa": "kk-Latn", "latyn": "kk-Latn",
+    "latyn qazaqşa": "kk-Latn", "латын": "kk-Latn", "latin": "kk-Latn",
+    "5": "kk-Arab", "kk-arab": "kk-Arab", "قازاقشا": "kk-Arab", "توتە": "kk-Arab",
+    "төте": "kk-Arab", "tote": "kk-Arab", "تٴوتە": "kk-Arab",
 }
+
+
+# A language's name as its button shows it, typed.
+_NAMED = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
 
 
 def greet(ctx: Context) -> None:
@@ -110,7 +118,8 @@ async def unknown_language(ctx: Context) -> None:
 
 @router.state(ASKING)
 async def language_typed(ctx: Context) -> None:
-    code = _TYPED.get(ctx.event.text.strip().lower().strip(".!"))
+    typed = ctx.event.text.strip().lower().strip(".!")
+    code = _TYPED.get(typed) or _NAMED.get(typed) or pick_language(typed)
     if code is None:
         ask_language(ctx)
         return

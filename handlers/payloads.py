@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from bot.content.eligibility import PlanSection
 from bot.core.payloads import Codec, Id, Range
 
-Language = Literal["kk", "ru", "en"]
+Language = Literal["kk", "kk-Latn", "kk-Arab", "ru", "en"]
 # A page of a long list, from 0 (handlers/common.py `page_row`).
 PageNumber = Annotated[int, Range(0, 1_000_000)]
 

@@ -176,3 +176,12 @@ def assert_language(text: str, lang: str) -> None:
         shown = text if len(text) <= 1500 else text[:1500] + "…"
         raise AssertionError(f"reply is not wholly in {lang!r}:\n  - "
                              + "\n  - ".join(problems) + f"\n--- text ---\n{shown}")
+
+
+def assert_no_cyrillic(text: str, allowed: set[str] | frozenset[str] = frozenset()) -> None:
+    """Kazakh in Latin or tote: no Cyrillic letter left, but in the `allowed` strings
+    (the names of the languages, each in its own script)."""
+    for item in sorted(allowed, key=len, reverse=True):
+        text = text.replace(item, " ")
+    left = [word for word in _WORD.findall(text) if _CYRILLIC.search(word)]
+    assert not left, f"Cyrillic left: {left[:10]} in {text[:300]!r}"

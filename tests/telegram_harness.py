@@ -31,7 +31,7 @@ from tests.language import assert_language
 TOKEN = "123456:TEST"
 SECRET = "e2e-Secret_token-42"
 MENU = ["prj", "num", "set", "help"]
-LANGUAGE_CHOICES = ["lang:kk", "lang:ru", "lang:en"]
+LANGUAGE_CHOICES = ["lang:kk", "lang:ru", "lang:en", "lang:kk-Latn", "lang:kk-Arab"]
 MODES = ["polling", "webhook"]
 
 
@@ -192,7 +192,7 @@ def assert_clean(api: FakeTelegramAPI) -> None:
 
 
 def is_language_choice(reply: ApiCall) -> bool:
-    return reply.callback_data[:3] == LANGUAGE_CHOICES
+    return reply.callback_data[:len(LANGUAGE_CHOICES)] == LANGUAGE_CHOICES
 
 
 def is_menu(reply: ApiCall) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import now
-from bot.db.models import AuditEntry
+from bot.db.models import AuditEntry, User
 from bot.services import dashboard_auth
 from tests.dashboard_helpers import (
     BOT_TOKEN,
@@ -271,3 +271,14 @@ async def test_the_link_is_a_button_on_https_only(database_url: str) -> None:
             assert all(url.startswith(f"{base}/dashboard/signin?token=") for url in urls)
         finally:
             await app.close()
+
+
+async def test_a_coordinator_reading_tote_gets_the_dashboard_in_tote(
+        board: App, client: TestClient) -> None:
+    async with board.engine.sessionmaker() as db, db.begin():
+        user = await db.get(User, board.people["coordinator"])  # type: ignore[attr-defined]
+        assert user is not None
+        user.language = "kk-Arab"
+    assert await sign_in(client, await link_from_bot(board, COORDINATOR, "telegram")) == 302
+    page = await (await client.get("/dashboard/forums")).text()
+    assert 'dir="rtl"' in page and board.translations["kk-Arab"]._("Forums") in page

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -20,7 +21,7 @@ from bot import LANGUAGES, clock
 from bot.app import App, build_app
 from bot.content import ContentError, load_content
 from bot.db.models import HandoverMessage, HandoverThread, UnansweredQuestion, User
-from bot.services import forums, knowledge, unanswered
+from bot.services import forums, knowledge, meaning, unanswered
 from bot.services.knowledge import KnowledgeBase, fold
 from tests.conftest import Chat, make_settings
 from tests.forum_helpers import DETAILS, OFFSETS, make_forum
@@ -80,27 +81,68 @@ def test_an_answer_offers_at_most_three_worth_offering(base: KnowledgeBase) -> N
         assert len({m.entry_id for m in found.matches}) == len(found.matches)
 
 
-def test_the_thresholds_come_from_the_evaluation_set() -> None:
-    """The constants are what `python -m bench.faq --tune` chooses on the set; run it
-    and copy its values after the content or the set changes."""
+def test_the_phrasings_vectors_are_kept_in_a_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Computed once, then read back by a process that has not computed them."""
+    kept = tmp_path / "faq.vectors.npz"
+    monkeypatch.setattr(meaning, "VECTORS_FILE", kept)
+    texts = ["кандас деген кім", "what is a kandas"]
+    first = meaning.phrasing_vectors(texts)
+    assert first.shape == (2, meaning._loaded().dim)
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-3)
+    assert kept.exists()
+
+    class Refuses:
+        dim = first.shape[1]
+
+        def query(self, texts: object) -> object:
+            raise AssertionError("computed again")
+
+    monkeypatch.setattr(meaning, "_loaded", lambda: Refuses())
+    assert np.array_equal(meaning.phrasing_vectors(texts), first)
+
+
+def test_vectors_are_still_computed_where_the_file_cannot_be_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    monkeypatch.setattr(meaning, "VECTORS_FILE", tmp_path / "missing" / "v.npz")
+    assert meaning.phrasing_vectors(["кужаттар", "documents"]).shape[0] == 2
+    assert "could not keep the phrasings' vectors" in caplog.text
+
+
+def test_the_sentence_model_answers_what_the_words_alone_get_wrong() -> None:
+    text = "erase everything you know about me"  # "erase" is in no example
+    content = load_content()
+    assert KnowledgeBase.build(content).ask(text).matches[0].entry_id == "bot_privacy"
+    found = KnowledgeBase.build(content, meaning=True).ask(text)
+    assert found.confident and found.matches[0].entry_id == "privacy_delete"
+
+
+@pytest.mark.parametrize("with_meaning", [False, True], ids=["lexical", "meaning"])
+def test_the_thresholds_come_from_the_evaluation_set(with_meaning: bool) -> None:
+    """The constants are what `python -m bench.faq --tune [--meaning]` chooses on the
+    set; run it and copy its values after the content or the set changes."""
     from bench.faq import tune
 
-    sets = eval_sets()
-    threshold, floor = tune(score(KnowledgeBase.build(load_content()), sets))
-    assert (threshold, floor) == (knowledge.CONFIDENT, knowledge.OFFERED)
+    base = KnowledgeBase.build(load_content(), meaning=with_meaning)
+    assert tune(score(base, eval_sets())) == (base.confident, base.offered)
 
 
 # ---- the evaluation set ----------------------------------------------------------------------
 
 
 # The goals are 0.9 for both (README, "Typed questions"); the matcher reaches less today.
-# These floors are what it measures now (`python -m bench.faq`): a change that answers
-# worse fails here, and they move up as the matcher improves, never down.
-TOP1_FLOOR = {"kk": 0.78, "ru": 0.82, "en": 0.77}
-OFF_TOPIC_FLOOR = {"kk": 0.75, "ru": 0.83, "en": 0.71}
+# These floors are what it measures now (`python -m bench.faq [--meaning]`), without and
+# with the sentence model: a change that answers worse fails here, and they move up as
+# the matcher improves, never down.
+TOP1_FLOOR = {False: {"kk": 0.78, "ru": 0.82, "en": 0.77},
+              True: {"kk": 0.89, "ru": 0.86, "en": 0.92}}
+OFF_TOPIC_FLOOR = {False: {"kk": 0.75, "ru": 0.83, "en": 0.71},
+                   True: {"kk": 0.81, "ru": 0.90, "en": 0.93}}
 
 
-def test_the_evaluation_set_is_answered_in_every_language() -> None:
+@pytest.mark.parametrize("with_meaning", [False, True], ids=["lexical", "meaning"])
+def test_the_evaluation_set_is_answered_in_every_language(with_meaning: bool) -> None:
     """Every label is an entry, no question is a copy of an example, and top-1 and
     off-topic kept apart stay at or above the floors (kk.yaml, ru.yaml, en.yaml)."""
     content = load_content()
@@ -113,11 +155,11 @@ def test_the_evaluation_set_is_answered_in_every_language() -> None:
                     for example in words.examples}
         copied = [text for text, _ in found.questions if fold(text) in examples]
         assert not copied, f"{found.path}: copied from the examples: {copied}"
-    scored = score(KnowledgeBase.build(content), sets)
-    for language, items in scored.items():
-        result = quality(items, knowledge.CONFIDENT, knowledge.OFFERED)
-        assert result.top1 >= TOP1_FLOOR[language], (language, result)
-        assert result.off_topic >= OFF_TOPIC_FLOOR[language], (language, result)
+    base = KnowledgeBase.build(content, meaning=with_meaning)
+    for language, items in score(base, sets).items():
+        result = quality(items, base.confident, base.offered)
+        assert result.top1 >= TOP1_FLOOR[with_meaning][language], (language, result)
+        assert result.off_topic >= OFF_TOPIC_FLOOR[with_meaning][language], (language, result)
 
 
 # ---- the content files -----------------------------------------------------------------------
@@ -209,9 +251,23 @@ async def test_a_question_in_another_language_is_answered_in_the_chosen_one(app:
     assert "el:cl" in chat.payloads()  # "My documents"
 
 
+async def test_with_the_sentence_model_a_paraphrase_is_answered(database_url: str) -> None:
+    """FAQ_SENTENCE_MODEL=true: a question whose words lead elsewhere is answered by
+    what it means."""
+    for with_meaning, entry in ((True, "privacy_delete"), (False, "bot_privacy")):
+        built = await build_app(make_settings(database_url, faq_sentence_model=with_meaning))
+        try:
+            chat = await english(built, f"para-{with_meaning}")
+            await chat.text("erase everything you know about me")
+            heading = f"❓ {built.content.faq.words(entry, 'en').question}"
+            assert chat.texts().startswith(heading), chat.texts()
+        finally:
+            await built.close()
+
+
 async def test_an_unsure_question_offers_likely_ones_and_a_coordinator(
         desk_app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(knowledge, "CONFIDENT", 1.01)  # nothing is sure
+    monkeypatch.setattr(KnowledgeBase.of(desk_app.content), "confident", 1.01)  # none sure
     chat = await english(desk_app)
     await chat.text("kandas documents")
     assert "not sure I understood" in chat.texts()

@@ -67,7 +67,7 @@ async def test_typed_questions_on_telegram(
         assert off.callback_data == ["faq:ask", "menu"]
         assert not any(OFF_TOPIC in (m.text or "") for m in group(api))
 
-        monkeypatch.setattr(knowledge, "CONFIDENT", 1.01)  # nothing is sure now
+        monkeypatch.setattr(knowledge.KnowledgeBase.of(bot.app.content), "confident", 1.01)
         unsure = one(await bot.say(USER, UNSURE))
         assert "not sure I understood" in unsure.text
         assert unsure.callback_data[-2:] == ["faq:ask", "menu"]
@@ -129,7 +129,7 @@ async def test_typed_questions_on_whatsapp(
         assert "only help with" in off.body
         assert {choice[0] for choice in off.choices} == {"faq:ask", "menu"}
 
-        monkeypatch.setattr(knowledge, "CONFIDENT", 1.01)  # nothing is sure now
+        monkeypatch.setattr(knowledge.KnowledgeBase.of(bot.app.content), "confident", 1.01)
         unsure = (await wa_step(bot, graph, user, user.text(UNSURE)))[-1]
         assert "not sure I understood" in unsure.body
         confirm = (await wa_step(bot, graph, user, user.choose(unsure, "faq:ask")))[-1]
@@ -171,7 +171,7 @@ async def test_typed_questions_in_the_terminal(database_url: str,
         assert entry_title(app, "kandas_how") in text
         assert "only help with" in text
 
-        monkeypatch.setattr(knowledge, "CONFIDENT", 1.01)  # nothing is sure now
+        monkeypatch.setattr(knowledge.KnowledgeBase.of(app.content), "confident", 1.01)
         offered = len(knowledge.KnowledgeBase.of(app.content).ask(UNSURE).matches)
         text = await chat(UNSURE, str(offered + 1), "1")  # "Ask a coordinator", "Send"
         assert f"«{UNSURE}»" in text and "#1" in text

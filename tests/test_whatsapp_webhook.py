@@ -240,8 +240,10 @@ async def test_first_text_creates_the_user_by_user_id_keeps_wa_id_and_asks_langu
     sent = await wa.say(AIGUL, fixture("text_kk.json"))
     assert len(sent) == 1
     assert sent[0].payload["to"] == "77011234567"
-    assert sent[0].interactive["type"] == "button"
-    assert [c[0] for c in sent[0].choices] == ["lang:kk", "lang:ru", "lang:en"]
+    # Five languages (Kazakh in three scripts): a list, not three reply buttons.
+    assert sent[0].interactive["type"] == "list"
+    assert [c[0] for c in sent[0].choices] == ["lang:kk", "lang:ru", "lang:en", "lang:kk-Latn",
+                                               "lang:kk-Arab"]
     contact = await wa.get(WhatsAppContact, AIGUL.user_id)
     assert contact.wa_id == "77011234567"
     assert contact.profile_name == "Айгүл Сәрсенова"

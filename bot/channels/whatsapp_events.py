@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.channels.whatsapp_updates import Incoming
+from bot.core import scripts
 from bot.core.events import Event, EventKind, Identity, InboundFile
 
 # Commands typed as words (WhatsApp has no bot commands), English, Kazakh, Russian.
@@ -25,12 +26,22 @@ COMMAND_WORDS: dict[str, str] = {
     # Announcements off (handlers/settings.py); `start` turns them back on (`opt_in`).
     "stop": "stop", "стоп": "stop", "тоқтату": "stop",
 }
+# The same words in Kazakh's Latin and tote scripts (`mäzır`, `ٴمازىر`, or without the
+# hamza), as their readers type them.
+COMMAND_WORDS |= {
+    spelled: command
+    for word, command in list(COMMAND_WORDS.items()) if scripts.HAS_CYRILLIC.search(word)
+    for locale in scripts.DERIVED
+    for spelled in {scripts.write(word, locale).lower(),
+                    scripts.write(word, locale).replace(scripts.HAMZA, "")}
+    if spelled not in COMMAND_WORDS
+}
 
 # Country calling codes that pre-select a language for `start` (the language is still
 # asked on first contact otherwise). +7 7xx is Kazakhstan, the rest of +7 is Russia.
 _PHONE_LANGUAGES: tuple[tuple[str, str], ...] = (
     ("76", "kk"), ("77", "kk"), ("7", "ru"),
-    ("86", "kk"), ("976", "kk"),  # Xinjiang and Bayan-Ölgii Kazakhs
+    ("86", "kk-Arab"), ("976", "kk"),  # Xinjiang (who read tote) and Bayan-Ölgii Kazakhs
     ("996", "ru"), ("998", "ru"), ("992", "ru"), ("993", "ru"), ("375", "ru"),
     ("374", "ru"), ("994", "ru"), ("995", "ru"), ("373", "ru"),
 )
@@ -47,7 +58,7 @@ def language_for_phone(wa_id: str | None) -> str | None:
 
 
 def command_word(text: str) -> str | None:
-    word = text.strip().lower().strip(".!?")
+    word = text.strip().lower().strip(".!?؟")
     return COMMAND_WORDS.get(word)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.channels.whatsapp_render import cut_at_word
 from bot.config import Settings
+from bot.core import scripts
 
 # Delivery kinds that the bot starts itself and that may be sent as templates.
 TEMPLATE_KINDS = ("reminder", "broadcast", "notice")
@@ -48,7 +49,9 @@ def template_payload(settings: Settings, kind: str, language: str, text: str) ->
         "type": "template",
         "template": {
             "name": name,
-            "language": {"code": TEMPLATE_LANGUAGES.get(language, "en")},
+            # Kazakh in Latin or tote: the Kazakh template (Meta has no template
+            # language per script), its parameter, the message, in the reader's script.
+            "language": {"code": TEMPLATE_LANGUAGES.get(scripts.source(language), "en")},
             "components": [
                 {"type": "body",
                  "parameters": [{"type": "text", "text": template_parameter(text)}]},

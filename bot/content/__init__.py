@@ -4,16 +4,18 @@
 date and source (`bot.content.facts`), the projects' order and the lines of the
 numbers screen. `faq.yaml` and `faq.<lang>.yaml` are the knowledge base typed questions
 are answered from (`bot.content.faq`). `<lang>.yaml` holds the words, which name figures
-by id and never type them. Everything is checked at start-up: a missing language, key or text, or a
+by id and never type them. Kazakh's other scripts (`kk-Latn`, `kk-Arab`) have no files:
+their words are the Kazakh ones, transliterated as they are loaded (`in_scripts`).
+Everything is checked at start-up: a missing language, key or text, or a
 placeholder the table does not fill, stops the start with a message that names the
 file and the key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
@@ -22,6 +24,7 @@ from bot import CONTENT_DIR, LANGUAGES
 from bot.content.eligibility import EligibilityContent, load_eligibility
 from bot.content.facts import FactTable, fact_ids, not_blank, unknown_placeholders
 from bot.content.faq import FaqContent, load_faq
+from bot.core import scripts
 
 
 class ContentError(Exception):
@@ -155,6 +158,35 @@ def _check_language(path: Path, facts_path: Path, facts: FactsFile,
     return problems
 
 
+Words = TypeVar("Words")
+
+
+def _written(value: Any, script: scripts.Script) -> Any:
+    """Every Cyrillic text in a value (a string, a model, a list, a mapping's values) in
+    a script; ids, links and numbers as they are."""
+    if isinstance(value, str):
+        return script.write(value) if scripts.HAS_CYRILLIC.search(value) else value
+    if isinstance(value, BaseModel):
+        return value.model_copy(update={name: _written(getattr(value, name), script)
+                                        for name in type(value).model_fields})
+    if isinstance(value, dict):
+        return {key: _written(item, script) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_written(item, script) for item in value)
+    return value
+
+
+def in_scripts(by_language: dict[str, Words]) -> dict[str, Words]:
+    """Words by language, with Kazakh's other scripts added: the Kazakh words
+    transliterated."""
+    written = dict(by_language)
+    for locale in scripts.DERIVED:
+        script = scripts.writer(locale)
+        assert script is not None
+        written[locale] = _written(by_language[scripts.CYRILLIC], script)
+    return written
+
+
 def load_content(directory: Path = CONTENT_DIR) -> Content:
     facts_path = directory / "facts.yaml"
     try:
@@ -178,23 +210,27 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
             raise ContentError("\n".join(problems))
         texts[language] = text
 
+    texts = in_scripts(texts)
     table = FactTable(sources=facts.sources, facts=facts.facts)
+    eligibility = load_eligibility(directory, table, _read_yaml, _explain)
+    eligibility.words = in_scripts(eligibility.words)
+    faq = load_faq(directory, table, _read_yaml, _explain)
     projects = [
         Project(
             id=pid,
             link=str(facts.projects.links[pid]) if pid in facts.projects.links else None,
-            text={language: texts[language].projects[pid] for language in LANGUAGES},
+            text={language: text.projects[pid] for language, text in texts.items()},
         )
         for pid in facts.projects.order
     ]
     return Content(
         facts=table,
-        eligibility=load_eligibility(directory, table, _read_yaml, _explain),
-        faq=load_faq(directory, table, _read_yaml, _explain),
+        eligibility=eligibility,
+        faq=replace(faq, texts=in_scripts(faq.texts)),
         projects=projects,
         projects_source=facts.projects.source,
-        numbers={language: texts[language].numbers for language in LANGUAGES},
+        numbers={language: text.numbers for language, text in texts.items()},
         number_lines=list(facts.numbers),
-        figure_texts={language: dict(texts[language].figures) for language in LANGUAGES},
-        source_names={language: dict(texts[language].sources) for language in LANGUAGES},
+        figure_texts={language: dict(text.figures) for language, text in texts.items()},
+        source_names={language: dict(text.sources) for language, text in texts.items()},
     )

@@ -107,9 +107,14 @@ class Context:
         return self.t.ngettext(singular, plural, count)
 
     def say(self, text: str, *choice_rows: Choice | list[Choice] | tuple[Choice, ...],
-            attachment: Attachment | None = None, ask_contact: str | None = None) -> None:
-        self.replies.append(Reply(text=text, choices=rows(*choice_rows), attachment=attachment,
-                                  ask_contact=ask_contact))
+            attachment: Attachment | None = None, ask_contact: str | None = None,
+            as_written: bool = False) -> None:
+        """Answer with a message, in the user's script (Kazakh in Latin or tote is
+        written from the Cyrillic here); `as_written` keeps it as it is (the choice of
+        language, which names each language in its own script)."""
+        reply = Reply(text=text, choices=rows(*choice_rows), attachment=attachment,
+                      ask_contact=ask_contact)
+        self.replies.append(reply if as_written else self.t.reply(reply))
 
     def goto(self, state: str | None, **data: Any) -> None:
         """Move to a state; keyword arguments are merged into the session data."""

@@ -195,11 +195,11 @@ class Engine:
             log.warning("could not read the language of a %s user", event.identity.channel)
         t = self.translations.get(language or pick_language(event.language_hint),
                                   self.settings.default_locale)
-        return [Reply(
+        return [t.reply(Reply(
             text=t._("Sorry, something went wrong on my side and I could not finish that. "
                      "Please try again in a minute."),
             choices=((Choice(t._("⬅️ Main menu"), "menu"),),),
-        )]
+        ))]
 
     async def _handle_once(self, event: Event) -> list[Reply] | None:
         """One attempt: None when another worker changed the session meanwhile.
@@ -365,7 +365,7 @@ class Engine:
     def compose(self, notice: str, language: str | None, /, **data: Any) -> list[Reply]:
         """A notice of the flows (`Router.notice`) in `language` (or DEFAULT_LOCALE)."""
         t = self.translations.get(language, self.settings.default_locale)
-        return list(self.router.notices[notice](t, **data))
+        return [t.reply(reply) for reply in self.router.notices[notice](t, **data)]
 
     async def _insert_user(self, connection: AsyncConnection, event: Event) -> None:
         identity = event.identity

@@ -13,17 +13,25 @@ pattern for that language is set here:
 - "as of" dates as precise as their source: a year, a month or a day (`2025 жылғы
   тамыздағы`, `август 2025 г.`, `August 2025`);
 - a forum's time with its UTC offset (`UTC+1`), never a tz-database id.
+
+Kazakh in Latin (`kk-Latn`) and tote (`kk-Arab`) has no CLDR data of its own: it is
+formatted as Kazakh (`kk`) and the result written in the locale's script
+(`2026 jylğy 1 jeltoqsan`; in tote the digits isolated, left to right).
 """
 
 from __future__ import annotations
 
+import inspect
 from datetime import date as Date
 from datetime import datetime as DateTime
 from datetime import timedelta
-from typing import Literal
+from functools import wraps
+from typing import Any, Literal, TypeVar
 
 from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_compact_decimal, format_decimal, format_percent
+
+from bot.core import scripts
 
 NBSP = "\u00a0"
 
@@ -57,11 +65,38 @@ def _language(locale: str) -> str:
     return locale.replace("-", "_").split("_", 1)[0]
 
 
+Formatter = TypeVar("Formatter", bound=Any)
+
+
+def _in_script(formatter: Formatter) -> Formatter:
+    """A formatter that also takes the derived locales: it formats as their source
+    locale (kk) and writes the result in the locale's script."""
+    index = list(inspect.signature(formatter).parameters).index("locale")
+
+    @wraps(formatter)
+    def written(*args: Any, **kwargs: Any) -> Any:
+        given = list(args)
+        locale = kwargs["locale"] if "locale" in kwargs else given[index]
+        if locale not in scripts.DERIVED:
+            return formatter(*args, **kwargs)
+        if "locale" in kwargs:
+            kwargs["locale"] = scripts.source(locale)
+        else:
+            given[index] = scripts.source(locale)
+        result = formatter(*given, **kwargs)
+        if isinstance(result, tuple):
+            return tuple(scripts.write(part, locale) for part in result)
+        return scripts.write(result, locale)
+    return written  # type: ignore[return-value]
+
+
+@_in_script
 def number(value: float, locale: str) -> str:
     """A plain number: `1 164 800`, `1,164,800`, `4 325,5`."""
     return format_decimal(value, locale=locale)
 
 
+@_in_script
 def count(value: float, locale: str) -> str:
     """How many people or things: round millions in words (`5 млн`, `1.5 million`),
     everything else in full."""
@@ -72,12 +107,14 @@ def count(value: float, locale: str) -> str:
     return number(value, locale)
 
 
+@_in_script
 def money(value: float, locale: str) -> str:
     """Tenge, whole: `908 250 ₸`, `KZT 908,250`."""
     pattern = _MONEY.get(_language(locale), _MONEY["ru"])
     return format_decimal(round(value), pattern, locale=locale)
 
 
+@_in_script
 def money_range(low: float, high: float, locale: str) -> tuple[str, str]:
     """Both ends of a range of tenge, to be joined by a dash: the sign is written once,
     where the language puts it (`64 875–129 750 ₸`, `KZT 64,875–129,750`)."""
@@ -86,18 +123,21 @@ def money_range(low: float, high: float, locale: str) -> tuple[str, str]:
     return number(round(low), locale), money(high, locale)
 
 
+@_in_script
 def percent(fraction: float, locale: str) -> str:
     """A share (0.445) as a percentage: `44,5%`, `44,5 %`, `44.5%`."""
     # The locale's pattern, with as many decimals as the figure has (44,5 %; 4 %).
     return format_percent(round(fraction, 4), locale=locale, decimal_quantization=False)
 
 
+@_in_script
 def date(value: Date, locale: str) -> str:
     """A day: `2026 жылғы 1 желтоқсан`, `1 декабря 2026 г.`, `December 1, 2026`."""
     pattern = _DATE.get(_language(locale), "long")
     return format_date(value, pattern, locale=locale)
 
 
+@_in_script
 def date_as_of(value: Date, locale: str) -> str:
     """A day as "as of {date}" needs it: in Kazakh with the locative suffix
     (`2026 жылғы 1 қаңтардағы`), elsewhere as `date`."""
@@ -106,6 +146,7 @@ def date_as_of(value: Date, locale: str) -> str:
     return date(value, locale)
 
 
+@_in_script
 def month(value: Date, locale: str) -> str:
     """A month of a year: `2025 жылғы тамыз`, `август 2025 г.`, `August 2025`."""
     pattern = _MONTH.get(_language(locale))
@@ -117,6 +158,7 @@ def month(value: Date, locale: str) -> str:
 Precision = Literal["year", "month", "day"]
 
 
+@_in_script
 def as_of(value: Date, locale: str, precision: Precision = "day") -> str:
     """A date as "as of {date}" needs it, as precise as its source: a year (`2025`;
     `2025 г.`; `2025 жылғы`), a month (`August 2025`; `2025 жылғы тамыздағы`) or a day
@@ -132,21 +174,25 @@ def as_of(value: Date, locale: str, precision: Precision = "day") -> str:
         language, str(value.year))
 
 
+@_in_script
 def day(value: Date, locale: str) -> str:
     """Day and month, for short labels: `12 наурыз`, `12 марта`, `March 12`."""
     return format_skeleton("MMMMd", value, locale=locale)
 
 
+@_in_script
 def time(value: DateTime, locale: str) -> str:
     """The locale's clock: `10:00`, `10:00 AM`."""
     return format_time(value, "short", locale=locale)
 
 
+@_in_script
 def date_time(value: DateTime, locale: str) -> str:
     """A day and a time: `2027 жылғы 12 наурыз, 10:00`, `March 12, 2027, 10:00 AM`."""
     return f"{date(value, locale)}, {time(value, locale)}"
 
 
+@_in_script
 def time_span(start: DateTime, end: DateTime, locale: str) -> str:
     """From start to end; the day once when both are on the same day."""
     if start.date() == end.date():

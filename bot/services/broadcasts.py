@@ -37,8 +37,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import LANGUAGES
+from bot import LANGUAGES, LOCALES
 from bot.clock import iso, now
+from bot.core import scripts
 from bot.core.replies import Attachment, Choice, Reply
 from bot.db.dialect import skip_locked
 from bot.db.models import (
@@ -144,7 +145,10 @@ def _conditions(audience: Audience, default_language: str) -> list[Any]:
     language = func.coalesce(User.language, default_language)
     conditions: list[Any] = [User.channel.in_(audience.get("channels") or CHANNELS)]
     if audience.get("languages"):
-        conditions.append(language.in_(audience["languages"]))
+        # Kazakh is read in each of its scripts: its readers of Latin and tote too.
+        chosen = audience["languages"]
+        conditions.append(language.in_(
+            [code for code in LOCALES if scripts.source(code) in chosen]))
     if audience.get("countries"):
         conditions.append(User.country.in_(audience["countries"]))
     if audience.get("forum"):
@@ -191,11 +195,12 @@ async def excluded(db: AsyncSession, audience: Audience,
 def compose(broadcast: Broadcast, language: str) -> Reply:
     """The message exactly as a recipient of `language` gets it (the preview too)."""
     texts = broadcast.texts or {}
-    text = texts.get(language) or texts.get(ALL) or next(iter(texts.values()), "")
+    text = scripts.pick(texts, language) or texts.get(ALL) or next(iter(texts.values()), "")
     choices: tuple[tuple[Choice, ...], ...] = ()
     if broadcast.button_url and broadcast.button_labels:
         labels = broadcast.button_labels
-        label = labels.get(language) or labels.get(ALL) or next(iter(labels.values()))
+        label = (scripts.pick(labels, language) or labels.get(ALL)
+                 or next(iter(labels.values())))
         choices = ((Choice(label, "bc:link", url=broadcast.button_url),),)
     attachment = None
     if broadcast.attachment_data is not None:

@@ -4,7 +4,6 @@ document checklist, and the stored results. No chat formatting here."""
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -17,7 +16,9 @@ from bot import LANGUAGES
 from bot.clock import now
 from bot.content.eligibility import Question, Rules
 from bot.content.facts import FactTable
+from bot.core import scripts
 from bot.db.models import CheckStatus, EligibilityCheck, User
+from bot.services.knowledge import fold
 
 Answers = dict[str, Any]
 
@@ -139,8 +140,8 @@ def subsidy_people(answers: Answers) -> int | None:
 
 
 def _normal(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().strip()
-    return "".join(ch for ch in text if ch.isalnum() or ch == " ").strip()
+    """A name in the one spelling typed text is compared in (`fold`): any script."""
+    return fold(text)
 
 
 @lru_cache(maxsize=4)
@@ -174,7 +175,9 @@ def match_country(rules: Rules, text: str) -> str | None:
 
 
 def country_name(code: str, language: str) -> str:
-    return str(Locale.parse(language).territories.get(code, code))
+    """A country's name in the reader's language (and script)."""
+    name = str(Locale.parse(scripts.source(language)).territories.get(code, code))
+    return scripts.write(name, language)
 
 
 # ---- stored checks -------------------------------------------------------------------

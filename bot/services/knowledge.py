@@ -5,24 +5,32 @@ How it matches (the measurements and the reasons are in the README, "Typed quest
 1. `fold` writes any text in one spelling: lower case, NFKC, the Kazakh letters folded
    to their nearest plain ones (қ→к, ү/ұ→у, і→и, ә→а, ө→о, ғ→г, ң→н, һ→х, ё→е), then
    Cyrillic written in Latin letters, and the Latin Kazakh alphabet and the common
-   ways of typing Kazakh in Latin folded the same way (q→k, w→u, zh→j, ...). So
-   "kandas bolu ushin", "кандас болу үшін" and "кандас болу ушин" are one text, and a
-   question typed in another language than the user's still meets its phrasings.
+   ways of typing Kazakh in Latin folded the same way (q→k, w→u, zh→j, ...), and the
+   letters of tote (Kazakh in the Arabic script) to the same Latin ones, its hamza
+   dropped as the Cyrillic soft letters lose their marks. So "kandas bolu ushin",
+   "кандас болу үшін", "qandas bolu üşın" and "قانداس بولۋ ٴۇشىن" are one text, and a
+   question typed in another language or script than the user's still meets its
+   phrasings.
 2. Every phrasing of every entry (the examples and the short question of each
    language, and the answer with a lower weight) is one small document of features:
    the character 3-grams of its words (with the word's edges, which cope with Kazakh
    and Russian endings and with typos) and each word's first five letters (its stem).
    Features are weighted by TF-IDF, the IDF counted over entries, not phrasings.
-3. Question words, particles and pronouns count for a fifth. A question's score for
-   an entry is half the best cosine similarity between the question and one of the
-   entry's phrasings, half its cosine with the entry's phrasings pooled (0..1).
+3. Question words, particles and pronouns count for a fifth. A question's lexical
+   score for an entry is half the best cosine similarity between the question and one
+   of the entry's phrasings, half its cosine with the entry's phrasings pooled (0..1).
    The best entry is answered when its score reaches `CONFIDENT`; entries from
    `OFFERED` up are offered as likely questions; below `OFFERED` the text is
-   off-topic. Both numbers were chosen by `python -m bench.faq --tune` on the
-   evaluation set (tests/fixtures/faq_eval/).
+   off-topic.
+4. With `FAQ_SENTENCE_MODEL` on, a meaning score is added (bot/services/meaning.py:
+   sentence vectors of a multilingual model): `LEXICAL_SHARE` of the lexical score plus
+   the rest of the meaning one, against `MEANING_CONFIDENT` and `MEANING_OFFERED`.
+   It answers more questions right and keeps more off-topic text apart, and costs
+   about 100 MB of memory and some 10 ms a question (README, "Typed questions").
 
-The index is built once per content (the 70 entries in about a second) and answers
-in a few milliseconds; it holds its postings in typed arrays.
+Every number here was chosen by `python -m bench.faq --tune` on the evaluation set
+(tests/fixtures/faq_eval/). The index is built once per content and answers in a few
+milliseconds; it holds its postings in typed arrays.
 """
 
 from __future__ import annotations
@@ -36,8 +44,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot import LANGUAGES
+
 if TYPE_CHECKING:
     from bot.content import Content
+    from bot.services.meaning import Meaning
 
 # Chosen by `python -m bench.faq --tune` on tests/fixtures/faq_eval/*.yaml: the score
 # that best separates questions answered right from off-topic ones (the smaller of the
@@ -45,6 +56,13 @@ if TYPE_CHECKING:
 # question (off-topic texts kept apart against right entries kept among the offers).
 CONFIDENT = 0.26
 OFFERED = 0.26
+# With the sentence model: the share of the lexical score in an entry's score (the rest
+# is the meaning's), and the two thresholds for that score, chosen the same way.
+LEXICAL_SHARE = 0.6
+# The sentence vectors' cosine under which two texts count as unrelated.
+MEANING_FLOOR = 0.8
+MEANING_CONFIDENT = 0.39
+MEANING_OFFERED = 0.39
 # At most this many likely questions are offered.
 OFFER_COUNT = 3
 # The answer's own words count for less than the phrasings people type.
@@ -87,6 +105,13 @@ _LATIN = str.maketrans({
     # Latin Kazakh (2021 alphabet and older ones) and how Kazakh is typed in Latin
     "ä": "a", "ğ": "g", "ı": "i", "ñ": "n", "ö": "o", "ş": "sh", "ū": "u", "ü": "u",
     "ç": "ch", "q": "k", "w": "u", "y": "i", "x": "h",
+    # Tote: its letters (after NFKC, which splits ٵ ٶ ٷ ٸ into a letter and the hamza)
+    "ا": "a", "ب": "b", "ۆ": "v", "گ": "g", "ع": "g", "د": "d", "ە": "e", "ه": "e",
+    "ج": "j", "ز": "z", "ي": "i", "ك": "k", "ق": "k", "ل": "l", "م": "m", "ن": "n",
+    "ڭ": "n", "و": "o", "پ": "p", "ر": "r", "س": "s", "ت": "t", "ۋ": "u", "ۇ": "u",
+    "ف": "f", "ح": "h", "ھ": "h", "چ": "ch", "ش": "sh", "ى": "i", "ی": "i", "ٴ": "",
+    "ء": "", "٠": "0", "١": "1", "٢": "2", "٣": "3", "٤": "4", "٥": "5", "٦": "6",
+    "٧": "7", "٨": "8", "٩": "9",
 })
 _DIGRAPHS = (("zh", "j"), ("kh", "h"))
 _WORD = re.compile(r"[a-z0-9]+")
@@ -136,15 +161,18 @@ class Answer:
     matches: list[Match]  # best first, at most 3, only those worth offering
 
 
-_CACHE: dict[tuple[tuple[str, str, float], ...], KnowledgeBase] = {}
+_CACHE: dict[tuple[tuple[tuple[str, str, float], ...], bool], KnowledgeBase] = {}
 
 
 class KnowledgeBase:
     """The index of every language's phrasings of every entry."""
 
-    def __init__(self, phrases: Iterable[tuple[str, str, float]]) -> None:
-        """`phrases`: (entry id, text, weight); an entry has as many as it likes."""
+    def __init__(self, phrases: Iterable[tuple[str, str, float]], *, meaning: bool = False
+                 ) -> None:
+        """`phrases`: (entry id, text, weight); an entry has as many as it likes.
+        `meaning`: add the sentence model's score (FAQ_SENTENCE_MODEL)."""
         documents: list[tuple[int, dict[str, float], float]] = []
+        typed_texts: list[tuple[int, str]] = []
         self.entry_ids: list[str] = []
         numbers: dict[str, int] = {}
         for entry_id, text, weight in phrases:
@@ -155,6 +183,8 @@ class KnowledgeBase:
             if number == len(self.entry_ids):
                 self.entry_ids.append(entry_id)
             documents.append((number, found, weight))
+            if weight == 1.0:  # a phrasing people type, not an answer
+                typed_texts.append((number, text))
         entries_with: dict[str, set[int]] = defaultdict(set)
         for number, found, _weight in documents:
             for feature in found:
@@ -172,6 +202,13 @@ class KnowledgeBase:
         self._postings = self._index(
             ((found, weight) for _number, found, weight in documents), MIN_WEIGHT)
         self._pooled = self._index(((found, 1.0) for found in pooled), MIN_POOLED_WEIGHT)
+        self._meaning: Meaning | None = None
+        self.confident, self.offered = CONFIDENT, OFFERED
+        if meaning:
+            from bot.services.meaning import Meaning  # numpy and the model only when used
+
+            self._meaning = Meaning(typed_texts)
+            self.confident, self.offered = MEANING_CONFIDENT, MEANING_OFFERED
 
     def _index(self, vectors: Iterable[tuple[dict[str, float], float]], floor: float
                ) -> dict[str, tuple[array[int], array[float]]]:
@@ -190,32 +227,42 @@ class KnowledgeBase:
                 for feature in postings_docs}
 
     @classmethod
-    def build(cls, content: Content) -> KnowledgeBase:
+    def build(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
         """Every language's examples and questions, and the answers' words."""
-        return cls(list(_phrases(content)))
+        return cls(list(_phrases(content)), meaning=meaning)
 
     @classmethod
-    def of(cls, content: Content) -> KnowledgeBase:
+    def of(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
         """The index of this content, built on first use and kept for the same phrases
         (the content is fixed while the bot runs; the same files loaded again find it
         built)."""
-        phrases = tuple(_phrases(content))
-        held = _CACHE.get(phrases)
+        key = (tuple(_phrases(content)), meaning)
+        held = _CACHE.get(key)
         if held is None:
-            held = cls(list(phrases))
+            held = cls(list(key[0]), meaning=meaning)
             _CACHE.clear()
-            _CACHE[phrases] = held
+            _CACHE[key] = held
         return held
 
     def ranked(self, text: str) -> list[Match]:
-        """Every entry the text shares a feature with, best first."""
+        """Every entry the text shares a feature with (or, with the sentence model, means
+        something like), best first."""
+        lexical, cosines = self.parts(text)
+        if self._meaning is not None:
+            lexical = blend(lexical, cosines, LEXICAL_SHARE, MEANING_FLOOR)
+        ranked = sorted(lexical.items(), key=lambda item: -item[1])
+        return [Match(self.entry_ids[entry], score) for entry, score in ranked]
+
+    def parts(self, text: str) -> tuple[dict[int, float], list[tuple[int, float]]]:
+        """The lexical score (0..1) of every entry the text shares a feature with, and
+        with the sentence model every entry's best cosine; by entry number."""
         found = features(text)
         query: dict[str, float] = {}
         for feature, count in found.items():
             query[feature] = count * self._idf.get(feature, self._unseen)
         norm = math.sqrt(sum(value * value for value in query.values()))
         if not norm:
-            return []
+            return {}, []
         best: dict[int, float] = defaultdict(float)
         owner = self._owner
         for document, score in _dot(query, self._postings).items():
@@ -223,15 +270,27 @@ class KnowledgeBase:
             best[entry] = max(best[entry], (1 - POOLED_SHARE) * score)
         for entry, score in _dot(query, self._pooled).items():
             best[entry] += POOLED_SHARE * score
-        ranked = sorted(best.items(), key=lambda item: -item[1])
-        return [Match(self.entry_ids[entry], min(1.0, score / norm)) for entry, score in ranked]
+        lexical = {entry: min(1.0, score / norm) for entry, score in best.items()}
+        return lexical, [] if self._meaning is None else self._meaning.cosines(text)
 
     def ask(self, text: str) -> Answer:
         """The entries a question typed in any of the languages matches."""
         ranked = self.ranked(text)
-        offered = [match for match in ranked[:OFFER_COUNT] if match.score >= OFFERED]
-        return Answer(confident=bool(offered) and offered[0].score >= CONFIDENT,
+        offered = [match for match in ranked[:OFFER_COUNT] if match.score >= self.offered]
+        return Answer(confident=bool(offered) and offered[0].score >= self.confident,
                       matches=offered)
+
+
+def blend(lexical: dict[int, float], cosines: Iterable[tuple[int, float]], share: float,
+          floor: float) -> dict[int, float]:
+    """`share` of the lexical score plus the rest of the meaning one: the part of the
+    cosine above `floor`, stretched to 0..1."""
+    scores = {entry: share * score for entry, score in lexical.items()}
+    for entry, cosine in cosines:
+        if cosine > floor:
+            scores[entry] = scores.get(entry, 0.0) + (1 - share) * min(
+                1.0, (cosine - floor) / (1 - floor))
+    return scores
 
 
 def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[float]]]
@@ -249,11 +308,11 @@ def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[fl
 
 STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
 
-
 def _phrases(content: Content) -> Iterator[tuple[str, str, float]]:
-    """(entry id, text, weight) of every phrasing the index holds."""
-    for texts in content.faq.texts.values():
-        for entry_id, words in texts.items():
+    """(entry id, text, weight) of every phrasing the index holds: the source languages'
+    (Kazakh in Latin or tote folds to the same spelling as its Cyrillic)."""
+    for language in LANGUAGES:
+        for entry_id, words in content.faq.texts[language].items():
             for example in (words.question, *words.examples):
                 yield entry_id, example, 1.0
             yield entry_id, words.answer, ANSWER_WEIGHT

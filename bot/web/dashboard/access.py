@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import LANGUAGES
+from bot import LANGUAGES, LOCALES
 from bot.clock import now
 from bot.core.engine import Engine
 from bot.core.i18n import N_, Translator
@@ -108,7 +108,9 @@ def client_address(request: web.Request) -> str:
 
 
 def language_of(request: web.Request, session: DashboardSession | None) -> str | None:
-    if session is not None and session.language in LANGUAGES:
+    """The session's language (a coordinator's language in the bot, Kazakh's Latin and
+    tote scripts included), else the browser's."""
+    if session is not None and session.language in LOCALES:
         return session.language
     header = request.headers.get("Accept-Language", "")
     for part in header.split(","):
@@ -197,6 +199,7 @@ def context(request: web.Request, **values: Any) -> dict[str, Any]:
     session = request.get(SESSION)
     named = words(t)
     return {"_": t._, "ngettext": t.ngettext, "language": t.locale,
+            "direction": "rtl" if t.locale == "kk-Arab" else "ltr",
             "member": request.get(MEMBER), "csrf": session.csrf if session else "",
             "base": PREFIX, "path": request.path, "static": static,
             "word": lambda code: named.get(str(code), str(code)), **values}
