@@ -42,11 +42,13 @@ compile: $(VENV)/.installed
 	$(DERIVE)
 
 ## Talk to the bot: Telegram with BOT_TOKEN set, otherwise the terminal chat.
+## The coordinators' dashboard in dev mode: PUBLIC_BASE_URL=http://127.0.0.1:8080 and
+## ADMIN_IDS=1 in .env, then `make run CHAT_USER=1` and type /dashboard for a sign-in link.
 run: install
 	@if [ -n "$$BOT_TOKEN$$WHATSAPP_TOKEN" ] || grep -qsE '^(BOT_TOKEN|WHATSAPP_TOKEN)=.+' .env; then \
 		$(PY) -m bot run; \
 	else \
-		$(PY) -m bot chat; \
+		$(PY) -m bot chat $(if $(CHAT_USER),--user $(CHAT_USER)); \
 	fi
 
 ## The test suite; set TEST_POSTGRES_URL to run the database tests on PostgreSQL too.

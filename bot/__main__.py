@@ -6,12 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot import LOCALES
 from bot.config import Settings
 from bot.content import ContentError
+
+if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
+
+    from bot.app import App
 
 log = logging.getLogger("bot")
 
@@ -42,11 +48,37 @@ async def _chat(settings: Settings, user: str, language: str | None) -> int:
     from bot.channels.console import ConsoleChannel
 
     app = await build_app(settings)
+    web_runner = await _dashboard_for_chat(app) if settings.dashboard_enabled else None
     try:
         await ConsoleChannel(app.engine, user, language=language).run()
     finally:
+        if web_runner is not None:
+            await web_runner.cleanup()
         await app.close()
     return 0
+
+
+async def _dashboard_for_chat(app: App) -> AppRunner | None:
+    """Dev mode: with PUBLIC_BASE_URL set, the terminal chat serves the coordinators'
+    dashboard too, so a local lead coordinator (ADMIN_IDS=1, `--user 1`) types
+    /dashboard and opens the link printed here."""
+    from aiohttp import web
+
+    from bot.web.app import make_web_app
+
+    settings = app.settings
+    runner = web.AppRunner(make_web_app(app.db, None, None, app.engine), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    except OSError as error:
+        await runner.cleanup()
+        print(f"dashboard: could not listen on {settings.http_host}:{settings.http_port}: "
+              f"{error}", file=sys.stderr)
+        return None
+    print(f"dashboard: {settings.dashboard_url} (type /dashboard for a sign-in link)\n",
+          file=sys.stderr)
+    return runner
 
 
 async def _run(settings: Settings) -> int:

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     broadcast_rate: float = 25.0
     whatsapp_rate: float = 60.0
 
+    # Where people reach the HTTP server (e.g. https://bot.example.org): enables the
+    # coordinators' dashboard under {PUBLIC_BASE_URL}/dashboard/; off when unset.
+    public_base_url: str | None = None
+    dashboard_link_minutes: int = Field(default=10, ge=1, le=60)
+    dashboard_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -89,7 +95,7 @@ class Settings(BaseSettings):
 
     @field_validator("bot_token", "telegram_webhook_secret", "telegram_webhook_url", "privacy_url",
                      "whatsapp_token", "whatsapp_phone_number_id", "whatsapp_app_secret",
-                     "whatsapp_verify_token", mode="before")
+                     "whatsapp_verify_token", "public_base_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -100,6 +106,17 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        scheme, _, host = value.partition("://")
+        if scheme not in ("http", "https") or not host:
+            raise ValueError("PUBLIC_BASE_URL must be like https://bot.example.org")
+        return value
 
     @field_validator("whatsapp_api_version")
     @classmethod
@@ -114,6 +131,15 @@ class Settings(BaseSettings):
     def whatsapp_enabled(self) -> bool:
         return None not in (self.whatsapp_token, self.whatsapp_phone_number_id,
                             self.whatsapp_app_secret, self.whatsapp_verify_token)
+
+    @property
+    def dashboard_enabled(self) -> bool:
+        return self.public_base_url is not None
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's address, e.g. https://bot.example.org/dashboard/."""
+        return f"{self.public_base_url}/dashboard/"
 
     def problems(self) -> list[str]:
         """Configuration mistakes that must stop the start, in plain words."""

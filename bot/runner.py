@@ -28,8 +28,9 @@ from bot.core.notify import Notifier
 from bot.core.replies import Reply
 from bot.db.models import Broadcast, User
 from bot.db.outage import OUTAGE, is_outage
-from bot.services import broadcasts, forums, reminders, unanswered
+from bot.services import broadcasts, dashboard_auth, forums, reminders, unanswered
 from bot.web.app import make_web_app
+from bot.web.dashboard.menu import set_menu_buttons
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,11 @@ async def purge_unanswered(app: App) -> None:
         purged = await unanswered.purge(db, clock.now(), app.settings.faq_unanswered_days)
     if purged:
         log.info("removed %d unanswered questions past their retention", purged)
+
+
+async def purge_dashboard(app: App) -> None:
+    async with app.engine.sessionmaker() as db, db.begin():
+        await dashboard_auth.purge(db, clock.now())
 
 
 def make_broadcast_sender(app: App, telegram: TelegramChannel | None,
@@ -160,6 +166,7 @@ def make_scheduler(app: App, notifier: Notifier) -> AsyncIOScheduler:
         next_run_time=clock.now())
     add(forget_handled_updates, "forget_handled_updates", hours=1, args=[app])
     add(purge_unanswered, "purge_unanswered", hours=12, args=[app], next_run_time=clock.now())
+    add(purge_dashboard, "purge_dashboard", hours=1, args=[app])
     return scheduler
 
 
@@ -175,11 +182,15 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         if settings.telegram_enabled else None
     whatsapp = WhatsAppChannel(app.engine, settings, app.translations) \
         if settings.whatsapp_enabled else None
-    runner = web.AppRunner(make_web_app(app.db, telegram, whatsapp), access_log=None)
+    runner = web.AppRunner(make_web_app(app.db, telegram, whatsapp, app.engine),
+                           access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
     log.info("http: listening on %s:%s", settings.http_host, settings.http_port)
+    if settings.dashboard_enabled:
+        log.info("dashboard: %s (a coordinator sends /dashboard to the bot for a link)",
+                 settings.dashboard_url)
 
     notifier = app.engine.notifier  # the flows' follow-ups send through it too
     if telegram is not None:
@@ -211,6 +222,9 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     try:
         if telegram is not None:
             await telegram.start()
+            # The dashboard as a Mini App for coordinators (https only); new coordinators
+            # get it at the next start.
+            await set_menu_buttons(telegram.bot, app.engine)
         if whatsapp is not None:
             await whatsapp.start()
         # The channels are up (a wrong token has stopped us by now): start the clock.

@@ -14,6 +14,7 @@ from bot.core.router import Router
 from handlers import (
     broadcast_admin,
     coordinators,
+    dashboard,
     eligibility,
     faq,
     forum_admin,
@@ -34,7 +35,7 @@ def get_router() -> Router:
     root.include(language.router, menu.router, eligibility.router, projects.router,
                  numbers.router, settings.router, privacy.router, forums.router,
                  forum_admin.router, handover.router, handover_desk.router,
-                 coordinators.router,
+                 coordinators.router, dashboard.router,
                  broadcast_admin.router, faq.router)
     root.check_complete()
     return root

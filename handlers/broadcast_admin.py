@@ -436,7 +436,7 @@ async def button(ctx: Context) -> None:
             return
         if isinstance(press, CancelAnnouncement):
             try:
-                await broadcasts.cancel(ctx.db, broadcast.id, now())
+                await broadcasts.cancel(ctx.db, broadcast.id, now(), by=ctx.user.id)
             except broadcasts.BroadcastError:
                 await show_one(ctx, broadcast, ctx._("It can no longer be cancelled."))
                 return
@@ -553,7 +553,7 @@ async def _draft_button(ctx: Context, broadcast: Broadcast, press: object) -> No
 
 
 async def _schedule(ctx: Context, broadcast: Broadcast, when: datetime) -> None:
-    await broadcasts.schedule(ctx.db, broadcast.id, when)
+    await broadcasts.schedule(ctx.db, broadcast.id, when, by=ctx.user.id)
     ctx.emit(broadcasts.Scheduled(broadcast.id))
     _audit(ctx, f"schedule {when.isoformat()}", broadcast.id)
     lead = ctx._("Scheduled for {time} (Astana time).").format(time=_time(ctx.t, when)) \

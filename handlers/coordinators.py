@@ -112,7 +112,7 @@ async def show_coordinators(ctx: Context, lead: str | None = None, page: int = 0
 
 async def _add(ctx: Context, telegram_id: int, name: str | None = None) -> None:
     added = await coordinators.add(ctx.db, telegram_id, int(ctx.user.external_id), now(),
-                                   name)
+                                   name, actor=ctx.user.id)
     if added:
         log.info("lead %s added a coordinator", who(ctx))
     await show_coordinators(ctx, ctx._("Added: {id} is a coordinator now.").format(
@@ -125,7 +125,7 @@ async def _remove(ctx: Context, telegram_id: int) -> None:
         await show_coordinators(ctx, ctx._("A lead coordinator is set in ADMIN_IDS and cannot "
                                            "be removed here."))
         return
-    removed = await coordinators.remove(ctx.db, telegram_id)
+    removed = await coordinators.remove(ctx.db, telegram_id, by=ctx.user.id)
     if removed:
         log.info("lead %s removed a coordinator", who(ctx))
     await show_coordinators(ctx, ctx._("Removed: {id} is no longer a coordinator.").format(

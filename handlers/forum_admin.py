@@ -167,14 +167,7 @@ async def show_forum(ctx: Context, forum: Forum, lead: str | None = None) -> Non
 
 
 def _header(ctx: Context) -> dict[str, str]:
-    return {
-        "number": ctx._("No."), "status": ctx._("Status"), "full_name": ctx._("Full name"),
-        "country": ctx._("Country"), "city": ctx._("City"),
-        "organization": ctx._("Organization"), "sector": ctx._("Sector"),
-        "phone": ctx._("Phone"), "email": ctx._("E-mail"),
-        "registered_at": ctx._("Registered"), "checked_in_at": ctx._("Checked in"),
-        "waiting_position": ctx._("Waiting list position"),
-    }
+    return {key: ctx._(words) for key, words in forums.EXPORT_HEADER.items()}
 
 
 async def _export(ctx: Context, forum: Forum, kind: str) -> None:
@@ -368,7 +361,7 @@ async def _apply_edit(ctx: Context, forum: Forum, step: ForumStep, value: Any) -
         changes[step] = value
     try:
         changed = await forums.update_forum(ctx.db, forum, changes, now(),
-                                            ctx.settings.reminder_offsets)
+                                            ctx.settings.reminder_offsets, by=ctx.user.id)
     except forums.ForumError as error:
         _ask(ctx, step, lead=_error(ctx, error.code), editing=True)
         return
@@ -478,7 +471,7 @@ async def _button_value(ctx: Context, step: ForumStep, value: str) -> None:
 
 async def _status_change(ctx: Context, forum: Forum, status: ForumStatus) -> None:
     try:
-        await forums.set_status(ctx.db, forum, status, now())
+        await forums.set_status(ctx.db, forum, status, now(), by=ctx.user.id)
     except forums.ForumError as error:
         await show_forum(ctx, forum, lead=_error(ctx, error.code))
         return

@@ -27,7 +27,7 @@ from bot.core.events import EventKind
 from bot.core.i18n import Translator
 from bot.core.inbound import whole_number
 from bot.core.notify import PushResult
-from bot.core.replies import Reply
+from bot.core.replies import Attachment, Reply
 from bot.core.router import EVERYWHERE, IN_GROUP, Router
 from bot.db.models import HandoverThread, ThreadStatus, User
 from bot.services import handover
@@ -113,6 +113,12 @@ async def _close(ctx: Context, thread_id: int | None) -> None:
             id=closed.id))
 
 
+def closed_reply(t: Translator, thread_id: int) -> Reply:
+    return Reply(text.closed_notice(t, thread_id),
+                 choices=((HANDOVER.choice(t._("💬 Ask a coordinator"), AskCoordinator()),),
+                          (MENU.choice(t._("⬅️ Main menu"), Menu()),)))
+
+
 @dataclass(frozen=True)
 class _TellClosed:
     """After the closing is stored: tell the person who asked."""
@@ -124,9 +130,7 @@ class _TellClosed:
 
     async def __call__(self, ctx: Context) -> None:
         t = ctx.translations.get(self.language, ctx.settings.default_locale)
-        reply = Reply(text.closed_notice(t, self.thread_id),
-                      choices=((HANDOVER.choice(t._("💬 Ask a coordinator"), AskCoordinator()),),
-                               (MENU.choice(t._("⬅️ Main menu"), Menu()),)))
+        reply = closed_reply(t, self.thread_id)
         result = await ctx.deliver(self.channel, self.external_id, [t.reply(reply)])
         if result is not PushResult.SENT:
             log.warning("handover: closing notice of #%s not delivered: %s", self.thread_id,
@@ -180,10 +184,7 @@ class _Answer:
             ctx.say(ctx._("Only text, photos and documents can be sent."))
             return
         t = ctx.translations.get(self.language, ctx.settings.default_locale)
-        reply = Reply(text.answer_text(t, words) if words else t._("Answer from a coordinator:"),
-                      choices=((HANDOVER.choice(t._("✍️ Reply"), ReplyToAnswer()),),
-                               (MENU.choice(t._("⬅️ Main menu"), Menu()),)),
-                      attachment=attachment)
+        reply = answer_reply(t, words, attachment)
         result = await ctx.deliver(self.channel, self.external_id, [t.reply(reply)])
         if result is not PushResult.SENT:
             log.warning("handover: answer of %s to question #%s not delivered: %s",
@@ -210,6 +211,26 @@ class _Answer:
                  self.user_id)
         ctx.say(ctx._("✅ Sent to {name}.").format(
             name=self.name or text.CHANNEL_NAMES.get(self.channel, self.channel)))
+
+
+def answer_reply(t: Translator, words: str, attachment: Attachment | None = None) -> Reply:
+    """A coordinator's answer as the person gets it, with "Reply" and the menu."""
+    return Reply(text.answer_text(t, words) if words else t._("Answer from a coordinator:"),
+                 choices=((HANDOVER.choice(t._("✍️ Reply"), ReplyToAnswer()),),
+                          (MENU.choice(t._("⬅️ Main menu"), Menu()),)),
+                 attachment=attachment)
+
+
+@router.notice("question_answer")
+def question_answer(t: Translator, *, words: str) -> list[Reply]:
+    """A coordinator's answer written in the dashboard, as a group reply is sent."""
+    return [answer_reply(t, words)]
+
+
+@router.notice("question_closed")
+def question_closed(t: Translator, *, thread_id: int) -> list[Reply]:
+    """The person is told their question was closed (in the dashboard)."""
+    return [closed_reply(t, thread_id)]
 
 
 # ---- what the coordinators' chat shows ---------------------------------------------------

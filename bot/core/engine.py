@@ -134,6 +134,11 @@ class Engine:
         after the step's transaction is committed."""
         self._subscribers.setdefault(kind, []).append(handler)
 
+    async def publish(self, *signals: object) -> None:
+        """Signals from outside a step (the dashboard), to the same subscribers, after
+        the caller's transaction is committed."""
+        await self._publish(list(signals))
+
     async def _publish(self, signals: list[object]) -> None:
         for signal in signals:
             handlers = self._subscribers.get(type(signal), [])

@@ -104,7 +104,13 @@ class User(Base):
     """A person on one channel (Telegram user id, console user name, ...)."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_external"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_users_channel_external"),
+        # Announcements' audiences are counted (the dashboard's live count) and selected
+        # from this index alone, without reading the rows.
+        Index("ix_users_audience", "channel", "announcements", "unreachable_since",
+              "language", "country"),
+    )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -476,3 +482,46 @@ class UnansweredQuestion(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_asked: Mapped[datetime] = mapped_column(UTCDateTime())
     last_asked: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class DashboardLink(Base):
+    """A one-time sign-in link of the coordinators' dashboard: only the SHA-256 digest of
+    its token is kept; it opens one session, once, before `expires_at`."""
+
+    __tablename__ = "dashboard_links"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class DashboardSession(Base):
+    """A browser signed in to the dashboard: the digest of its cookie, its CSRF token,
+    whose it is and until when."""
+
+    __tablename__ = "dashboard_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AuditEntry(Base):
+    """A change a coordinator made, in the bot or the dashboard: who (`users.id`), what
+    (`action`, the kind and id of the thing changed), when, and the fields before and
+    after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int | None] = mapped_column(ID_TYPE, default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)

@@ -57,6 +57,7 @@ from bot.db.models import (
 )
 from bot.db.paging import Page, fetch_page
 from bot.db.queue import LEASE, Consumer, Queue
+from bot.services import audit
 
 log = logging.getLogger(__name__)
 
@@ -228,26 +229,38 @@ async def create(db: AsyncSession, *, created_by: int | None, texts: dict[str, s
         created_at=moment, updated_at=moment)
     db.add(broadcast)
     await db.flush()
+    await audit.record(db, created_by, "broadcast.create", "broadcast", broadcast.id,
+                       after={"texts": texts, "audience": filters(audience),
+                              "attachment": broadcast.attachment_name,
+                              "button_url": button_url}, at=moment)
     return broadcast
 
 
-async def schedule(db: AsyncSession, broadcast_id: int, when: datetime) -> Broadcast:
+async def schedule(db: AsyncSession, broadcast_id: int, when: datetime,
+                   by: int | None = None) -> Broadcast:
     """Send at `when` (now for "send now"): the scheduler job starts it."""
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None or broadcast.status not in (BroadcastStatus.DRAFT,
                                                      BroadcastStatus.SCHEDULED):
         raise BroadcastError("state")
+    before = audit.snapshot(broadcast, ("status", "scheduled_at"))
     broadcast.status, broadcast.scheduled_at = BroadcastStatus.SCHEDULED, when
     broadcast.updated_at = now()
+    await audit.record(db, by, "broadcast.schedule", "broadcast", broadcast.id, before=before,
+                       after=audit.snapshot(broadcast, ("status", "scheduled_at")))
     return broadcast
 
 
-async def cancel(db: AsyncSession, broadcast_id: int, now: datetime) -> Broadcast:
+async def cancel(db: AsyncSession, broadcast_id: int, now: datetime,
+                 by: int | None = None) -> Broadcast:
     """A scheduled or running broadcast stops: rows not yet sent are skipped."""
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None or broadcast.status not in (
             BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
         raise BroadcastError("state")
+    await audit.record(db, by, "broadcast.cancel", "broadcast", broadcast.id,
+                       before={"status": broadcast.status},
+                       after={"status": BroadcastStatus.CANCELLED}, at=now)
     broadcast.status = BroadcastStatus.CANCELLED
     broadcast.cancelled_at = broadcast.updated_at = now
     if broadcast.started_at is not None:
@@ -637,6 +650,18 @@ async def report(db: AsyncSession, broadcast: Broadcast, now: datetime) -> Repor
         duration = (broadcast.finished_at or now) - broadcast.started_at
     return Report(broadcast, counts, reasons,
                   dict(audience_of(broadcast).get("_excluded") or {}), duration)
+
+
+async def progress(db: AsyncSession, shown: list[Broadcast]) -> list[Report]:
+    """The delivery counts of several broadcasts at once (one grouped query), for lists;
+    `report` adds the reasons of failures and the duration for one."""
+    counts: dict[int, dict[str, int]] = {broadcast.id: {} for broadcast in shown}
+    if counts:
+        for broadcast_id, status, n in (await db.execute(
+                select(D.broadcast_id, D.status, func.count())
+                .where(D.broadcast_id.in_(counts)).group_by(D.broadcast_id, D.status))).all():
+            counts[broadcast_id][status] = int(n)
+    return [Report(broadcast, counts[broadcast.id], {}, {}, None) for broadcast in shown]
 
 
 async def listing(db: AsyncSession, page: int, size: int) -> tuple[list[Broadcast], Page]:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.core.inbound import whole_number
 from bot.db.models import Coordinator, User
+from bot.services import audit
 
 CHANNEL = "telegram"
 
@@ -44,8 +45,9 @@ async def telegram_user(db: AsyncSession, telegram_id: int, name: str | None = N
 
 
 async def add(db: AsyncSession, telegram_id: int, by: int | None, now: datetime,
-              name: str | None = None) -> bool:
-    """True when added now; False when they already were a coordinator."""
+              name: str | None = None, *, actor: int | None = None) -> bool:
+    """True when added now; False when they already were a coordinator. `by` is the
+    lead's Telegram id, `actor` their users.id (for the audit log)."""
     user = await telegram_user(db, telegram_id, name, create=True, now=now)
     assert user is not None
     if await db.get(Coordinator, user.id) is not None:
@@ -54,16 +56,24 @@ async def add(db: AsyncSession, telegram_id: int, by: int | None, now: datetime,
     db.add(Coordinator(user_id=user.id, added_by=by_user.id if by_user else None,
                        created_at=now))
     await db.flush()
+    # Only internal numbers: the log keeps no platform id of a person (/forgetme).
+    await audit.record(db, actor or (by_user.id if by_user else None), "coordinator.add",
+                       "user", user.id, after={"coordinator": True}, at=now)
     return True
 
 
-async def remove(db: AsyncSession, telegram_id: int) -> bool:
-    """True when they were a coordinator (a lead stays one: ADMIN_IDS is configuration)."""
+async def remove(db: AsyncSession, telegram_id: int, by: int | None = None) -> bool:
+    """True when they were a coordinator (a lead stays one: ADMIN_IDS is configuration);
+    `by` is the lead's users.id, for the audit log."""
     user = await telegram_user(db, telegram_id)
     if user is None:
         return False
     result = await db.execute(delete(Coordinator).where(Coordinator.user_id == user.id))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await audit.record(db, by, "coordinator.remove", "user", user.id,
+                       before={"coordinator": True}, after={"coordinator": False})
+    return True
 
 
 async def listing(db: AsyncSession, settings: Settings) -> list[Listed]:

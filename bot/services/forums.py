@@ -24,6 +24,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import as_utc, iso
+from bot.core.i18n import N_
 from bot.db.dialect import skip_locked
 from bot.db.models import (
     Forum,
@@ -34,6 +35,8 @@ from bot.db.models import (
     ReminderStatus,
 )
 from bot.db.paging import Page, fetch_page
+from bot.services import audit
+from bot.services.knowledge import fold
 
 # Forums people see: open, or with registration closed.
 LISTED = (ForumStatus.PUBLISHED, ForumStatus.CLOSED)
@@ -47,6 +50,11 @@ ANNOUNCED_FIELDS = {"starts_at", "ends_at", "venue", "city", "timezone"}
 TEXT_LIMITS = {"title": 120, "description": 1500, "city": 100, "venue": 300}
 MAX_CAPACITY = 100_000
 YEARS = range(2000, 2101)
+# What the audit log keeps of a forum, and the name of each change of status there.
+FORUM_FIELDS = ("slug", "title", "country", "city", "venue", "timezone", "starts_at", "ends_at",
+                "event_language", "capacity", "deadline", "status")
+STATUS_ACTIONS = {ForumStatus.PUBLISHED: "publish", ForumStatus.CLOSED: "close",
+                  ForumStatus.CANCELLED: "cancel"}
 
 
 class ForumError(Exception):
@@ -328,11 +336,13 @@ async def create(db: AsyncSession, draft: ForumDraft, by: int | None, now: datet
                   created_at=now, updated_at=now)
     db.add(forum)
     await db.flush()
+    await audit.record(db, by, "forum.create", "forum", forum.id,
+                       after=audit.snapshot(forum, FORUM_FIELDS), at=now)
     return forum
 
 
 async def update_forum(db: AsyncSession, forum: Forum, changes: dict[str, Any], now: datetime,
-                       offsets: list[timedelta]) -> set[str]:
+                       offsets: list[timedelta], by: int | None = None) -> set[str]:
     """Apply changes; people registered hear about a new time or place, reminders move,
     and a larger capacity lets people in from the waiting list."""
     changed = {key for key, value in changes.items() if not _same(getattr(forum, key), value)}
@@ -343,10 +353,13 @@ async def update_forum(db: AsyncSession, forum: Forum, changes: dict[str, Any], 
     check_draft(merged)
     if "capacity" in changed and changes["capacity"] < forum.confirmed_count:
         raise ForumError("capacity_below_confirmed")
+    before = audit.snapshot(forum, changed)
     for key in changed:
         setattr(forum, key, changes[key])
     forum.updated_at = now
     await db.flush()
+    await audit.record(db, by, "forum.edit", "forum", forum.id, before=before,
+                       after=audit.snapshot(forum, changed), at=now)
     if forum.status in LISTED:
         registrations = await _active_of(db, forum.id)
         if changed & {"starts_at", "timezone"}:
@@ -369,7 +382,7 @@ def _same(old: Any, new: Any) -> bool:
 
 
 async def set_status(db: AsyncSession, forum: Forum, status: ForumStatus,
-                     now: datetime) -> None:
+                     now: datetime, by: int | None = None) -> None:
     allowed = {ForumStatus.PUBLISHED: (ForumStatus.DRAFT, ForumStatus.CLOSED),
                ForumStatus.CLOSED: (ForumStatus.PUBLISHED,),
                ForumStatus.CANCELLED: (ForumStatus.DRAFT, *LISTED)}
@@ -383,6 +396,8 @@ async def set_status(db: AsyncSession, forum: Forum, status: ForumStatus,
         await _cancel_pending(db, [r.id for r in registrations])
         for registration in registrations:
             db.add(Reminder(registration_id=registration.id, kind="cancelled", due_at=now))
+    await audit.record(db, by, f"forum.{STATUS_ACTIONS[status]}", "forum", forum.id,
+                       before={"status": previous}, after={"status": status}, at=now)
     await db.flush()
 
 
@@ -391,18 +406,22 @@ async def set_status(db: AsyncSession, forum: Forum, status: ForumStatus,
 
 @dataclass(frozen=True)
 class CheckIn:
-    outcome: str  # checked_in, already, cancelled, waiting, unknown
+    outcome: str  # checked_in, already, cancelled, waiting, unknown, elsewhere
     registration: Registration | None = None
     forum: Forum | None = None
 
 
-async def check_in(db: AsyncSession, secret: str, by: int, now: datetime) -> CheckIn:
+async def check_in(db: AsyncSession, secret: str, by: int, now: datetime,
+                   forum_id: int | None = None) -> CheckIn:
+    """Check a ticket in; with `forum_id`, only a ticket of that forum ("elsewhere")."""
     row = (await db.execute(
         select(Registration, Forum).join(Forum, Forum.id == Registration.forum_id)
         .where(Registration.ticket_secret == secret))).first()
     if row is None:
         return CheckIn("unknown")
     registration, forum = row
+    if forum_id is not None and forum.id != forum_id:
+        return CheckIn("elsewhere", None, forum)
     if (registration.status == RegistrationStatus.CANCELLED
             or forum.status == ForumStatus.CANCELLED):
         return CheckIn("cancelled", registration, forum)
@@ -412,7 +431,30 @@ async def check_in(db: AsyncSession, secret: str, by: int, now: datetime) -> Che
         return CheckIn("already", registration, forum)
     registration.checked_in_at = registration.updated_at = now
     registration.checked_in_by = by
+    await audit.record(db, by, "registration.check_in", "registration", registration.id,
+                       before={"checked_in_at": None},
+                       after={"checked_in_at": now, "forum": forum.id}, at=now)
     return CheckIn("checked_in", registration, forum)
+
+
+async def find_attendees(db: AsyncSession, forum_id: int, words: str,
+                         limit: int = 10) -> list[Registration]:
+    """A forum's registered and waiting people whose name or organization holds `words`,
+    however typed (any case, Kazakh letters or not, Cyrillic or Latin: `fold`), for
+    the door when someone has no ticket with them."""
+    wanted = fold(words).strip()
+    if len(wanted) < 2:
+        return []
+    found = [r for r in await _active_of(db, forum_id)
+             if wanted in fold(f"{r.full_name or ''} {r.organization or ''}")]
+    return sorted(found, key=lambda r: (r.full_name or "", r.id))[:limit]
+
+
+async def ticket_of(db: AsyncSession, forum_id: int, registration_id: int) -> str | None:
+    """The ticket's secret of a registration of this forum (to check it in by name)."""
+    return (await db.execute(select(Registration.ticket_secret).where(
+        Registration.id == registration_id, Registration.forum_id == forum_id))
+    ).scalar_one_or_none()
 
 
 # ---- lists and counts --------------------------------------------------------------------
@@ -433,6 +475,14 @@ async def counts(db: AsyncSession, forum: Forum) -> dict[str, int]:
 
 EXPORT_COLUMNS = ("number", "status", "full_name", "country", "city", "organization", "sector",
                   "phone", "email", "registered_at", "checked_in_at", "waiting_position")
+# The exports' column headers, translated where they are shown (the bot, the dashboard).
+EXPORT_HEADER = {
+    "number": N_("No."), "status": N_("Status"), "full_name": N_("Full name"),
+    "country": N_("Country"), "city": N_("City"), "organization": N_("Organization"),
+    "sector": N_("Sector"), "phone": N_("Phone"), "email": N_("E-mail"),
+    "registered_at": N_("Registered"), "checked_in_at": N_("Checked in"),
+    "waiting_position": N_("Waiting list position"),
+}
 
 
 async def attendee_rows(db: AsyncSession, forum: Forum) -> list[dict[str, Any]]:
@@ -461,11 +511,12 @@ async def attendee_rows(db: AsyncSession, forum: Forum) -> list[dict[str, Any]]:
 
 
 def to_csv(rows: list[dict[str, Any]], header: dict[str, str]) -> bytes:
-    """UTF-8 with a BOM, so that Excel opens Kazakh and Russian names correctly."""
+    """UTF-8 with a BOM, so that Excel opens Kazakh and Russian names correctly. The
+    columns are the header's keys, in its order."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(_safe_row(header))
-    writer.writerows(_safe_row(row) for row in rows)
+    writer.writerow(_safe_row(header, header))
+    writer.writerows(_safe_row(row, header) for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -478,7 +529,7 @@ def to_xlsx(rows: list[dict[str, Any]], header: dict[str, str], title: str) -> b
     sheet = book.active
     assert sheet is not None
     sheet.title = _sheet_title(title)
-    for values in (_safe_row(header), *(_safe_row(row) for row in rows)):
+    for values in (_safe_row(header, header), *(_safe_row(row, header) for row in rows)):
         sheet.append(values)
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):
@@ -511,8 +562,8 @@ def safe_cell(value: Any) -> Any:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _safe_row(row: dict[str, Any]) -> list[Any]:
-    return [safe_cell(row[column]) for column in EXPORT_COLUMNS]
+def _safe_row(row: dict[str, Any], columns: dict[str, str]) -> list[Any]:
+    return [safe_cell(row[column]) for column in columns]
 
 
 def _sheet_title(title: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.core.events import InboundFile
 from bot.db.models import HandoverMessage, HandoverThread, ThreadStatus, User
+from bot.services import audit
 
 
 def available(settings: Settings) -> bool:
@@ -156,6 +157,9 @@ async def close(db: AsyncSession, thread_id: int, by: int | None, now: datetime
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
+    await audit.record(db, by, "question.close", "question", thread_id,
+                       before={"status": ThreadStatus.OPEN},
+                       after={"status": ThreadStatus.CLOSED}, at=now)
     thread = await db.get(HandoverThread, thread_id)
     if thread is not None:
         await db.refresh(thread)
@@ -166,18 +170,34 @@ async def answered(db: AsyncSession, thread: HandoverThread, coordinator_id: int
                    now: datetime) -> None:
     thread.coordinator_id = coordinator_id
     thread.updated_at = now
+    await audit.record(db, coordinator_id, "question.answer", "question", thread.id, at=now)
 
 
-async def open_threads(db: AsyncSession, limit: int = 50) -> list[ThreadInfo]:
-    """Open threads, oldest first, with their user and number of messages."""
+async def assign(db: AsyncSession, thread: HandoverThread, coordinator_id: int | None,
+                 by: int | None, now: datetime) -> None:
+    """The coordinator who takes care of a question (None: nobody)."""
+    before = {"coordinator_id": thread.coordinator_id}
+    thread.coordinator_id = coordinator_id
+    thread.updated_at = now
+    await audit.record(db, by, "question.assign", "question", thread.id, before=before,
+                       after={"coordinator_id": coordinator_id}, at=now)
+
+
+async def open_threads(db: AsyncSession, limit: int = 50,
+                       status: ThreadStatus = ThreadStatus.OPEN) -> list[ThreadInfo]:
+    """Open threads, oldest first, with their user and number of messages; with
+    `status=CLOSED` the closed ones, the latest first."""
     counts = (select(HandoverMessage.thread_id, func.count().label("n"))
               .group_by(HandoverMessage.thread_id).subquery())
     rows = (await db.execute(
         select(HandoverThread, User, func.coalesce(counts.c.n, 0))
         .join(User, User.id == HandoverThread.user_id)
         .outerjoin(counts, counts.c.thread_id == HandoverThread.id)
-        .where(HandoverThread.status == ThreadStatus.OPEN)
-        .order_by(HandoverThread.created_at, HandoverThread.id).limit(limit)
+        .where(HandoverThread.status == status)
+        .order_by(*((HandoverThread.created_at, HandoverThread.id)
+                    if status == ThreadStatus.OPEN
+                    else (HandoverThread.closed_at.desc(), HandoverThread.id.desc())))
+        .limit(limit)
     )).all()
     return [ThreadInfo(thread, user, int(count)) for thread, user, count in rows]
 

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channels.telegram import TelegramChannel
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.channels.whatsapp_inbox import unconfigured_get, unconfigured_post
+from bot.core.engine import Engine
 from bot.db.engine import database_ok
+from bot.web.dashboard import setup_dashboard
 
 DB_KEY = web.AppKey("db", AsyncEngine)
 
@@ -33,7 +35,10 @@ async def telegram_unconfigured(_request: web.Request) -> web.Response:
 
 
 def make_web_app(db: AsyncEngine, telegram: TelegramChannel | None,
-                 whatsapp: WhatsAppChannel | None = None) -> web.Application:
+                 whatsapp: WhatsAppChannel | None = None,
+                 engine: Engine | None = None) -> web.Application:
+    """The bot's HTTP server; with `engine` and PUBLIC_BASE_URL set, the coordinators'
+    dashboard under /dashboard/ too."""
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[DB_KEY] = db
     app.router.add_get("/healthz", healthz)
@@ -44,4 +49,6 @@ def make_web_app(db: AsyncEngine, telegram: TelegramChannel | None,
     app.router.add_get("/whatsapp/webhook", whatsapp.verify if whatsapp else unconfigured_get)
     app.router.add_post("/whatsapp/webhook",
                         whatsapp.webhook if whatsapp else unconfigured_post)
+    if engine is not None and engine.settings.dashboard_enabled:
+        setup_dashboard(app, engine)
     return app
