@@ -63,3 +63,10 @@ def test_a_chart_draws_a_bar_part_per_number() -> None:
 
 def test_the_axis_top_is_a_round_number() -> None:
     assert [_nice_top(v) for v in (0, 1, 3, 7, 11, 180, 2600)] == [1, 1, 5, 10, 20, 200, 5000]
+
+
+def test_the_axis_is_labelled_in_whole_numbers_each_once() -> None:
+    for top in (1, 2, 3, 7, 12, 40, 130):
+        svg = str(stacked_bars(Series(["2026-01"], ["kk"], {("2026-01", "kk"): top}), "Users"))
+        ticks = [int(value) for value in re.findall(r'class="tick">(\d+)<', svg)]
+        assert ticks == sorted(set(ticks)) and ticks[0] == 0 and ticks[-1] >= top, (top, ticks)

@@ -37,9 +37,10 @@ def stacked_bars(series: Series, title: str, labels: dict[str, str] | None = Non
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 24 * _legend_lines(series)}" '
              f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(title)}</title>"]
-    for tick in range(5):
-        value = top * tick // 4
-        y = TOP + plot_h - plot_h * tick / 4
+    intervals = min(top, 5)  # whole numbers on the axis: top is 1, 2, 5 or 10, 20, 50...
+    for tick in range(intervals + 1):
+        value = top * tick // intervals
+        y = TOP + plot_h - plot_h * tick / intervals
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'class="grid"/><text x="{LEFT - 4}" y="{y + 4:.1f}" '
                      f'text-anchor="end" class="tick">{value}</text>')
