@@ -131,9 +131,16 @@ class TelegramChannel:
 
     # ---- start and stop -------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, lead: bool = True) -> None:
+        """Check the token and learn the bot's name; `lead`: also what one process of
+        several does (the runner calls `lead` when this process becomes the leader)."""
         me = await self.bot.get_me()
         self.engine.bot_username = me.username
+        if lead:
+            await self.lead()
+
+    async def lead(self) -> None:
+        """The singletons: the commands, then the webhook or the polling loop."""
         await self.register_commands()
         if self.settings.telegram_mode == "webhook":
             assert self.settings.telegram_webhook_secret is not None
@@ -149,14 +156,18 @@ class TelegramChannel:
         self._polling = asyncio.create_task(self._poll())
         log.info("telegram: polling")
 
-    async def stop(self) -> None:
+    async def step_down(self, wait: float = 5.0) -> None:
+        """Stop polling (another process polls now, or nobody: stopping)."""
         if self._polling is not None:
             self._stop_polling.set()  # updates being handled are finished first
             try:
-                await asyncio.wait_for(self._polling, 30)
+                await asyncio.wait_for(self._polling, wait)
             except (TimeoutError, asyncio.CancelledError):
                 self._polling.cancel()
             self._polling = None
+
+    async def stop(self, wait: float = 5.0) -> None:
+        await self.step_down(wait)
         await self.bot.session.close()
 
     async def register_commands(self) -> None:
