@@ -29,7 +29,7 @@ from bot.db.models import (
     User,
 )
 from bot.services import broadcasts
-from bot.services.broadcasts import Outcome, Sender
+from bot.services.broadcasts import Intent, Outcome, Sender
 from tests.conftest import Chat, make_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.forum_helpers import make_forum
@@ -88,7 +88,12 @@ class FakePlatform:
         self.delay = delay
         self.first = asyncio.Event()
 
-    async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
+    status_wait = None
+
+    async def send(self, external_id: str, reply: Reply, key: str,
+                   intent: Intent | None = None) -> Outcome:
+        if intent is not None:
+            await intent()
         if self.delay:
             await asyncio.sleep(self.delay)
         answers = self.script.get(external_id)
@@ -613,9 +618,10 @@ async def test_a_photo_sent_while_composing_goes_out_with_the_announcement(bapp:
     received: list[Reply] = []
     original = platform.send
 
-    async def keep(external_id: str, reply: Reply, key: str) -> Outcome:
+    async def keep(external_id: str, reply: Reply, key: str,
+                   intent: Intent | None = None) -> Outcome:
         received.append(reply)
-        return await original(external_id, reply, key)
+        return await original(external_id, reply, key, intent)
 
     platform.send = keep  # type: ignore[method-assign]
     await sender(bapp, platform, fetch_file=fetch).run_once()
