@@ -87,7 +87,8 @@ def make_broadcast_sender(app: App, telegram: TelegramChannel | None,
     platforms: dict[str, broadcasts.Platform] = {}
     fetch_file = None
     if telegram is not None:
-        platforms["telegram"] = TelegramBroadcaster(telegram.bot, telegram.limiter)
+        platforms["telegram"] = TelegramBroadcaster(
+            telegram.bot, telegram.limiter, paid=app.settings.telegram_paid_broadcast)
 
         async def fetch_file(ref: str) -> bytes:
             assert telegram is not None
@@ -97,7 +98,7 @@ def make_broadcast_sender(app: App, telegram: TelegramChannel | None,
         platforms["whatsapp"] = WhatsAppBroadcaster(whatsapp)
     return broadcasts.Sender(app.engine.sessionmaker, platforms, worker,
                              default_language=app.settings.default_locale,
-                             batch=max(20, int(2 * app.settings.broadcast_rate)),
+                             batch=max(20, min(2000, int(2 * app.settings.telegram_rate))),
                              fetch_file=fetch_file)
 
 
@@ -201,9 +202,9 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
     worker = worker_name()
 
-    telegram = TelegramChannel(app.engine, settings, app.translations) \
+    telegram = TelegramChannel(app.engine, settings, app.translations, budget=app.budget) \
         if settings.telegram_enabled else None
-    whatsapp = WhatsAppChannel(app.engine, settings, app.translations) \
+    whatsapp = WhatsAppChannel(app.engine, settings, app.translations, budget=app.budget) \
         if settings.whatsapp_enabled else None
     runner = web.AppRunner(make_web_app(app.db, telegram, whatsapp), access_log=None,
                            shutdown_timeout=SHUTDOWN["http"])

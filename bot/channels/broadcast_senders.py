@@ -39,9 +39,10 @@ class TelegramBroadcaster:
     status_wait = None  # Telegram cannot tell whether a message went out
 
     def __init__(self, bot: Bot, limiter: PriorityLimiter,
-                 per_chat: float = PER_CHAT_INTERVAL) -> None:
+                 per_chat: float = PER_CHAT_INTERVAL, *, paid: bool = False) -> None:
         self.sender = TelegramSender(bot, limiter)
         self.per_chat = per_chat
+        self.paid = paid  # TELEGRAM_PAID_BROADCAST: allow_paid_broadcast on each message
         # The broadcast's file once uploaded (by its key), sent by its file id after that.
         self._files: dict[str, TelegramFile] = {}
 
@@ -50,7 +51,7 @@ class TelegramBroadcaster:
         try:
             sent = await self.sender.send(int(external_id), reply, file=self._files.get(key),
                                           priority=BROADCAST, spacing=self.per_chat,
-                                          intent=intent)
+                                          intent=intent, paid=self.paid)
         except Unreachable as error:
             return Outcome(DeliveryStatus.BLOCKED, error=str(error)[:300])
         except Refused as error:

@@ -63,7 +63,7 @@ from bot.core.engine import Engine, Unavailable
 from bot.core.events import Event, EventKind, Identity
 from bot.core.i18n import N_, Translations
 from bot.core.notify import PushResult
-from bot.core.ratelimit import PriorityLimiter
+from bot.core.ratelimit import PriorityLimiter, SharedBudget
 from bot.core.replies import Reply
 
 if TYPE_CHECKING:
@@ -100,7 +100,8 @@ DEFERRED = _Deferred()
 
 
 class TelegramChannel:
-    def __init__(self, engine: Engine, settings: Settings, translations: Translations) -> None:
+    def __init__(self, engine: Engine, settings: Settings, translations: Translations, *,
+                 budget: SharedBudget | None = None) -> None:
         assert settings.bot_token is not None
         self.engine = engine
         self.settings = settings
@@ -110,8 +111,12 @@ class TelegramChannel:
         # BROADCAST_RATE for every send: replies and pushes go ahead of broadcast
         # messages (bot/channels/broadcast_senders.py), which share this limiter. A
         # small burst (a fifth of a second's worth) keeps any second near the rate.
-        self.limiter = PriorityLimiter(settings.broadcast_rate,
-                                       burst=settings.broadcast_rate / 5)
+        # `budget`: the bot's limit shared with the other processes (keyed by the bot's
+        # id, the token's public part). Paid broadcasts raise the rate for everything.
+        rate = settings.telegram_rate
+        self.limiter = PriorityLimiter(
+            rate, burst=rate / 5, shared=budget,
+            key=f"telegram:{settings.bot_token.get_secret_value().split(':')[0]}")
         self.sender = TelegramSender(self.bot, self.limiter)
         # The flows keep their own state (bot/core/engine.py): no aiogram FSM.
         self.dispatcher = Dispatcher(disable_fsm=True)
