@@ -29,7 +29,7 @@ from bot.db.models import (
     User,
 )
 from bot.services import broadcasts
-from bot.services.broadcasts import Intent, Outcome, Sender
+from bot.services.broadcasts import Outcome, Sender
 from tests.conftest import Chat, make_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.forum_helpers import make_forum
@@ -88,12 +88,7 @@ class FakePlatform:
         self.delay = delay
         self.first = asyncio.Event()
 
-    status_wait = None
-
-    async def send(self, external_id: str, reply: Reply, key: str,
-                   intent: Intent | None = None) -> Outcome:
-        if intent is not None:
-            await intent()
+    async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
         if self.delay:
             await asyncio.sleep(self.delay)
         answers = self.script.get(external_id)
@@ -618,10 +613,9 @@ async def test_a_photo_sent_while_composing_goes_out_with_the_announcement(bapp:
     received: list[Reply] = []
     original = platform.send
 
-    async def keep(external_id: str, reply: Reply, key: str,
-                   intent: Intent | None = None) -> Outcome:
+    async def keep(external_id: str, reply: Reply, key: str) -> Outcome:
         received.append(reply)
-        return await original(external_id, reply, key, intent)
+        return await original(external_id, reply, key)
 
     platform.send = keep  # type: ignore[method-assign]
     await sender(bapp, platform, fetch_file=fetch).run_once()

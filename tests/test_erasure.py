@@ -23,7 +23,7 @@ from bot.core.events import Identity
 from bot.core.replies import Choice, Reply
 from bot.db.models import User
 from bot.services import broadcasts, coordinators, privacy
-from bot.services.broadcasts import Intent, Outcome, Sender
+from bot.services.broadcasts import Outcome, Sender
 from tests.conftest import Chat
 from tests.fakes.graph_api import WhatsAppUser, webhook
 from tests.forum_helpers import make_forum
@@ -94,12 +94,7 @@ class TelegramPlatform:
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    status_wait = None
-
-    async def send(self, external_id: str, reply: Reply, key: str,
-                   intent: Intent | None = None) -> Outcome:
-        if intent is not None:
-            await intent()
+    async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
         self.sent.append(external_id)
         return Outcome("sent", message_id=str(9000 + len(self.sent)))
 

@@ -1,6 +1,7 @@
-"""A broadcast message goes out at most once: the intent is written before the request,
-the result after; a row taken again with an intent and no result is resolved without
-sending it twice (Telegram: not sent again; WhatsApp: its status tells)."""
+"""The intent of a broadcast message is written before it goes to the platform, the
+result after; a row taken again with an intent and no result is resolved without
+sending it twice where the platform can tell (WhatsApp: its status), and sent again
+where it cannot (Telegram): never lost."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.app import App
 from bot.core.replies import Reply
 from bot.db.models import BroadcastDelivery
 from bot.services import broadcasts
-from bot.services.broadcasts import STATUS_WAIT, UNKNOWN, Intent, Outcome, Sender
+from bot.services.broadcasts import STATUS_WAIT, Outcome, Sender
 from tests.test_broadcasts import add_user, new_broadcast
 
 D = BroadcastDelivery
@@ -27,10 +28,7 @@ class Platform:
         self.sent: list[str] = []
         self.intent_seen: list[bool] = []
 
-    async def send(self, external_id: str, reply: Reply, key: str,
-                   intent: Intent | None = None) -> Outcome:
-        assert intent is not None
-        await intent()
+    async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
         async with self.app.engine.sessionmaker() as db:  # written before the request
             attempted = (await db.execute(select(D.attempted_at).where(
                 D.external_id == external_id))).scalar_one()
@@ -73,13 +71,12 @@ async def test_intent_is_written_before_the_request_and_cleared_of_nothing(app: 
     assert {row.status for row in (await rows(app)).values()} == {"sent"}
 
 
-async def test_telegram_does_not_send_again_what_may_have_gone_out(app: App) -> None:
+async def test_telegram_sends_again_what_it_cannot_tell_went_out(app: App) -> None:
     await crashed_mid_request(app, "telegram", ["1", "2", "3"], ["2"])
     platform = Platform(app, None)
     await make_sender(app, platform, "telegram").run_once()
-    assert sorted(platform.sent) == ["1", "3"]  # "2" not twice
-    stored = await rows(app)
-    assert (stored["2"].status, stored["2"].last_error) == ("failed", UNKNOWN[:300])
+    assert sorted(platform.sent) == ["1", "2", "3"]  # never lost
+    assert {row.status for row in (await rows(app)).values()} == {"sent"}
 
 
 async def test_whatsapp_waits_for_the_status_and_it_resolves_the_row(app: App) -> None:
@@ -107,3 +104,30 @@ async def test_whatsapp_sends_again_when_no_status_came_in_time(app: App) -> Non
     await make_sender(app, platform, "whatsapp", clock=lambda: later).run_once()
     assert sorted(platform.sent) == ["7701", "7702"]
     assert {row.status for row in (await rows(app)).values()} == {"sent"}
+
+
+async def test_paid_broadcasts_carry_the_flag_and_raise_the_rate(database_url: str) -> None:
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    from bot.channels.broadcast_senders import TelegramBroadcaster
+    from bot.core.ratelimit import PriorityLimiter
+    from tests.conftest import make_settings
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
+    assert make_settings(database_url).telegram_rate == 25
+    paid = make_settings(database_url, telegram_paid_broadcast=True)
+    assert paid.telegram_rate == 1000
+    async with FakeTelegramAPI() as api:
+        bot = Bot(api.token, session=AiohttpSession(api=TelegramAPIServer.from_base(api.url)))
+        try:
+            for chat, flag in ((701, True), (702, False)):
+                api.user(chat)
+                broadcaster = TelegramBroadcaster(bot, PriorityLimiter(1000, 1000), paid=flag)
+                assert (await broadcaster.send(str(chat), Reply("News"), "1")).status == "sent"
+        finally:
+            await bot.session.close()
+    first, second = api.calls_to("sendMessage")
+    assert first.params.get("allow_paid_broadcast") in (True, "true")
+    assert "allow_paid_broadcast" not in second.params

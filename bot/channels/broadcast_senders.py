@@ -3,8 +3,7 @@
 Telegram: through the one Telegram sender (bot/channels/telegram_send.py) and the
 channel's shared `PriorityLimiter` at broadcast priority (replies to users go first),
 at most one message per second to the same chat; a photo or document is uploaded once
-and then sent by its `file_id`. The intent is recorded once the message has its turn
-from the limiter, just before the request.
+and then sent by its `file_id`.
 WhatsApp: the channel's `push` (templates outside the 24-hour window) at broadcast
 priority through the phone number's `PriorityLimiter` (`WHATSAPP_RATE`, replies to
 users first, a 130429 pausing every sender); the wamid is kept for the statuses.
@@ -27,7 +26,7 @@ from bot.core.notify import PushResult
 from bot.core.ratelimit import BROADCAST, PriorityLimiter
 from bot.core.replies import Reply
 from bot.db.models import DeliveryStatus
-from bot.services.broadcasts import RETRY, STATUS_WAIT, Intent, Outcome
+from bot.services.broadcasts import RETRY, STATUS_WAIT, Outcome
 
 if TYPE_CHECKING:
     from bot.channels.whatsapp import WhatsAppChannel
@@ -36,7 +35,7 @@ PER_CHAT_INTERVAL = 1.0  # Telegram: at most one message per second to the same 
 
 
 class TelegramBroadcaster:
-    status_wait = None  # Telegram cannot tell whether a message went out
+    status_wait = None  # Telegram cannot tell whether a message went out: sent again
 
     def __init__(self, bot: Bot, limiter: PriorityLimiter,
                  per_chat: float = PER_CHAT_INTERVAL, *, paid: bool = False) -> None:
@@ -46,12 +45,11 @@ class TelegramBroadcaster:
         # The broadcast's file once uploaded (by its key), sent by its file id after that.
         self._files: dict[str, TelegramFile] = {}
 
-    async def send(self, external_id: str, reply: Reply, key: str,
-                   intent: Intent | None = None) -> Outcome:
+    async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
         try:
             sent = await self.sender.send(int(external_id), reply, file=self._files.get(key),
                                           priority=BROADCAST, spacing=self.per_chat,
-                                          intent=intent, paid=self.paid)
+                                          paid=self.paid)
         except Unreachable as error:
             return Outcome(DeliveryStatus.BLOCKED, error=str(error)[:300])
         except Refused as error:
@@ -71,10 +69,7 @@ class WhatsAppBroadcaster:
     def __init__(self, channel: WhatsAppChannel) -> None:
         self.channel = channel
 
-    async def send(self, external_id: str, reply: Reply, key: str,
-                   intent: Intent | None = None) -> Outcome:
-        if intent is not None:
-            await intent()
+    async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
         result, wamid = await self.channel.push_with_id(external_id, [reply], "broadcast",
                                                         priority=BROADCAST)
         if result is PushResult.SENT:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -138,14 +137,12 @@ class TelegramSender:
     async def send(self, chat_id: int, reply: Reply, *, markup: Markup | None = None,
                    file: TelegramFile | None = None, reply_to: int | None = None,
                    priority: int = INTERACTIVE, spacing: float = 0.0,
-                   intent: Callable[[], Awaitable[None]] | None = None,
                    paid: bool = False) -> Sent:
         """Send one reply: its text (split when long), its file (`file`, else its
         attachment) and its keyboard (`markup`, else its choices) under the last
         message. `reply_to`: the first message answers that message of the chat (sent
         anyway when it is gone). `spacing`: at least that many seconds between the
-        messages of the reply. `intent`: awaited once, after the first message's turn
-        from the limiter, just before its request. `paid`: a paid broadcast message
+        messages of the reply. `paid`: a paid broadcast message
         (`allow_paid_broadcast`, beyond the free 30 messages/s). Raises `Unreachable`, `Refused` or
         `GaveUp`."""
         markup = markup if markup is not None else keyboard(reply)
@@ -176,8 +173,7 @@ class TelegramSender:
             wait = last_at + spacing - time.monotonic()
             if last_at and wait > 0:
                 await asyncio.sleep(wait)
-            messages.append(await self.call(method, priority, intent=intent))
-            intent = None
+            messages.append(await self.call(method, priority))
             last_at = time.monotonic()
         return Sent([message.message_id for message in messages],
                     _file_in(messages[-1]) if file is not None else None)
@@ -197,8 +193,7 @@ class TelegramSender:
         return True
 
     async def call(self, method: TelegramMethod[T], priority: int = INTERACTIVE, *,
-                   limited: bool = True,
-                   intent: Callable[[], Awaitable[None]] | None = None) -> T:
+                   limited: bool = True) -> T:
         """One Bot API request with retries. `limited` requests (messages) take their
         turn from the limiter; others (answering a button press, set-up) do not, but
         wait out flood control all the same."""
@@ -206,9 +201,6 @@ class TelegramSender:
         while True:
             if limited:
                 await self.limiter.acquire(priority)
-            if intent is not None:
-                await intent()
-                intent = None
             try:
                 return await self.bot(method)
             except TelegramRetryAfter as error:

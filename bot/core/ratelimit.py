@@ -28,6 +28,9 @@ INTERACTIVE = 0
 BROADCAST = 1
 # Shared tokens a broadcast message leaves in the bucket for the replies of any process.
 RESERVE = 1.0
+# The shared bucket holds one token (a 25th of a second's worth at
+# high rates): the processes together never send more than `rate` in any second.
+SHARED_BURST = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,8 @@ class PriorityLimiter:
         """The shared bucket's answer for the next waiter: 0.0 (taken) or a wait."""
         assert self.shared is not None
         try:
-            wait = await self.shared.take(self.key, self.rate, self.burst + RESERVE,
+            wait = await self.shared.take(self.key, self.rate,
+                                          max(SHARED_BURST, self.rate / 25) + RESERVE,
                                           RESERVE if priority > INTERACTIVE else 0.0)
         except Exception as error:
             self._down(error)

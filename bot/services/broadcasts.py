@@ -11,12 +11,13 @@
   sends them through one rate limiter per platform, and writes each result as soon as
   it has it. After a crash only rows left `sending` are taken again, once their lease
   has expired.
-- At most once: the platform's sender records the intent (`attempted_at`) just before
-  the request goes out, and the result (the message id) after. A row taken again with
-  an intent and no result may have gone out: on Telegram, which cannot tell, it is not
-  sent again (`failed`, "outcome unknown"); on WhatsApp the status webhook of the
-  message names the recipient, and resolves it (`on_whatsapp_status`); only when no
-  status came within `STATUS_WAIT` is it sent again.
+- The intent (`attempted_at`) is written before a message goes to its platform (and
+  its turn from the rate limiter), the result (the message id) after. A row taken
+  again with an intent and no result may have gone out. On WhatsApp it goes out at
+  most once: the status webhook of the message names the recipient and resolves the
+  row (`on_whatsapp_status`); only when no status came within `STATUS_WAIT` is it
+  sent again. Telegram cannot tell: the row is sent again (never lost), and the log
+  says it may have gone twice; at most the requests in flight at the crash do.
 - 403 marks the user unreachable and the row `blocked`; other errors retry with
   backoff, then the row is `failed` with the reason (`last_error`). WhatsApp's status
   webhook moves a row on to `delivered` and `read` (`on_whatsapp_status`).
@@ -25,7 +26,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -317,7 +317,7 @@ _CLAIMED = (D.broadcast_id, D.user_id, D.channel, D.external_id, D.language, D.a
 # A WhatsApp message accepted by Meta gets its "sent" status within seconds: a row with
 # an intent and no status this long after it was never sent.
 STATUS_WAIT = timedelta(minutes=2)
-UNKNOWN = "outcome unknown: the sending process stopped during the request; not sent again"
+UNKNOWN = "taken again after a crash while it was being sent: sent again, may go twice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,18 +435,13 @@ async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str,
 # ---- the sender ------------------------------------------------------------------------------
 
 
-# Records the intent to send one message, just before its request goes out.
-Intent = Callable[[], Awaitable[None]]
-
-
 class Platform(Protocol):
     # How long the platform takes to tell that a message whose outcome we missed went
-    # out (WhatsApp's statuses); None: it cannot tell (Telegram), it is not sent again.
+    # out (WhatsApp's statuses); None: it cannot tell (Telegram): sent again.
     @property
     def status_wait(self) -> timedelta | None: ...
 
-    async def send(self, external_id: str, reply: Reply, key: str,
-                   intent: Intent | None = None) -> Outcome: ...
+    async def send(self, external_id: str, reply: Reply, key: str) -> Outcome: ...
 
 
 class Intents:
@@ -637,13 +632,12 @@ class Sender:
             wait = getattr(platform, "status_wait", None)
             if wait is None:
                 log.warning("broadcast delivery %s: %s", row.id, UNKNOWN)
-                return Outcome(DS.FAILED, error=UNKNOWN)
-            if self.clock() < row.attempted_at + wait:  # the status may still come
+            elif self.clock() < row.attempted_at + wait:  # the status may still come
                 return Outcome(DS.PENDING, wait_until=row.attempted_at + wait)
-            # No status in all that time: it never went out.
+            # else no status in all that time: it never went out.
         message = await self._message(row.broadcast_id, row.language)
-        return await platform.send(row.external_id, message, f"{row.broadcast_id}",
-                                   intent=functools.partial(self._intents.mark, row.id))
+        await self._intents.mark(row.id)
+        return await platform.send(row.external_id, message, f"{row.broadcast_id}")
 
     async def _message(self, broadcast_id: int, language: str) -> Reply:
         key = (broadcast_id, language)
