@@ -47,6 +47,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCH"
 
 
+def count_in_logs(logs: Path, prefix: str, words: str) -> int:
+    return sum(path.read_text(errors="replace").count(words)
+               for path in logs.glob(f"{prefix}-bot-*.log"))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -65,7 +70,7 @@ class Result:
     duplicates: int
     never_attempted: int
     blocked_match: bool
-    unknown: int  # rows marked "outcome unknown" (not sent again)
+    unknown: int  # rows taken again with an intent and no result (sent again)
     kills: list[dict[str, Any]] = field(default_factory=list)
     wall: float = 0.0
 
@@ -164,9 +169,6 @@ async def run(database: Database, recipients: int, processes: int, allowed: floa
         async with engine.connect() as connection:
             marked = {int(chat) for chat, in (await connection.execute(
                 select(User.external_id).where(User.unreachable_since.is_not(None)))).all()}
-            unknown = (await connection.execute(
-                select(func.count()).select_from(BroadcastDelivery).where(
-                    BroadcastDelivery.last_error.like("outcome unknown%")))).scalar_one()
     finally:
         for bot in bots:
             if bot.returncode is None:
@@ -179,6 +181,7 @@ async def run(database: Database, recipients: int, processes: int, allowed: floa
                 await bot.wait()
         await engine.dispose()
         await api.close()
+    unknown = count_in_logs(logs, prefix, "sent again, may go twice")
     chats = {FIRST_CHAT + i for i in range(recipients)}
     attempted = set(api.delivered) | set(api.forbidden)
     times = api.accepted_times
@@ -205,12 +208,13 @@ def show(title: str, result: Result, target: float | None) -> None:
     print(f"achieved {result.achieved:.2f}/s of {result.allowed:.0f}/s allowed: "
           f"ratio {ratio:.3f}{mark}")
     print(f"sent twice {result.duplicates} · never attempted {result.never_attempted} · "
-          f"outcome unknown, not sent again {result.unknown} · blocked users marked "
+          f"taken again with an intent, sent again {result.unknown} · blocked users marked "
           f"{'= the 403 set' if result.blocked_match else 'DIFFER from the 403 set'}")
     for kill in result.kills:
         print(f"SIGKILL at {kill['at']:.0%} ({kill['attempted']:,} attempted, "
-              f"{kill['after_s']} s): {kill['in_flight_everywhere']} requests in flight "
-              f"in all processes")
+              f"{kill['after_s']} s): {kill['in_flight_everywhere']} rows with an intent and "
+              f"no result in all processes (waiting for their turn or in flight: the "
+              f"most that may go twice)")
     if result.kills:
         need = result.recipients / result.allowed + 15
         print(f"finished in {result.seconds:.1f} s of sending; the survivors need "

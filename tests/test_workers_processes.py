@@ -135,3 +135,23 @@ async def test_a_second_process_on_the_same_sqlite_file_says_so_and_stops(
         assert first.returncode == 0
     finally:
         await stop_all([first])
+
+
+@needs_postgres
+async def test_a_killed_processs_deliveries_are_finished_by_the_other_none_twice(
+        tmp_path: Path) -> None:
+    from bench.scale import Database, run
+
+    database = Database(POSTGRES_URL)
+    try:
+        # Two whole bot processes on an announcement to 400 (a strict fake Bot API at
+        # 100/s); one SIGKILLed at 30 %: its claims are taken over within 15 s.
+        result = await run(database, 400, 2, 100.0, 0.9, None, (0.3,), tmp_path)
+    finally:
+        await database.drop_all()
+    assert result.never_attempted == 0
+    [kill] = result.kills
+    assert result.duplicates <= kill["in_flight_everywhere"]
+    assert result.blocked_match
+    # What the survivor needs alone (at 90/s) plus the takeover's 15 s, with margin.
+    assert result.seconds <= 400 / 90 + 15 + 10
