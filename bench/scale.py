@@ -120,7 +120,9 @@ async def migrate(url: str) -> None:
 
 async def run(database: Database, recipients: int, processes: int, allowed: float,
               headroom: float, redis_url: str | None, kills: tuple[float, ...],
-              logs: Path) -> Result:
+              logs: Path, how: signal.Signals = signal.SIGKILL) -> Result:
+    """`kills`: when (shares of the recipients attempted) to stop one more process,
+    with `how` (SIGKILL, or SIGTERM: a graceful stop, its time to exit noted)."""
     url = await database.create()
     await migrate(url)
     await prepare(url, recipients, create=False)
@@ -154,10 +156,13 @@ async def run(database: Database, recipients: int, processes: int, allowed: floa
                             BroadcastDelivery.status == "sending",
                             BroadcastDelivery.attempted_at.is_not(None),
                             BroadcastDelivery.message_id.is_(None)))).scalar_one()
-                victim.send_signal(signal.SIGKILL)
+                victim.send_signal(how)
+                asked = time.monotonic()
                 await victim.wait()
                 killed.append({"at": pending_kills.pop(0), "attempted": tried(),
-                               "in_flight_everywhere": in_flight,
+                               "in_flight_everywhere": in_flight, "signal": how.name,
+                               "exit_s": round(time.monotonic() - asked, 2),
+                               "exit_code": victim.returncode,
                                "after_s": round(time.monotonic() - started, 1)})
             async with engine.connect() as connection:
                 done = (await connection.execute(select(Broadcast.status))).scalar_one()
@@ -211,7 +216,8 @@ def show(title: str, result: Result, target: float | None) -> None:
           f"taken again with an intent, sent again {result.unknown} · blocked users marked "
           f"{'= the 403 set' if result.blocked_match else 'DIFFER from the 403 set'}")
     for kill in result.kills:
-        print(f"SIGKILL at {kill['at']:.0%} ({kill['attempted']:,} attempted, "
+        print(f"{kill['signal']} at {kill['at']:.0%} ({kill['attempted']:,} attempted, "
+              f"exited in {kill['exit_s']} s, "
               f"{kill['after_s']} s): {kill['in_flight_everywhere']} rows with an intent and "
               f"no result in all processes (waiting for their turn or in flight: the "
               f"most that may go twice)")

@@ -155,3 +155,22 @@ async def test_a_killed_processs_deliveries_are_finished_by_the_other_none_twice
     assert result.blocked_match
     # What the survivor needs alone (at 90/s) plus the takeover's 15 s, with margin.
     assert result.seconds <= 400 / 90 + 15 + 10
+
+
+@needs_postgres
+async def test_sigterm_mid_announcement_gives_back_its_rows_and_exits_within_10_s(
+        tmp_path: Path) -> None:
+    from bench.scale import Database, run
+
+    database = Database(POSTGRES_URL)
+    try:
+        result = await run(database, 300, 2, 100.0, 0.9, None, (0.3,), tmp_path,
+                           how=signal.SIGTERM)
+    finally:
+        await database.drop_all()
+    [stop] = result.kills
+    assert stop["exit_code"] == 0
+    assert stop["exit_s"] <= 10
+    assert result.never_attempted == 0 and result.duplicates == 0
+    # Given back, not left to expire: no 15 s takeover in the time taken.
+    assert result.seconds <= 300 / 90 + 10
