@@ -129,6 +129,9 @@ class TelegramChannel:
         router.callback_query.register(self.on_callback)
         self.dispatcher.include_router(router)
         self._polling: asyncio.Task[None] | None = None
+        # Polling's offset: past the updates handled, and as last sent to Telegram.
+        self._offset: int | None = None
+        self._confirmed: int | None = None
         # Chats that show the "share my phone" keyboard, to remove it afterwards.
         self._contact_keyboard: set[int] = set()
         # The coordinators' chat (bot/channels/telegram_desk.py), set by the runner.
@@ -234,6 +237,22 @@ class TelegramChannel:
     # ---- polling ---------------------------------------------------------------------
 
     async def _poll(self) -> None:
+        try:
+            await self._poll_loop()
+        finally:
+            await self._confirm()
+
+    async def _confirm(self) -> None:
+        """Polling stops (shutting down, or no longer the leader): confirm what was
+        handled, so that the process polling next does not get it again."""
+        if self._offset is None or self._offset == self._confirmed:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.bot(GetUpdates(
+                offset=self._offset, timeout=0, limit=1, allowed_updates=ALLOWED_UPDATES)), 2)
+        self._confirmed = self._offset
+
+    async def _poll_loop(self) -> None:
         """Fetch, handle (a batch's updates side by side; one user's in order, by the
         engine's lock), and move the offset past the leading run of handled updates.
         The offset confirms them to Telegram with the next request, so an update is
@@ -246,6 +265,7 @@ class TelegramChannel:
                     REFETCH_PAUSES[min(deferrals, len(REFETCH_PAUSES)) - 1]):
                 break
             try:
+                self._confirmed = offset
                 updates = await self._fetch(offset)
             except Exception as error:
                 fetch_failures += 1
@@ -268,7 +288,7 @@ class TelegramChannel:
             for update in updates:
                 if update.update_id not in handled:
                     break
-                offset = update.update_id + 1
+                offset = self._offset = update.update_id + 1
             # Handled here but fetched again (behind one that waits): not run twice.
             handled = {update_id for update_id in handled if offset is None
                        or update_id >= offset}
