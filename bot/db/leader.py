@@ -109,6 +109,7 @@ class Leadership:
         self.on_loss = on_loss
         self.always = always or lease is None
         self.leading = False
+        self._renewed = 0.0  # when the lease we hold was last taken (monotonic)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -175,8 +176,6 @@ class Leadership:
                 await self._gain()
         elif self.leading:
             await self._lose()
-
-    _renewed: float = 0.0
 
     async def _loop(self) -> None:
         while True:
