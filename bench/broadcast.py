@@ -59,10 +59,13 @@ class Result:
     kill: dict[str, Any] | None = None
 
 
-async def prepare(url: str, recipients: int) -> None:
+async def prepare(url: str, recipients: int, create: bool = True) -> None:
+    """`recipients` Telegram users and an announcement to them all, started now (the
+    tables made here, or, `create=False`, by the migrations already)."""
     engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    if create:
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
     maker = async_sessionmaker(engine, expire_on_commit=False)
     now = clock.now()
     async with maker() as db, db.begin():

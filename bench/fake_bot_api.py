@@ -5,16 +5,22 @@
 - a fixed set of chats (every chat id divisible by 50: 2 %) answers 403, "bot was
   blocked by the user";
 - every request is noted per chat, so the benchmark can count messages sent twice and
-  recipients never attempted.
+  recipients never attempted; every 429 is one the senders caused (`too_many`);
+- the rest of what a running bot asks (`getMe`, `setMyCommands`, `deleteWebhook`,
+  `getUpdates`: nothing new, after a second) is answered and not counted, so whole
+  `python -m bot run` processes can be pointed at it (bench/scale.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter, deque
 from typing import Any
 
 from aiohttp import web
+
+MESSAGES = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 
 
 def blocked(chat_id: int) -> bool:
@@ -31,7 +37,10 @@ class FakeBotAPI:
         self.delivered: Counter[int] = Counter()  # 200s per chat
         self.forbidden: Counter[int] = Counter()  # 403s per chat
         self.too_many = 0
+        self.too_many_chat = 0  # of them, over the per-chat limit
         self.accepted_times: list[float] = []
+        self.paid = 0  # messages with allow_paid_broadcast
+        self.other_calls: Counter[str] = Counter()
         self._message_id = 0
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -42,7 +51,10 @@ class FakeBotAPI:
         self.delivered.clear()
         self.forbidden.clear()
         self.too_many = 0
+        self.too_many_chat = 0
         self.accepted_times = []
+        self.paid = 0
+        self.other_calls.clear()
 
     async def start(self) -> None:
         app = web.Application()
@@ -65,7 +77,20 @@ class FakeBotAPI:
         return web.json_response({"ok": False, "error_code": code,
                                   "description": description, **extra}, status=code)
 
+    async def _other(self, method: str) -> web.Response:
+        self.other_calls[method] += 1
+        if method == "getMe":
+            return web.json_response({"ok": True, "result": {
+                "id": 123456, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}})
+        if method == "getUpdates":
+            await asyncio.sleep(1.0)  # a long poll with nothing new
+            return web.json_response({"ok": True, "result": []})
+        return web.json_response({"ok": True, "result": True})
+
     async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if method not in MESSAGES:
+            return await self._other(method)
         params: dict[str, Any] = dict(request.query)
         if request.content_type == "application/json":
             params.update(await request.json())
@@ -73,12 +98,15 @@ class FakeBotAPI:
             params.update({key: value for key, value in (await request.post()).items()
                            if isinstance(value, str)})
         chat_id = int(params.get("chat_id", 0))
+        if str(params.get("allow_paid_broadcast", "")).lower() in ("true", "1"):
+            self.paid += 1
         now = time.monotonic()
         while self.window and self.window[0] <= now - 1.0:
             self.window.popleft()
         last = self.last_to_chat.get(chat_id)
         if len(self.window) >= self.rate or (last is not None and now - last < self.per_chat):
             self.too_many += 1
+            self.too_many_chat += len(self.window) < self.rate
             return self._answer(429, f"Too Many Requests: retry after {self.retry_after}",
                                 parameters={"retry_after": self.retry_after})
         self.window.append(now)

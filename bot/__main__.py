@@ -94,6 +94,7 @@ async def _run(settings: Settings) -> int:
     from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 
     from bot.db.engine import MigrationFailed, migrate_in_child
+    from bot.db.leader import AlreadyRunning
 
     try:
         await migrate_in_child(settings.database_url)
@@ -106,6 +107,9 @@ async def _run(settings: Settings) -> int:
     except (TelegramAPIError, TelegramNetworkError) as error:
         # A wrong token, or no way to reach the Bot API: say so instead of a traceback.
         print(f"telegram: could not start: {error}", file=sys.stderr)
+        return 1
+    except AlreadyRunning as error:
+        print(f"could not start: {error}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"could not start: {error}", file=sys.stderr)

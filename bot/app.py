@@ -16,7 +16,9 @@ from bot.content import Content, load_content
 from bot.core.engine import Engine
 from bot.core.events import Identity
 from bot.core.i18n import Translations
+from bot.core.ratelimit import SharedBudget
 from bot.db.engine import create_engine, migrate, session_factory
+from bot.db.shared_limit import budget_for
 from bot.services import privacy, roles
 from bot.services.knowledge import KnowledgeBase
 from handlers import get_router
@@ -29,8 +31,13 @@ class App:
     content: Content
     translations: Translations
     engine: Engine
+    # The platforms' rate limits shared with the other processes (None: SQLite).
+    budget: SharedBudget | None = None
 
     async def close(self) -> None:
+        close = getattr(self.budget, "close", None)
+        if close is not None:
+            await close()
         await self.db.dispose()
 
 
@@ -51,7 +58,8 @@ async def build_app(settings: Settings, *, apply_migrations: bool = True) -> App
 
     engine = Engine(get_router(), session_factory(db), settings, content, translations,
                     is_coordinator=is_coordinator)
-    return App(settings, db, content, translations, engine)
+    return App(settings, db, content, translations, engine,
+               budget_for(settings.redis_url, db))
 
 
 def database_safe_traceback(error: BaseException) -> str:

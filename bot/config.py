@@ -43,6 +43,12 @@ class Settings(BaseSettings):
 
     broadcast_rate: float = 25.0
     whatsapp_rate: float = 60.0
+    # Telegram's paid broadcasts (Stars on the bot's balance): announcements carry
+    # `allow_paid_broadcast` and the rate may go up to 1,000 messages/s.
+    telegram_paid_broadcast: bool = False
+    telegram_paid_broadcast_rate: float = Field(default=1000.0, gt=0, le=1000)
+    # Several processes: the rate limits shared through Redis (else PostgreSQL's table).
+    redis_url: str | None = None
 
     # Where people reach the HTTP server (e.g. https://bot.example.org): enables the
     # coordinators' dashboard under {PUBLIC_BASE_URL}/dashboard/; off when unset.
@@ -94,6 +100,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("bot_token", "telegram_webhook_secret", "telegram_webhook_url", "privacy_url",
+                     "redis_url",
                      "whatsapp_token", "whatsapp_phone_number_id", "whatsapp_app_secret",
                      "whatsapp_verify_token", "public_base_url", mode="before")
     @classmethod
@@ -122,6 +129,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_v(cls, value: str) -> str:
         return value.strip().lstrip("vV")
+
+    @property
+    def telegram_rate(self) -> float:
+        """Telegram messages per second, all chats and processes together."""
+        if self.telegram_paid_broadcast:
+            return max(self.broadcast_rate, self.telegram_paid_broadcast_rate)
+        return self.broadcast_rate
 
     @property
     def telegram_enabled(self) -> bool:

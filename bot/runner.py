@@ -8,7 +8,6 @@ import functools
 import logging
 import os
 import signal
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from bot.channels.whatsapp import WhatsAppChannel
 from bot.core import metrics
 from bot.core.notify import Notifier
 from bot.core.replies import Reply
+from bot.db.leader import Leadership, Lease, SingleProcessLock, worker_name
 from bot.db.models import Broadcast, User
 from bot.db.outage import OUTAGE, is_outage
 from bot.services import broadcasts, dashboard_auth, forums, reminders, unanswered
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # Update ids are kept this long (Telegram keeps an unconfirmed update for a day).
 HANDLED_UPDATES_KEPT = timedelta(days=2)
+# SIGTERM to exit: what is left of it for the sender to finish its requests in flight,
+# the HTTP server its requests, the polling loop its updates.
+SHUTDOWN = {"broadcasts": 3.0, "http": 3.0, "polling": 2.0}
 
 
 async def refresh_user_gauge(app: App) -> None:
@@ -90,7 +93,8 @@ def make_broadcast_sender(app: App, telegram: TelegramChannel | None,
     platforms: dict[str, broadcasts.Platform] = {}
     fetch_file = None
     if telegram is not None:
-        platforms["telegram"] = TelegramBroadcaster(telegram.bot, telegram.limiter)
+        platforms["telegram"] = TelegramBroadcaster(
+            telegram.bot, telegram.limiter, paid=app.settings.telegram_paid_broadcast)
 
         async def fetch_file(ref: str) -> bytes:
             assert telegram is not None
@@ -100,7 +104,7 @@ def make_broadcast_sender(app: App, telegram: TelegramChannel | None,
         platforms["whatsapp"] = WhatsAppBroadcaster(whatsapp)
     return broadcasts.Sender(app.engine.sessionmaker, platforms, worker,
                              default_language=app.settings.default_locale,
-                             batch=max(20, int(2 * app.settings.broadcast_rate)),
+                             batch=max(20, min(2000, int(2 * app.settings.telegram_rate))),
                              fetch_file=fetch_file)
 
 
@@ -149,13 +153,34 @@ def guarded(name: str, job: Callable[..., Awaitable[object]]) -> Callable[..., A
     return run
 
 
-def make_scheduler(app: App, notifier: Notifier) -> AsyncIOScheduler:
+def leader_only(leading: Callable[[], bool],
+                job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[None]]:
+    """A singleton job: it runs in the leader only (the others skip their turn)."""
+
+    @functools.wraps(job)
+    async def run(*args: Any) -> None:
+        if leading():
+            await job(*args)
+
+    return run
+
+
+# The scheduler's singletons (`leader_only`): everything else is shared through the
+# durable queue and runs in every process.
+SINGLETONS = ("expire_sessions", "purge_forum_data", "forget_handled_updates",
+              "purge_unanswered", "purge_dashboard", "handover_resend")
+
+
+def make_scheduler(app: App, notifier: Notifier, worker: str = "",
+                   leading: Callable[[], bool] = lambda: True) -> AsyncIOScheduler:
     """APScheduler is the clock: the jobs' work is recorded in the database."""
     scheduler = AsyncIOScheduler(timezone="UTC")
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = worker or f"worker:{os.getpid()}"
     common = {"coalesce": True, "max_instances": 1}
 
     def add(job: Callable[..., Awaitable[None]], name: str, **options: Any) -> Job:
+        if name in SINGLETONS:
+            job = leader_only(leading, job)
         return scheduler.add_job(guarded(name, job), "interval", id=name, **common, **options)
 
     add(refresh_user_gauge, "user_gauge", minutes=1, args=[app])
@@ -171,23 +196,30 @@ def make_scheduler(app: App, notifier: Notifier) -> AsyncIOScheduler:
 
 
 async def serve(app: App, stop: asyncio.Event | None = None) -> None:
+    """Serve until `stop` (or SIGINT / SIGTERM): then claim nothing more, give back what
+    is claimed, and be gone within 10 s. On PostgreSQL several processes may serve
+    together (one of them the leader, `bot.db.leader`); on SQLite one only."""
     settings = app.settings
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    single = SingleProcessLock(settings.database_url)
+    single.acquire()  # AlreadyRunning: a second process on the same SQLite file
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
+    worker = worker_name()
 
-    telegram = TelegramChannel(app.engine, settings, app.translations) \
+    telegram = TelegramChannel(app.engine, settings, app.translations, budget=app.budget) \
         if settings.telegram_enabled else None
-    whatsapp = WhatsAppChannel(app.engine, settings, app.translations) \
+    whatsapp = WhatsAppChannel(app.engine, settings, app.translations, budget=app.budget) \
         if settings.whatsapp_enabled else None
     runner = web.AppRunner(make_web_app(app.db, telegram, whatsapp, app.engine),
-                           access_log=None)
+                           access_log=None, shutdown_timeout=SHUTDOWN["http"])
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
-    log.info("http: listening on %s:%s", settings.http_host, settings.http_port)
+    log.info("http: listening on %s:%s (worker %s)", settings.http_host, settings.http_port,
+             worker)
     if settings.dashboard_enabled:
         log.info("dashboard: %s (a coordinator sends /dashboard to the bot for a link)",
                  settings.dashboard_url)
@@ -201,13 +233,33 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     if telegram is not None and settings.coordinator_chat_id is not None:
         telegram.desk = CoordinatorDesk(telegram, notifier)  # questions to coordinators
         notifier.register_files("telegram", telegram.desk.download)
-    scheduler = make_scheduler(app, notifier)
+
+    async def gain() -> None:
+        if telegram is not None:
+            await telegram.lead()
+            # The dashboard as a Mini App for coordinators (https only); new coordinators
+            # get it when a process next becomes the leader.
+            await set_menu_buttons(telegram.bot, app.engine)
+        for name in SINGLETONS:  # a new leader does its jobs' overdue work at once
+            job = scheduler.get_job(name)
+            if job is not None and scheduler.running:
+                job.modify(next_run_time=clock.now())
+
+    async def lose() -> None:
+        if telegram is not None:
+            await telegram.step_down(SHUTDOWN["polling"])
+
+    shared = app.db.dialect.name == "postgresql"
+    leadership = Leadership(Lease(app.engine.sessionmaker, worker) if shared else None,
+                            gain, lose)
+    scheduler = make_scheduler(app, notifier, worker, lambda: leadership.leading)
     if telegram is not None and telegram.desk is not None:
-        scheduler.add_job(guarded("handover_resend", telegram.desk.resend_pending),
+        scheduler.add_job(guarded("handover_resend",
+                                  leader_only(lambda: leadership.leading,
+                                              telegram.desk.resend_pending)),
                           "interval", minutes=1, id="handover_resend",
                           next_run_time=clock.now(), coalesce=True, max_instances=1)
-    broadcast_sender = make_broadcast_sender(app, telegram, whatsapp,
-                                             f"{socket.gethostname()}:{os.getpid()}")
+    broadcast_sender = make_broadcast_sender(app, telegram, whatsapp, worker)
     broadcast_job = scheduler.add_job(
         guarded("broadcasts", send_broadcasts), "interval", seconds=5, id="broadcasts",
         args=[app, broadcast_sender, notifier], next_run_time=clock.now(),
@@ -221,14 +273,12 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     app.engine.subscribe(broadcasts.Scheduled, wake_broadcasts)
     try:
         if telegram is not None:
-            await telegram.start()
-            # The dashboard as a Mini App for coordinators (https only); new coordinators
-            # get it at the next start.
-            await set_menu_buttons(telegram.bot, app.engine)
+            await telegram.start(lead=False)
         if whatsapp is not None:
             await whatsapp.start()
         # The channels are up (a wrong token has stopped us by now): start the clock.
         scheduler.start()
+        await leadership.start()
         await refresh_user_gauge(app)
         await stop.wait()
     finally:
@@ -238,11 +288,14 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
                 loop.remove_signal_handler(sig)
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        await broadcast_sender.stop()  # unsent claimed rows go back to pending
+        # Unsent claimed rows go back to pending; requests in flight are recorded.
+        await broadcast_sender.stop(SHUTDOWN["broadcasts"])
+        await leadership.stop()  # polling stops; the lease is free for another process
         # The HTTP server first: it waits for the webhook requests being handled, which
         # still send through Telegram's session.
         await runner.cleanup()
         if telegram is not None:
-            await telegram.stop()
+            await telegram.stop(SHUTDOWN["polling"])
         if whatsapp is not None:
             await whatsapp.stop()
+        single.release()

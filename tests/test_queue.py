@@ -111,10 +111,10 @@ async def test_an_expired_lease_is_taken_over_by_another_owner_only(db: Db) -> N
     assert await claim(db, "alive", now + timedelta(seconds=5)) == []
     # The owner itself never takes its own row again: it still holds it.
     assert await claim(db, "dead", now + timedelta(seconds=20)) == []
-    assert await claim(db, "alive", now + timedelta(seconds=16)) == [job_id]
+    assert await claim(db, "alive", now + timedelta(seconds=11)) == [job_id]
     job = (await jobs(db))[job_id]
     assert (job.status, job.attempts, job.lease_owner) == ("working", 2, "alive")
-    assert job.lease_expires_at == now + timedelta(seconds=31)
+    assert job.lease_expires_at == now + timedelta(seconds=21)
 
 
 async def test_a_held_lease_is_renewed_while_the_work_runs(db: Db) -> None:

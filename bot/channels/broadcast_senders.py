@@ -26,7 +26,7 @@ from bot.core.notify import PushResult
 from bot.core.ratelimit import BROADCAST, PriorityLimiter
 from bot.core.replies import Reply
 from bot.db.models import DeliveryStatus
-from bot.services.broadcasts import RETRY, Outcome
+from bot.services.broadcasts import RETRY, STATUS_WAIT, Outcome
 
 if TYPE_CHECKING:
     from bot.channels.whatsapp import WhatsAppChannel
@@ -35,17 +35,21 @@ PER_CHAT_INTERVAL = 1.0  # Telegram: at most one message per second to the same 
 
 
 class TelegramBroadcaster:
+    status_wait = None  # Telegram cannot tell whether a message went out: sent again
+
     def __init__(self, bot: Bot, limiter: PriorityLimiter,
-                 per_chat: float = PER_CHAT_INTERVAL) -> None:
+                 per_chat: float = PER_CHAT_INTERVAL, *, paid: bool = False) -> None:
         self.sender = TelegramSender(bot, limiter)
         self.per_chat = per_chat
+        self.paid = paid  # TELEGRAM_PAID_BROADCAST: allow_paid_broadcast on each message
         # The broadcast's file once uploaded (by its key), sent by its file id after that.
         self._files: dict[str, TelegramFile] = {}
 
     async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
         try:
             sent = await self.sender.send(int(external_id), reply, file=self._files.get(key),
-                                          priority=BROADCAST, spacing=self.per_chat)
+                                          priority=BROADCAST, spacing=self.per_chat,
+                                          paid=self.paid)
         except Unreachable as error:
             return Outcome(DeliveryStatus.BLOCKED, error=str(error)[:300])
         except Refused as error:
@@ -60,6 +64,8 @@ class TelegramBroadcaster:
 
 
 class WhatsAppBroadcaster:
+    status_wait = STATUS_WAIT  # a message that went out has its status by then
+
     def __init__(self, channel: WhatsAppChannel) -> None:
         self.channel = channel
 

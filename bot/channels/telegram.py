@@ -63,7 +63,7 @@ from bot.core.engine import Engine, Unavailable
 from bot.core.events import Event, EventKind, Identity
 from bot.core.i18n import N_, Translations
 from bot.core.notify import PushResult
-from bot.core.ratelimit import PriorityLimiter
+from bot.core.ratelimit import PriorityLimiter, SharedBudget
 from bot.core.replies import Reply
 
 if TYPE_CHECKING:
@@ -100,7 +100,8 @@ DEFERRED = _Deferred()
 
 
 class TelegramChannel:
-    def __init__(self, engine: Engine, settings: Settings, translations: Translations) -> None:
+    def __init__(self, engine: Engine, settings: Settings, translations: Translations, *,
+                 budget: SharedBudget | None = None) -> None:
         assert settings.bot_token is not None
         self.engine = engine
         self.settings = settings
@@ -110,8 +111,12 @@ class TelegramChannel:
         # BROADCAST_RATE for every send: replies and pushes go ahead of broadcast
         # messages (bot/channels/broadcast_senders.py), which share this limiter. A
         # small burst (a fifth of a second's worth) keeps any second near the rate.
-        self.limiter = PriorityLimiter(settings.broadcast_rate,
-                                       burst=settings.broadcast_rate / 5)
+        # `budget`: the bot's limit shared with the other processes (keyed by the bot's
+        # id, the token's public part). Paid broadcasts raise the rate for everything.
+        rate = settings.telegram_rate
+        self.limiter = PriorityLimiter(
+            rate, burst=rate / 5, shared=budget,
+            key=f"telegram:{settings.bot_token.get_secret_value().split(':')[0]}")
         self.sender = TelegramSender(self.bot, self.limiter)
         # The flows keep their own state (bot/core/engine.py): no aiogram FSM.
         self.dispatcher = Dispatcher(disable_fsm=True)
@@ -124,6 +129,9 @@ class TelegramChannel:
         router.callback_query.register(self.on_callback)
         self.dispatcher.include_router(router)
         self._polling: asyncio.Task[None] | None = None
+        # Polling's offset: past the updates handled, and as last sent to Telegram.
+        self._offset: int | None = None
+        self._confirmed: int | None = None
         # Chats that show the "share my phone" keyboard, to remove it afterwards.
         self._contact_keyboard: set[int] = set()
         # The coordinators' chat (bot/channels/telegram_desk.py), set by the runner.
@@ -131,9 +139,16 @@ class TelegramChannel:
 
     # ---- start and stop -------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, lead: bool = True) -> None:
+        """Check the token and learn the bot's name; `lead`: also what one process of
+        several does (the runner calls `lead` when this process becomes the leader)."""
         me = await self.bot.get_me()
         self.engine.bot_username = me.username
+        if lead:
+            await self.lead()
+
+    async def lead(self) -> None:
+        """The singletons: the commands, then the webhook or the polling loop."""
         await self.register_commands()
         if self.settings.telegram_mode == "webhook":
             assert self.settings.telegram_webhook_secret is not None
@@ -149,14 +164,18 @@ class TelegramChannel:
         self._polling = asyncio.create_task(self._poll())
         log.info("telegram: polling")
 
-    async def stop(self) -> None:
+    async def step_down(self, wait: float = 5.0) -> None:
+        """Stop polling (another process polls now, or nobody: stopping)."""
         if self._polling is not None:
             self._stop_polling.set()  # updates being handled are finished first
             try:
-                await asyncio.wait_for(self._polling, 30)
+                await asyncio.wait_for(self._polling, wait)
             except (TimeoutError, asyncio.CancelledError):
                 self._polling.cancel()
             self._polling = None
+
+    async def stop(self, wait: float = 5.0) -> None:
+        await self.step_down(wait)
         await self.bot.session.close()
 
     async def register_commands(self) -> None:
@@ -218,6 +237,22 @@ class TelegramChannel:
     # ---- polling ---------------------------------------------------------------------
 
     async def _poll(self) -> None:
+        try:
+            await self._poll_loop()
+        finally:
+            await self._confirm()
+
+    async def _confirm(self) -> None:
+        """Polling stops (shutting down, or no longer the leader): confirm what was
+        handled, so that the process polling next does not get it again."""
+        if self._offset is None or self._offset == self._confirmed:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.bot(GetUpdates(
+                offset=self._offset, timeout=0, limit=1, allowed_updates=ALLOWED_UPDATES)), 2)
+        self._confirmed = self._offset
+
+    async def _poll_loop(self) -> None:
         """Fetch, handle (a batch's updates side by side; one user's in order, by the
         engine's lock), and move the offset past the leading run of handled updates.
         The offset confirms them to Telegram with the next request, so an update is
@@ -230,6 +265,7 @@ class TelegramChannel:
                     REFETCH_PAUSES[min(deferrals, len(REFETCH_PAUSES)) - 1]):
                 break
             try:
+                self._confirmed = offset
                 updates = await self._fetch(offset)
             except Exception as error:
                 fetch_failures += 1
@@ -252,7 +288,7 @@ class TelegramChannel:
             for update in updates:
                 if update.update_id not in handled:
                     break
-                offset = update.update_id + 1
+                offset = self._offset = update.update_id + 1
             # Handled here but fetched again (behind one that waits): not run twice.
             handled = {update_id for update_id in handled if offset is None
                        or update_id >= offset}

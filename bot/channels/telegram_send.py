@@ -136,12 +136,15 @@ class TelegramSender:
 
     async def send(self, chat_id: int, reply: Reply, *, markup: Markup | None = None,
                    file: TelegramFile | None = None, reply_to: int | None = None,
-                   priority: int = INTERACTIVE, spacing: float = 0.0) -> Sent:
+                   priority: int = INTERACTIVE, spacing: float = 0.0,
+                   paid: bool = False) -> Sent:
         """Send one reply: its text (split when long), its file (`file`, else its
         attachment) and its keyboard (`markup`, else its choices) under the last
         message. `reply_to`: the first message answers that message of the chat (sent
         anyway when it is gone). `spacing`: at least that many seconds between the
-        messages of the reply. Raises `Unreachable`, `Refused` or `GaveUp`."""
+        messages of the reply. `paid`: a paid broadcast message
+        (`allow_paid_broadcast`, beyond the free 30 messages/s). Raises `Unreachable`, `Refused` or
+        `GaveUp`."""
         markup = markup if markup is not None else keyboard(reply)
         file = file or file_of(reply)
         answering = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) \
@@ -150,8 +153,9 @@ class TelegramSender:
         caption: str | None = reply.text or None
         if file is not None and caption is not None and len(caption) > CAPTION_LIMIT:
             texts, caption = split_text(caption, TEXT_LIMIT), None
+        extra: dict[str, Any] = {"allow_paid_broadcast": True} if paid else {}
         methods: list[TelegramMethod[Message]] = [
-            SendMessage(chat_id=chat_id, text=chunk,
+            SendMessage(chat_id=chat_id, text=chunk, **extra,
                         reply_parameters=answering if number == 0 else None,
                         reply_markup=markup if file is None and number == len(texts) - 1
                         else None)
@@ -159,7 +163,8 @@ class TelegramSender:
         if file is not None:
             common: dict[str, Any] = {"chat_id": chat_id, "caption": caption,
                                       "reply_markup": markup,
-                                      "reply_parameters": None if texts else answering}
+                                      "reply_parameters": None if texts else answering,
+                                      **extra}
             methods.append(SendPhoto(photo=file.ref, **common) if file.photo
                            else SendDocument(document=file.ref, **common))
         messages: list[Message] = []

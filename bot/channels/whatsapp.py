@@ -38,7 +38,7 @@ from bot.core.engine import Engine
 from bot.core.events import Identity
 from bot.core.i18n import Translations
 from bot.core.notify import PushResult
-from bot.core.ratelimit import INTERACTIVE, PriorityLimiter
+from bot.core.ratelimit import INTERACTIVE, PriorityLimiter, SharedBudget
 from bot.core.replies import Choice, Reply
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ CHANNEL = "whatsapp"
 class WhatsAppChannel:
     def __init__(self, engine: Engine, settings: Settings, translations: Translations,
                  *, client: GraphClient | None = None, workers: int = 8,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0, budget: SharedBudget | None = None) -> None:
         assert settings.whatsapp_enabled
         assert settings.whatsapp_token is not None
         assert settings.whatsapp_phone_number_id is not None
@@ -57,11 +57,13 @@ class WhatsAppChannel:
         self.settings = settings
         # One limiter for the phone number: replies go ahead of broadcast messages, a
         # throttling answer (130429) pauses both. As on Telegram, a small burst (a fifth
-        # of a second's worth) keeps any second near the rate.
+        # of a second's worth) keeps any second near the rate. `budget`: the number's
+        # limit shared with the other processes.
         self.client = client or GraphClient(
             settings.whatsapp_api_url, settings.whatsapp_api_version,
             settings.whatsapp_phone_number_id, settings.whatsapp_token.get_secret_value(),
-            PriorityLimiter(settings.whatsapp_rate, burst=settings.whatsapp_rate / 5),
+            PriorityLimiter(settings.whatsapp_rate, burst=settings.whatsapp_rate / 5,
+                            shared=budget, key=f"whatsapp:{settings.whatsapp_phone_number_id}"),
         )
         self.outgoing = Outgoing(engine, settings, translations, self.client)
         self.inbox = Inbox(engine.sessionmaker, self.process,

@@ -238,11 +238,14 @@ class Outgoing:
             error = status.errors[0] if status.errors else None
             record = await records.update_delivery(db, status.wamid, status.status, error)
             await records.handled(db, key)
-            # Announcements count their deliveries and reads by the same wamid.
-            await broadcasts.on_whatsapp_status(db, status.wamid, status.status,
-                                                error.title if error is not None else None)
             external_id = record.external_id if record is not None else \
                 await contacts.external_id_of(db, status.user_id, status.wa_id)
+            # Announcements count their deliveries and reads by the same wamid; one of no
+            # record resolves an announcement whose sending outcome was lost in a crash.
+            await broadcasts.on_whatsapp_status(db, status.wamid, status.status,
+                                                error.title if error is not None else None,
+                                                recipient=external_id if record is None
+                                                else None, now=clock.now())
             if (record is not None and status.status == "failed" and error is not None
                     and error.kind is ErrorKind.OUTSIDE_WINDOW
                     and record.kind in TEMPLATE_KINDS and record.text):

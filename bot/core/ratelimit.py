@@ -4,6 +4,14 @@ Replies to users (`INTERACTIVE`) and broadcast messages (`BROADCAST`) take their
 from the same budget of `rate` messages per second; whenever both wait, the reply goes
 first, so a running broadcast never slows a conversation down. `pause` (a 429's
 `retry_after`) stops every sender of the platform until it has passed.
+
+Several processes share one platform's limit through a `SharedBudget` (a token bucket
+in Redis or PostgreSQL, `bot/db/shared_limit.py`, given by the composition root): a
+turn granted here also takes a token from the shared bucket, waiting as long as it
+says; a pause is written there too, so a 429 stops every process. Replies keep their
+lead across processes: a broadcast takes a shared token only while `RESERVE` tokens
+are left over for replies. When the shared bucket cannot be reached, this process goes
+on at its own `rate` (and says so once).
 """
 
 from __future__ import annotations
@@ -12,19 +20,46 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import logging
 import time
+from typing import Protocol
 
 INTERACTIVE = 0
 BROADCAST = 1
+# Shared tokens a broadcast message leaves in the bucket for the replies of any process.
+RESERVE = 1.0
+# The shared bucket holds one token (a 25th of a second's worth at
+# high rates): the processes together never send more than `rate` in any second.
+SHARED_BURST = 1.0
+
+log = logging.getLogger(__name__)
+
+
+class SharedBudget(Protocol):
+    """One token bucket per `key`, shared by every process (all times in seconds)."""
+
+    async def take(self, key: str, rate: float, burst: float, keep: float) -> float:
+        """Take a token when more than `keep` are left over: 0.0; else how long to wait
+        before asking again (also while the bucket is paused)."""
+        ...
+
+    async def pause(self, key: str, seconds: float) -> None:
+        """Nobody takes a token of `key` for `seconds` from now."""
+        ...
 
 
 class PriorityLimiter:
     """A token bucket of `burst` tokens refilled at `rate` per second; waiters are served
     by priority (lower first), then in arrival order."""
 
-    def __init__(self, rate: float, burst: float = 1.0) -> None:
+    def __init__(self, rate: float, burst: float = 1.0, *, shared: SharedBudget | None = None,
+                 key: str = "") -> None:
         self.rate = rate
         self.burst = max(1.0, burst)
+        self.shared = shared
+        self.key = key
+        self._shared_down = False
+        self._pausing: set[asyncio.Task[None]] = set()
         self._tokens = self.burst
         self._stamp = time.monotonic()
         self._paused_until = 0.0
@@ -40,7 +75,7 @@ class PriorityLimiter:
     async def acquire(self, priority: int = INTERACTIVE) -> None:
         if self.rate <= 0:
             return
-        if not self._waiters:
+        if not self._waiters and self.shared is None:
             # Nobody queued: take a token at once when there is one (the common case).
             now = time.monotonic()
             self._refill(now)
@@ -56,7 +91,39 @@ class PriorityLimiter:
         """Nobody sends for `seconds` (from now): the platform said "too many requests"."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
         self._tokens = 0.0
+        if self.shared is not None:  # every other process waits too
+            task = asyncio.get_running_loop().create_task(self._pause_shared(seconds))
+            self._pausing.add(task)
+            task.add_done_callback(self._pausing.discard)
         self._kick()
+
+    async def _pause_shared(self, seconds: float) -> None:
+        assert self.shared is not None
+        try:
+            await self.shared.pause(self.key, seconds)
+        except Exception as error:
+            self._down(error)
+
+    def _down(self, error: Exception) -> None:
+        if not self._shared_down:
+            self._shared_down = True
+            log.warning("rate limit %s: the shared bucket is unreachable (%s); this process "
+                        "goes on at its own rate", self.key, type(error).__name__)
+
+    async def _take_shared(self, priority: int) -> float:
+        """The shared bucket's answer for the next waiter: 0.0 (taken) or a wait."""
+        assert self.shared is not None
+        try:
+            wait = await self.shared.take(self.key, self.rate,
+                                          max(SHARED_BURST, self.rate / 25) + RESERVE,
+                                          RESERVE if priority > INTERACTIVE else 0.0)
+        except Exception as error:
+            self._down(error)
+            return 0.0
+        if self._shared_down:
+            self._shared_down = False
+            log.info("rate limit %s: the shared bucket is back", self.key)
+        return wait
 
     def _kick(self) -> None:
         if self._wake is None:
@@ -83,6 +150,17 @@ class PriorityLimiter:
             now = time.monotonic()
             self._refill(now)
             if now >= self._paused_until and self._tokens >= 1.0:
+                if self.shared is not None:
+                    wait = await self._take_shared(self._waiters[0][0])
+                    if wait > 0:
+                        self._wake.clear()
+                        with contextlib.suppress(TimeoutError):  # a pause, a reply
+                            await asyncio.wait_for(self._wake.wait(), wait)
+                        continue
+                    while self._waiters and self._waiters[0][2].done():
+                        heapq.heappop(self._waiters)
+                    if not self._waiters:  # the waiter left meanwhile: its token is lost
+                        return
                 self._tokens -= 1.0
                 heapq.heappop(self._waiters)[2].set_result(None)
                 continue

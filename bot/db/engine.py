@@ -70,6 +70,9 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x07A1DA5  # PostgreSQL advisory lock key: one migrating process at a time
+
+
 def _run(connection: Connection, action: str, revision: str) -> None:
     from alembic import command
 
@@ -81,6 +84,11 @@ def _run(connection: Connection, action: str, revision: str) -> None:
 async def migrate(engine: AsyncEngine, revision: str = "head", action: str = "upgrade") -> None:
     """Run `alembic upgrade head` (or downgrade) on the engine's database."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Processes starting together migrate one after the other (the lock is held
+            # to the end of this transaction); the later ones find nothing to do.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": MIGRATION_LOCK})
         await connection.run_sync(_run, action, revision)
 
 

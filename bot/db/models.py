@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -423,6 +424,9 @@ class BroadcastDelivery(QueueColumns, Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The platform's id of the sent message (a wamid), for delivery and read statuses.
     message_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+    # The intent, written just before the request goes to the platform: a row claimed
+    # again with it set (and no message id) may have gone out already.
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 # ---- questions to a human (handover) -----------------------------------------------------
@@ -525,3 +529,27 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)
+# ---- several processes on one database ---------------------------------------------------
+
+
+class WorkerLease(Base):
+    """A named lease one process holds at a time (`bot.db.leader`): `leader` runs the
+    singletons (polling, the webhook's set-up, the periodic jobs)."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(OWNER_LENGTH))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RateBucket(Base):
+    """A token bucket shared by every process (`bot.db.shared_limit`, on PostgreSQL when
+    no Redis is configured): times are the database's clock, in seconds."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    stamp: Mapped[float] = mapped_column(Float)
+    paused_until: Mapped[float] = mapped_column(Float, default=0.0)

@@ -10,7 +10,7 @@ table says which of its statuses mean pending, claimed and failed.
   rows chosen `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time).
   Ready is pending and due, or claimed by another owner whose lease has expired (a
   process that died). Every claim counts an attempt.
-- A claim is a lease of `lease` (15 s). `Consumer`, one process's side of a queue,
+- A claim is a lease of `lease` (10 s). `Consumer`, one process's side of a queue,
   renews the leases of the rows it holds every `lease / 3` while they wait or run, so
   a live process keeps its rows however long they take, and a dead one's are taken
   over within one lease.
@@ -63,7 +63,7 @@ from bot.db.outage import OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=15)
+LEASE = timedelta(seconds=10)
 
 
 M = TypeVar("M", bound=QueueColumns)

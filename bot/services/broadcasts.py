@@ -9,8 +9,15 @@
 - The delivery rows are a durable queue (`bot.db.queue`): the sender claims due rows
   in batches, holds them under a lease it renews while they wait for the rate limiter,
   sends them through one rate limiter per platform, and writes each result as soon as
-  it has it. After a crash only rows left `sending` are sent again, once their lease
-  has expired: at most the requests that were in flight.
+  it has it. After a crash only rows left `sending` are taken again, once their lease
+  has expired.
+- The intent (`attempted_at`) is written before a message goes to its platform (and
+  its turn from the rate limiter), the result (the message id) after. A row taken
+  again with an intent and no result may have gone out. On WhatsApp it goes out at
+  most once: the status webhook of the message names the recipient and resolves the
+  row (`on_whatsapp_status`); only when no status came within `STATUS_WAIT` is it
+  sent again. Telegram cannot tell: the row is sent again (never lost), and the log
+  says it may have gone twice; at most the requests in flight at the crash do.
 - 403 marks the user unreachable and the row `blocked`; other errors retry with
   backoff, then the row is `failed` with the reason (`last_error`). WhatsApp's status
   webhook moves a row on to `delivered` and `read` (`on_whatsapp_status`).
@@ -324,7 +331,11 @@ def _running(now: datetime) -> ColumnElement[bool]:
 
 DELIVERIES: Queue[BroadcastDelivery] = Queue(
     D, pending=DS.PENDING, claimed=DS.SENDING, failed=DS.FAILED, ready=_running)
-_CLAIMED = (D.broadcast_id, D.user_id, D.channel, D.external_id, D.language)
+_CLAIMED = (D.broadcast_id, D.user_id, D.channel, D.external_id, D.language, D.attempted_at)
+# A WhatsApp message accepted by Meta gets its "sent" status within seconds: a row with
+# an intent and no status this long after it was never sent.
+STATUS_WAIT = timedelta(minutes=2)
+UNKNOWN = "taken again after a crash while it was being sent: sent again, may go twice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,10 +347,11 @@ class Claimed:
     external_id: str
     language: str
     attempts: int
+    attempted_at: datetime | None = None
 
 
 def _claimed(rows: Sequence[Sequence[Any]]) -> list[Claimed]:
-    return [Claimed(row[0], row[2], row[3], row[4], row[5] or "", row[6], row[1])
+    return [Claimed(row[0], row[2], row[3], row[4], row[5] or "", row[6], row[1], row[7])
             for row in rows]
 
 
@@ -356,11 +368,13 @@ RETRY: Final = "retry"
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a platform made of one message: sent, blocked (403), retry (a temporary
-    failure), failed (a permanent one), skipped, or pending (not sent: stopping)."""
+    failure), failed (a permanent one), skipped, or pending (not sent: stopping; with
+    `wait_until`: an outcome still unknown, waiting for the platform to tell)."""
 
     status: DeliveryStatus | Literal["retry"]
     message_id: str | None = None
     error: str | None = None
+    wait_until: datetime | None = None
 
 
 async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], now: datetime,
@@ -369,6 +383,7 @@ async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], n
     retry: list[tuple[int, int, str | None]] = []
     failed: list[tuple[int, str | None]] = []
     released: list[int] = []
+    waiting: list[dict[str, Any]] = []
     ended: dict[str, list[dict[str, Any]]] = {}
     blocked_users: list[int] = []
     for row, outcome in results:
@@ -378,6 +393,8 @@ async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], n
             retry.append((row.id, row.attempts, outcome.error))
         elif outcome.status == DS.FAILED:
             failed.append((row.id, outcome.error))
+        elif outcome.status == DS.PENDING and outcome.wait_until is not None:
+            waiting.append({"id": row.id, "next_attempt_at": outcome.wait_until})
         elif outcome.status == DS.PENDING:
             released.append(row.id)
         else:  # blocked, skipped
@@ -389,6 +406,11 @@ async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], n
     await queue.retry(db, retry, now)
     await queue.give_up(db, failed)
     await queue.release(db, released)
+    await queue.finish(db, waiting, DS.PENDING)
+    again = [row_id for row_id, _attempts, _error in retry] + released
+    if again:  # not sent: no intent stands
+        await db.execute(update(D).where(D.id.in_(again)).values(attempted_at=None)
+                         .execution_options(synchronize_session=False))
     for status, rows in ended.items():
         await queue.finish(db, rows, status)
     if blocked_users:
@@ -402,8 +424,21 @@ _RANK: dict[str, int] = {DS.SENT: 1, DS.DELIVERED: 2, DS.READ: 3}
 
 
 async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str,
-                             error: str | None = None) -> None:
-    """The WhatsApp status webhook: a broadcast message was delivered, read or failed."""
+                             error: str | None = None, recipient: str | None = None,
+                             now: datetime | None = None) -> None:
+    """The WhatsApp status webhook: a broadcast message was delivered, read or failed.
+    `recipient`: the user's external id when the wamid is of no message the bot
+    recorded: it resolves a delivery whose outcome was unknown (intent, no result)."""
+    if recipient is not None and status in _RANK:
+        # A crash between Meta's answer and our record: the status tells it was sent.
+        await db.execute(
+            update(D).where(D.channel == "whatsapp", D.external_id == recipient,
+                            D.message_id.is_(None), D.attempted_at.is_not(None),
+                            D.status.in_((DS.PENDING, DS.SENDING)))
+            .values(status=DS(status), message_id=wamid, sent_at=now or D.attempted_at,
+                    lease_owner=None, lease_expires_at=None, next_attempt_at=None,
+                    last_error=None)
+            .execution_options(synchronize_session=False))
     if status in _RANK:
         lower = [name for name, rank in _RANK.items() if rank < _RANK[status]]
         await db.execute(update(D).where(D.message_id == wamid, D.status.in_(lower))
@@ -419,7 +454,48 @@ async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str,
 
 
 class Platform(Protocol):
+    # How long the platform takes to tell that a message whose outcome we missed went
+    # out (WhatsApp's statuses); None: it cannot tell (Telegram): sent again.
+    @property
+    def status_wait(self) -> timedelta | None: ...
+
     async def send(self, external_id: str, reply: Reply, key: str) -> Outcome: ...
+
+
+class Intents:
+    """The intents of the messages about to go out, written together: each `mark`
+    returns once its row's `attempted_at` is committed."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession],
+                 clock: Callable[[], datetime]) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def mark(self, row_id: int) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row_id, future))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._waiting:  # what arrived while one batch was written is the next
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self.sessionmaker() as db, db.begin():
+                    await db.execute(update(D).where(D.id.in_([row for row, _ in batch]))
+                                     .values(attempted_at=self.clock())
+                                     .execution_options(synchronize_session=False))
+            except Exception as error:
+                for _row, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for _row, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
 
 @dataclass
@@ -448,10 +524,12 @@ class Sender:
     _running: int = 0
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _queue: Queue[BroadcastDelivery] = field(init=False)
+    _intents: Intents = field(init=False)
 
     def __post_init__(self) -> None:
         self._queue = replace(DELIVERIES, lease=self.lease, max_attempts=self.max_attempts,
                               backoff=timedelta(seconds=self.backoff))
+        self._intents = Intents(self.sessionmaker, self.clock)
 
     async def stop(self, wait: float = 10.0) -> None:
         """Claim nothing more; rows claimed but not yet sent go back to `pending`."""
@@ -568,7 +646,15 @@ class Sender:
         platform = self.platforms.get(row.channel)
         if platform is None:
             return Outcome(DS.SKIPPED, error="channel cannot start messages")
+        if row.attempted_at is not None:  # taken again after a crash mid-request
+            wait = getattr(platform, "status_wait", None)
+            if wait is None:
+                log.warning("broadcast delivery %s: %s", row.id, UNKNOWN)
+            elif self.clock() < row.attempted_at + wait:  # the status may still come
+                return Outcome(DS.PENDING, wait_until=row.attempted_at + wait)
+            # else no status in all that time: it never went out.
         message = await self._message(row.broadcast_id, row.language)
+        await self._intents.mark(row.id)
         return await platform.send(row.external_id, message, f"{row.broadcast_id}")
 
     async def _message(self, broadcast_id: int, language: str) -> Reply:

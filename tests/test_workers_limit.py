@@ -1,0 +1,153 @@
+"""The rate limit shared by several processes: the token bucket in Redis (TEST_REDIS_URL)
+and in PostgreSQL (TEST_POSTGRES_URL), each skipped when its server is not given."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import App
+from bot.core.ratelimit import BROADCAST, INTERACTIVE, PriorityLimiter
+from bot.db.shared_limit import PostgresBudget, RedisBudget, budget_for
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL is not set")
+
+# One process taking turns as fast as it is given them; prints their times.
+WORKER = """
+import asyncio, json, sys, time
+from bot.core.ratelimit import PriorityLimiter, BROADCAST
+from bot.db.shared_limit import RedisBudget, PostgresBudget
+from sqlalchemy.ext.asyncio import create_async_engine
+
+async def main(kind, url, key, rate, seconds, start_at):
+    budget = RedisBudget(url, prefix="") if kind == "redis" else \\
+        PostgresBudget(create_async_engine(url))
+    limiter = PriorityLimiter(rate, burst=1.0, shared=budget, key=key)
+    await budget.take(key, rate, 2.0, 5.0)  # connected (a wait, nothing taken)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    times = []
+    while time.time() < start_at + seconds:
+        await limiter.acquire(BROADCAST)
+        times.append(time.time())
+    print(json.dumps(times))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]),
+                 float(sys.argv[5]), float(sys.argv[6])))
+"""
+
+
+async def two_processes(kind: str, url: str, key: str, rate: float,
+                        seconds: float) -> list[float]:
+    import time
+
+    start_at = time.time() + 3.0  # both started and connected by then
+    processes = [await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WORKER, kind, url, key, str(rate), str(seconds), str(start_at),
+        cwd=PROJECT_DIR, stdout=asyncio.subprocess.PIPE) for _ in range(2)]
+    outputs = [await process.communicate() for process in processes]
+    assert all(process.returncode == 0 for process in processes)
+    times = [sorted(json.loads(out.decode())) for out, _ in outputs]
+    assert all(times), "each process got turns"
+    return sorted(times[0] + times[1])
+
+
+def busiest_second(times: list[float]) -> int:
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while times[first] <= at - 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+@pytest.fixture
+async def redis_budget() -> AsyncIterator[RedisBudget]:
+    budget = RedisBudget(REDIS_URL, prefix=f"test:{uuid.uuid4().hex[:8]}:")
+    try:
+        yield budget
+    finally:
+        keys = [key async for key in budget.redis.scan_iter(match=f"{budget.prefix}*")]
+        if keys:
+            await budget.redis.delete(*keys)
+        await budget.close()
+
+
+async def check_bucket(budget: RedisBudget | PostgresBudget) -> None:
+    # A full bucket of 3: a broadcast leaves one token for replies.
+    assert await budget.take("t", 10.0, 3.0, 1.0) == 0.0
+    assert await budget.take("t", 10.0, 3.0, 1.0) == 0.0
+    wait = await budget.take("t", 10.0, 3.0, 1.0)
+    assert 0.0 < wait <= 0.1 + 1e-6
+    assert await budget.take("t", 10.0, 3.0, 0.0) == 0.0  # a reply takes the last one
+    assert await budget.take("t", 10.0, 3.0, 0.0) > 0.0
+    # A 429 seen by one process: nobody takes a token until it has passed.
+    await budget.pause("t", 2.0)
+    assert 1.5 < await budget.take("t", 10.0, 3.0, 0.0) <= 2.0
+    assert await budget.take("other", 10.0, 3.0, 0.0) == 0.0  # buckets are apart
+
+
+@needs_redis
+async def test_the_redis_bucket_keeps_rate_reserve_and_pause(redis_budget: RedisBudget) -> None:
+    await check_bucket(redis_budget)
+
+
+async def test_the_postgresql_bucket_keeps_rate_reserve_and_pause(app: App) -> None:
+    if app.db.dialect.name != "postgresql":
+        pytest.skip("the table's bucket is PostgreSQL's")
+    await check_bucket(PostgresBudget(app.db))
+
+
+async def test_the_budget_follows_the_settings(app: App) -> None:
+    budget = budget_for(None, app.db)
+    if app.db.dialect.name == "postgresql":
+        assert isinstance(budget, PostgresBudget)
+    else:
+        assert budget is None  # SQLite: one process, the limiter of its own
+    redis = budget_for("redis://127.0.0.1:1/0", app.db)
+    assert isinstance(redis, RedisBudget)
+    await redis.close()
+
+
+async def test_an_unreachable_shared_bucket_leaves_the_process_at_its_own_rate() -> None:
+    budget = RedisBudget("redis://127.0.0.1:1/0")  # nothing listens there
+    limiter = PriorityLimiter(50.0, burst=1.0, shared=budget, key="k")
+    try:
+        await asyncio.wait_for(asyncio.gather(*(limiter.acquire(INTERACTIVE)
+                                                for _ in range(5))), 10)
+        limiter.pause(0.01)
+        await asyncio.wait_for(limiter.acquire(BROADCAST), 10)
+    finally:
+        await budget.close()
+
+
+@needs_redis
+async def test_two_processes_never_go_over_the_redis_rate(redis_budget: RedisBudget) -> None:
+    times = await two_processes("redis", REDIS_URL, f"{redis_budget.prefix}two", 20.0, 3.0)
+    # The bucket holds 2 tokens (1 + the reserve a broadcast leaves): at most 20 + 1
+    # in any second; together, nearly the rate (each alone would take 20/s).
+    assert busiest_second(times) <= 21
+    assert len(times) >= 20 * 3 * 0.8
+
+
+async def test_two_processes_never_go_over_the_postgresql_rate(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the table's bucket is PostgreSQL's")
+    engine = create_async_engine(database_url)
+    async with engine.begin() as connection:
+        from bot.db.models import Base
+
+        await connection.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+    times = await two_processes("postgresql", database_url, "two", 20.0, 3.0)
+    assert busiest_second(times) <= 21
+    assert len(times) >= 20 * 3 * 0.8
