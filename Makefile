@@ -53,7 +53,7 @@ run: install
 
 ## The test suite; set TEST_POSTGRES_URL to run the database tests on PostgreSQL too.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: install
 	$(PY) -m ruff check bot handlers tests bench migrations scripts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,10 @@ async def _dashboard_for_chat(app: App) -> AppRunner | None:
     print(f"dashboard: {settings.dashboard_url} (type /dashboard for a sign-in link)\n",
           file=sys.stderr)
     return runner
+
+
+def _stop_starting(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 async def _run(settings: Settings) -> int:
@@ -178,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         if arguments.command == "run":
+            # SIGTERM before the server is up (migrations, start-up): nothing is taken
+            # yet, so stop at once and cleanly; once serving, `serve` handles it.
+            signal.signal(signal.SIGTERM, _stop_starting)
             return asyncio.run(_run(settings))
         if arguments.command == "chat":
             return asyncio.run(_chat(settings, arguments.user, arguments.lang))

@@ -4,6 +4,7 @@ database outage (both modes, both databases) and a redelivery."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -171,12 +172,25 @@ async def test_sigkill_under_registrations_loses_no_update(
     process: asyncio.subprocess.Process | None = None
 
     async def start() -> asyncio.subprocess.Process:
+        """Started and serving HTTP. The first process sets the webhook; one started
+        after a kill serves it at once, and sets it again only when the killed leader's
+        lease has run out (PostgreSQL)."""
         mark = api.mark()
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", env=env, cwd=PROJECT_DIR,
             stdout=log_file, stderr=log_file)
-        await api.wait_for(lambda: child.returncode is not None
-                           or api.calls_to("setWebhook", mark), 60, "the bot to start")
+        if process is None:
+            await api.wait_for(lambda: child.returncode is not None
+                               or api.calls_to("setWebhook", mark), 60, "the bot to start")
+        async with ClientSession() as http:
+            for _ in range(600):
+                if child.returncode is not None:
+                    break
+                with contextlib.suppress(OSError):
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as health:
+                        if health.status == 200:
+                            break
+                await asyncio.sleep(0.1)
         assert child.returncode is None, (tmp_path / "bot.log").read_text()
         return child
 
