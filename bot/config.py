@@ -12,7 +12,9 @@ Language = Literal["kk", "kk-Latn", "kk-Arab", "ru", "en"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable (`COORDINATOR_CHAT_ID=` as in .env.example) means "not set".
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
 
     database_url: str = "sqlite+aiosqlite:///./data/bot.db"
 
