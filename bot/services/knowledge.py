@@ -162,6 +162,9 @@ class Answer:
 
 
 _CACHE: dict[tuple[tuple[tuple[str, str, float], ...], bool], KnowledgeBase] = {}
+# The index last given out for a content's knowledge base (the same object: no need to
+# compare its phrasings at every question).
+_LAST: dict[bool, tuple[object, KnowledgeBase]] = {}
 
 
 class KnowledgeBase:
@@ -236,12 +239,16 @@ class KnowledgeBase:
         """The index of this content, built on first use and kept for the same phrases
         (the content is fixed while the bot runs; the same files loaded again find it
         built)."""
+        last = _LAST.get(meaning)
+        if last is not None and last[0] is content.faq:  # the running bot's one content
+            return last[1]
         key = (tuple(_phrases(content)), meaning)
         held = _CACHE.get(key)
         if held is None:
             held = cls(list(key[0]), meaning=meaning)
             _CACHE.clear()
             _CACHE[key] = held
+        _LAST[meaning] = (content.faq, held)
         return held
 
     def ranked(self, text: str) -> list[Match]:
