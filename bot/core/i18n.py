@@ -10,6 +10,7 @@ their `.mo` is written from the Kazakh Cyrillic `.po`, every translation transli
 from __future__ import annotations
 
 import gettext
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def N_(message: str) -> str:
 
 def _write_mo(mo_path: Path, catalog: Catalog) -> None:
     mo_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = mo_path.with_suffix(".mo.tmp")
+    # One temporary file per process: processes starting together (several workers,
+    # the test suite's) may compile the same catalog at once.
+    temporary = mo_path.with_name(f".{mo_path.name}.{os.getpid()}.tmp")
     with temporary.open("wb") as target:
         write_mo(target, catalog, use_fuzzy=False)
     temporary.replace(mo_path)
