@@ -844,7 +844,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.serve:  # one bot, in a process of its own (see Served)
-        asyncio.run(serve(args))
+        profile = os.environ.get("BENCH_PROFILE")
+        if profile:  # where each bot's CPU goes: <BENCH_PROFILE>.<bot|echo> (README)
+            import cProfile
+            cProfile.runctx("asyncio.run(serve(args))", globals(), {"args": args},
+                            filename=f"{profile}.{args.serve}")
+        else:
+            asyncio.run(serve(args))
         return 0
     try:
         asyncio.run(_main(args))

@@ -4,13 +4,12 @@ engine's hot path in a few statements."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, event, exc, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, exc, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import SQLITE_BUSY_TIMEOUT, create_engine, session_factory
@@ -35,19 +34,23 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL statements the engine sends while the block runs."""
+@asynccontextmanager
+async def statements(engine: AsyncEngine) -> AsyncIterator[list[str]]:
+    """The SQL statements SQLite runs on the engine's one connection while the block
+    runs, as sqlite3's trace callback sees them (transaction control included), whether
+    SQLAlchemy sent them or the hot path's read (`bot.db.dialect.first_row`)."""
     sent: list[str] = []
 
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def note(statement: str) -> None:
         sent.append(" ".join(statement.split()))
 
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+    await driver.set_trace_callback(note)
     try:
         yield sent
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
+        await driver.set_trace_callback(None)
 
 
 async def _count(engine: AsyncEngine) -> int:
@@ -127,8 +130,8 @@ async def test_a_transaction_left_open_does_not_outlive_its_connection(
 
 async def test_a_menu_step_is_one_read_and_writes_nothing(tmp_path: Path) -> None:
     """The engine's hot path: one joined SELECT for the user, the session and the role;
-    a step that changes nothing writes nothing, one that moves the session writes it
-    once."""
+    a step that changes nothing writes nothing and begins no transaction, one that moves
+    the session writes it once, in one transaction."""
     from bot.app import build_app
     from tests.conftest import Chat, make_settings
 
@@ -137,16 +140,49 @@ async def test_a_menu_step_is_one_read_and_writes_nothing(tmp_path: Path) -> Non
         chat = Chat(app, language_hint="kk")
         await chat.text("/start")
         await chat.press("prj")
-        with statements(app.engine.database) as sent:
+        async with statements(app.engine.database) as sent:
             await chat.press("menu")
         assert len(sent) == 1 and sent[0].startswith("SELECT users.id"), sent
-        with statements(app.engine.database) as sent:
+        async with statements(app.engine.database) as sent:
             await chat.press("menu")  # the same screen again
             await chat.press("num")  # another screen
         assert len(sent) == 2 and all(s.startswith("SELECT") for s in sent), sent
-        with statements(app.engine.database) as sent:
+        async with statements(app.engine.database) as sent:
             await chat.text("/language")  # the session now waits for a language
-        assert [s.split()[0] for s in sent] == ["SELECT", "UPDATE"], sent
-        assert sent[1].startswith("UPDATE sessions"), sent
+        assert [s.split()[0] for s in sent] == ["SELECT", "BEGIN", "UPDATE", "COMMIT"], sent
+        assert sent[2].startswith("UPDATE sessions"), sent
+    finally:
+        await app.close()
+
+
+async def test_a_step_writing_through_its_session_is_one_transaction(tmp_path: Path) -> None:
+    """A flow's own writes (`ctx.db`) and the engine's (the update's id, the session) go
+    in one transaction; a step that only reads through `ctx.db` stores nothing, not even
+    its update's id."""
+    from bot.app import build_app
+    from bot.core.events import Event, EventKind
+    from tests.conftest import Chat, make_settings
+
+    app = await build_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"))
+    try:
+        chat = Chat(app, language_hint="kk")
+        await chat.text("/start")
+        await chat.press("el:new")
+        async with statements(app.engine.database) as sent:
+            await app.engine.handle(Event(chat.identity, EventKind.BUTTON, update_id="41",
+                                          payload="el:a:nationality:yes"))
+        assert [" ".join(s.split()[:3]) for s in sent] == [
+            "SELECT users.id, users.language,",
+            "SELECT eligibility_checks.id, eligibility_checks.user_id,",
+            "BEGIN", "UPDATE eligibility_checks SET", "INSERT INTO handled_updates",
+            "COMMIT"], sent
+        for answer in ("nationality_document:yes", "ever_citizen:no", "permanent:yes"):
+            await chat.press(f"el:a:{answer}")
+        await chat.text("Китай")
+        for answer in ("family_size:2", "family_kazakh:all", "quota:yes"):
+            await chat.press(f"el:a:{answer}")
+        async with statements(app.engine.database) as sent:
+            await chat.press("el:plan")  # reads the result, changes nothing
+        assert [s.split()[0] for s in sent] == ["SELECT", "SELECT"], sent
     finally:
         await app.close()

@@ -14,8 +14,9 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, event, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from bot import clock
 from bot.config import Settings
@@ -27,7 +28,7 @@ from bot.core.i18n import Translations, pick_language
 from bot.core.notify import Notifier
 from bot.core.replies import Choice, Reply
 from bot.core.router import Router
-from bot.db.dialect import insert_for
+from bot.db.dialect import first_row, insert_for, track_writes, wrote
 from bot.db.models import ChatSession, Coordinator, HandledUpdate, User
 from bot.db.outage import OUTAGE, is_outage
 
@@ -64,6 +65,21 @@ _UPDATE_SESSION = (
     .values(state=bindparam("b_state"), data=bindparam("b_data"),
             version=ChatSession.version + 1, updated_at=bindparam("b_now"))
 )
+
+
+class _StepSession(Session):
+    """The ORM session of a step (`ctx.db`), on the step's connection. The step begins no
+    transaction until it needs one (a step that only reads commits nothing); a session
+    used by the step begins it on the connection first, so the session joins it and
+    its flush is part of the step's one transaction, which the engine commits."""
+
+
+@event.listens_for(_StepSession, "after_transaction_create")
+def _join_step(session: Session, transaction: SessionTransaction) -> None:
+    connection = session.bind
+    if transaction.parent is None and isinstance(connection, Connection) \
+            and not connection.in_transaction():
+        connection.begin()
 
 
 class Unavailable(Exception):
@@ -119,6 +135,10 @@ class Engine:
         self.router = router
         self.sessionmaker = sessionmaker
         self.database: AsyncEngine = sessionmaker.kw["bind"]
+        # Steps' sessions: as the app's, on the step's connection (`_StepSession`).
+        self._step_sessions = async_sessionmaker(
+            **{**sessionmaker.kw, "sync_session_class": _StepSession})
+        track_writes(self.database)
         self.settings = settings
         self.content = content
         self.translations = translations
@@ -212,14 +232,19 @@ class Engine:
         key = _load_key(event)
         ctx: Context | None = None
         try:
-            async with self.database.connect() as connection, connection.begin():
-                row = (await connection.execute(_LOAD, key)).first()
+            # No transaction is begun here: the read takes none (`first_row`), a write
+            # begins one, and it is committed below; a step that only reads commits
+            # nothing, and closing the connection rolls back whatever a failure left.
+            async with self.database.connect() as connection:
+                wrote(connection, reset=True)
+                row = await first_row(connection, _LOAD, key)
                 if row is not None and row.seen:
                     return self._handled_before(event)
                 is_new = row is None
                 if row is None:
                     await self._insert_user(connection, event)
-                    row = (await connection.execute(_LOAD, key)).one()
+                    row = await first_row(connection, _LOAD, key)
+                    assert row is not None
                 now = clock.now()
                 user = UserView(row.id, identity.channel, identity.external_id, row.language,
                                 row.display_name, is_new,
@@ -232,6 +257,7 @@ class Engine:
                 if ctx.forget_user:
                     await self._mark_handled(connection, event)
                     await connection.execute(delete(User).where(User.id == user.id))
+                    await connection.commit()
                     return ctx.replies
                 changes: dict[str, Any] = {}
                 if user.language != row.language:
@@ -250,7 +276,7 @@ class Engine:
                           "b_now": now}
                 stores = row.version is None or ctx.state != row.state \
                     or ctx.data != original_data
-                if stores or changes or ctx.opened_db:
+                if stores or changes or wrote(connection):
                     await self._mark_handled(connection, event)
                 if stores:
                     if row.version is None:
@@ -260,6 +286,8 @@ class Engine:
                             _UPDATE_SESSION, {**values, "b_version": row.version})
                         if result.rowcount != 1:
                             raise _SessionChanged
+                if connection.in_transaction():
+                    await connection.commit()
         except _SessionChanged:
             return None
         except _Duplicate:
@@ -277,8 +305,9 @@ class Engine:
         identity = event.identity
         ctx: Context | None = None
         try:
-            async with self.database.connect() as connection, connection.begin():
-                row = (await connection.execute(_LOAD, _load_key(event))).first()
+            async with self.database.connect() as connection:
+                wrote(connection, reset=True)
+                row = await first_row(connection, _LOAD, _load_key(event))
                 if row is not None and row.seen:
                     return self._handled_before(event)
                 listed = row is not None and row.coordinator is not None
@@ -289,8 +318,10 @@ class Engine:
                 ctx = self._context(event, user, None, {}, connection)
                 await self.dispatch(ctx)
                 await ctx.close_session()
-                if ctx.opened_db and row is not None:
+                if wrote(connection) and row is not None:
                     await self._mark_handled(connection, event)
+                if connection.in_transaction():
+                    await connection.commit()
         except _Duplicate:
             return self._handled_before(event)
         finally:
@@ -338,7 +369,7 @@ class Engine:
         on `connection`."""
         return Context(event=event, user=user, state=state, data=data, settings=self.settings,
                        content=self.content, translations=self.translations,
-                       open_session=partial(self.sessionmaker, bind=connection),
+                       open_session=partial(self._step_sessions, bind=connection),
                        bot_username=self.bot_username, notifier=self.notifier)
 
     async def _after_commit(self, ctx: Context) -> list[Reply]:
