@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import gc
 import hmac
 import json
@@ -416,7 +417,16 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    # BENCH_PROFILE=<path>: where each bot's CPU goes while it serves, as cProfile
+    # statistics in <path>.bot and <path>.echo (`python -m pstats`); slows both down.
+    profile_to = os.environ.get("BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_to else None
+    if profiler is not None:
+        profiler.enable()
     await stdin.read()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{profile_to}.{args.serve}")
     await target.stop()
     print(json.dumps({"errors": bot_errors()}), flush=True)
 
@@ -844,13 +854,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.serve:  # one bot, in a process of its own (see Served)
-        profile = os.environ.get("BENCH_PROFILE")
-        if profile:  # where each bot's CPU goes: <BENCH_PROFILE>.<bot|echo> (README)
-            import cProfile
-            cProfile.runctx("asyncio.run(serve(args))", globals(), {"args": args},
-                            filename=f"{profile}.{args.serve}")
-        else:
-            asyncio.run(serve(args))
+        asyncio.run(serve(args))
         return 0
     try:
         asyncio.run(_main(args))

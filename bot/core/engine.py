@@ -66,6 +66,9 @@ _UPDATE_SESSION = (
             version=ChatSession.version + 1, updated_at=bindparam("b_now"))
 )
 
+# The update's id stored with a step, per database kind (`_mark_handled`).
+_MARK: dict[str, Any] = {}
+
 
 class _StepSession(Session):
     """The ORM session of a step (`ctx.db`), on the step's connection. The step begins no
@@ -336,11 +339,15 @@ class Engine:
         worker may have stored it meanwhile: then this step is rolled back."""
         if event.update_id is None:
             return
+        statement = _MARK.get(connection.dialect.name)
+        if statement is None:  # built once per database kind: building costs more than running
+            statement = _MARK[connection.dialect.name] = (
+                insert_for(connection)(HandledUpdate)
+                .values(key=bindparam("h_key"), handled_at=bindparam("h_at"))
+                .on_conflict_do_nothing(index_elements=["key"]))
         result = await connection.execute(
-            insert_for(connection)(HandledUpdate)
-            .values(key=update_key(event.identity.channel, event.update_id),
-                    handled_at=clock.now())
-            .on_conflict_do_nothing(index_elements=["key"]))
+            statement, {"h_key": update_key(event.identity.channel, event.update_id),
+                        "h_at": clock.now()})
         if result.rowcount != 1:
             raise _Duplicate
 

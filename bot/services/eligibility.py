@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from babel import Locale
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import LANGUAGES
@@ -183,20 +183,25 @@ def country_name(code: str, language: str) -> str:
 # ---- stored checks -------------------------------------------------------------------
 
 
+# Read at most steps of the questionnaire, so built once (a statement reused with its
+# parameters skips SQLAlchemy's building and cache-key work).
+_DRAFT = (select(EligibilityCheck)
+          .where(EligibilityCheck.user_id == bindparam("user_id"),
+                 EligibilityCheck.status == CheckStatus.DRAFT)
+          .order_by(EligibilityCheck.id.desc()).limit(1))
+_LAST_RESULT = (select(EligibilityCheck)
+                .where(EligibilityCheck.user_id == bindparam("user_id"),
+                       EligibilityCheck.status == CheckStatus.DONE)
+                .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc())
+                .limit(1))
+
+
 async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
-    return (await db.execute(
-        select(EligibilityCheck)
-        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == CheckStatus.DRAFT)
-        .order_by(EligibilityCheck.id.desc()).limit(1)
-    )).scalar_one_or_none()
+    return (await db.execute(_DRAFT, {"user_id": user_id})).scalar_one_or_none()
 
 
 async def last_result(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
-    return (await db.execute(
-        select(EligibilityCheck)
-        .where(EligibilityCheck.user_id == user_id, EligibilityCheck.status == CheckStatus.DONE)
-        .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc()).limit(1)
-    )).scalar_one_or_none()
+    return (await db.execute(_LAST_RESULT, {"user_id": user_id})).scalar_one_or_none()
 
 
 async def start(db: AsyncSession, user_id: int, rules: Rules) -> EligibilityCheck:
