@@ -128,7 +128,7 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 def _note_write(conn: Connection, _cursor: Any, statement: str, _parameters: Any,
                 context: Any, _executemany: bool) -> None:
     if (context is not None and (context.isinsert or context.isupdate or context.isdelete)) \
-            or statement.lstrip()[:7].upper().startswith(_WRITES):
+            or statement[:16].lstrip().upper().startswith(_WRITES):  # text() statements
         conn.info[_WROTE] = True
 
 
