@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, exc, func, insert, select
@@ -186,3 +187,25 @@ async def test_a_step_writing_through_its_session_is_one_transaction(tmp_path: P
         assert [s.split()[0] for s in sent] == ["SELECT", "SELECT"], sent
     finally:
         await app.close()
+
+
+async def test_the_hot_path_read_is_what_sqlalchemy_reads(app: Any) -> None:
+    """`first_row` (one trip on SQLite, `execute` elsewhere) gives the row SQLAlchemy's
+    own execution gives: the same values, typed the same (times in UTC, JSON as dicts)."""
+    from bot.core.engine import _LOAD, _load_key
+    from bot.core.events import Event, EventKind, Identity
+    from bot.db.dialect import first_row
+    from tests.conftest import Chat
+
+    chat = Chat(app, user="77", language_hint="ru")
+    await chat.text("/start")
+    await chat.text("/language")  # a state and data in the session
+    key = _load_key(Event(Identity(chat.identity.channel, "77"), EventKind.TEXT, text="x"))
+    async with app.engine.database.connect() as connection:
+        ours = await first_row(connection, _LOAD, key)
+        theirs = (await connection.execute(_LOAD, key)).first()
+        missing = await first_row(connection, _LOAD, {**key, "external_id": "nobody"})
+    assert ours is not None and theirs is not None and missing is None
+    assert tuple(ours) == tuple(theirs)
+    assert ours.last_seen_at.tzinfo is not None and isinstance(ours.data, dict)
+    assert [type(value) for value in ours] == [type(value) for value in theirs]
