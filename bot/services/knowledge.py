@@ -63,6 +63,10 @@ LEXICAL_SHARE = 0.6
 MEANING_FLOOR = 0.8
 MEANING_CONFIDENT = 0.39
 MEANING_OFFERED = 0.39
+# The ids under which the index holds the subjects of faq.outside.yaml (what the base
+# does not answer) begin with this. A question whose best match is one of them is not
+# answered and offered nothing.
+OUTSIDE = "~outside:"
 # At most this many likely questions are offered.
 OFFER_COUNT = 3
 # The answer's own words count for less than the phrasings people type.
@@ -232,7 +236,7 @@ class KnowledgeBase:
     @classmethod
     def build(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
         """Every language's examples and questions, and the answers' words."""
-        return cls(list(_phrases(content)), meaning=meaning)
+        return cls(list(phrases(content)), meaning=meaning)
 
     @classmethod
     def of(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
@@ -242,7 +246,7 @@ class KnowledgeBase:
         last = _LAST.get(meaning)
         if last is not None and last[0] is content.faq:  # the running bot's one content
             return last[1]
-        key = (tuple(_phrases(content)), meaning)
+        key = (tuple(phrases(content)), meaning)
         held = _CACHE.get(key)
         if held is None:
             held = cls(list(key[0]), meaning=meaning)
@@ -282,10 +286,17 @@ class KnowledgeBase:
 
     def ask(self, text: str) -> Answer:
         """The entries a question typed in any of the languages matches."""
-        ranked = self.ranked(text)
-        offered = [match for match in ranked[:OFFER_COUNT] if match.score >= self.offered]
-        return Answer(confident=bool(offered) and offered[0].score >= self.confident,
-                      matches=offered)
+        return decide(self.ranked(text), self.confident, self.offered)
+
+
+def decide(ranked: list[Match], confident: float, offered: float) -> Answer:
+    """What a ranking (best first) comes to with these thresholds: nothing when text
+    about what the base does not answer ranks first."""
+    if ranked and ranked[0].entry_id.startswith(OUTSIDE):
+        return Answer(confident=False, matches=[])
+    worth = [match for match in ranked if not match.entry_id.startswith(OUTSIDE)][:OFFER_COUNT]
+    worth = [match for match in worth if match.score >= offered]
+    return Answer(confident=bool(worth) and worth[0].score >= confident, matches=worth)
 
 
 def blend(lexical: dict[int, float], cosines: Iterable[tuple[int, float]], share: float,
@@ -315,11 +326,15 @@ def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[fl
 
 STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
 
-def _phrases(content: Content) -> Iterator[tuple[str, str, float]]:
+def phrases(content: Content) -> Iterator[tuple[str, str, float]]:
     """(entry id, text, weight) of every phrasing the index holds: the source languages'
-    (Kazakh in Latin or tote folds to the same spelling as its Cyrillic)."""
+    (Kazakh in Latin or tote folds to the same spelling as its Cyrillic), and the texts
+    of faq.outside.yaml under `OUTSIDE`."""
     for language in LANGUAGES:
         for entry_id, words in content.faq.texts[language].items():
             for example in (words.question, *words.examples):
                 yield entry_id, example, 1.0
             yield entry_id, words.answer, ANSWER_WEIGHT
+        for subject, texts in content.faq.outside.items():
+            for number, text in enumerate(texts[language]):
+                yield f"{OUTSIDE}{subject}:{number}", text, 1.0
