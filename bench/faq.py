@@ -201,7 +201,8 @@ def padded(content: Content, size: int, seed: int = 13, *, meaning: bool = False
                   for language, texts in sources.items()}
     examples = round(statistics.fmean(len(words.examples) for texts in sources.values()
                                       for words in texts.values()))
-    for number in range(max(0, size - len(faq.entries))):
+    # The subjects of faq.outside.yaml count among the entries.
+    for number in range(max(0, size - len({entry_id for entry_id, _, _ in phrases}))):
         for pool in vocabulary.values():
             phrases += [(f"pad_{number}", " ".join(rng.sample(pool, min(len(pool),
                                                                          rng.randint(3, 6)))),
@@ -316,6 +317,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{worst_top1:.3f} (target >= {TARGETS['top1']})")
     print(f"{verdict(worst_apart >= TARGETS['off_topic'])} off-topic kept apart in every "
           f"language {worst_apart:.3f} (target >= {TARGETS['off_topic']})")
+    worst_held = min(quality(scored_held[language], base.confident, base.offered).top1
+                     for language in held_out)
+    worst_held_apart = min(quality(scored_held[language], base.confident,
+                                   base.offered).off_topic for language in held_out)
+    print(f"{verdict(worst_held >= TARGETS['top1'])} held out: top-1 in every language "
+          f"{worst_held:.3f}, off-topic kept apart {worst_held_apart:.3f} "
+          f"({verdict(worst_held_apart >= TARGETS['off_topic'])})")
     print(f"{verdict(p99 <= TARGETS['p99_ms'])} p99 answer time {p99:.2f} ms "
           f"(target <= {TARGETS['p99_ms']:.0f} ms)")
     print(f"{verdict(memory_mb <= TARGETS['memory_mb'])} memory added {memory_mb:.1f} MB "

@@ -54,8 +54,8 @@ if TYPE_CHECKING:
 # that best separates questions answered right from off-topic ones (the smaller of the
 # two shares as high as it goes), and the lowest score still worth offering as a likely
 # question (off-topic texts kept apart against right entries kept among the offers).
-CONFIDENT = 0.26
-OFFERED = 0.26
+CONFIDENT = 0.23
+OFFERED = 0.2
 # With the sentence model: the share of the lexical score in an entry's score (the rest
 # is the meaning's), and the two thresholds for that score, chosen the same way.
 LEXICAL_SHARE = 0.6
@@ -78,6 +78,8 @@ MIN_WEIGHT = 0.03
 # that weigh are kept, so that a question is still answered in a few milliseconds.
 MIN_POOLED_WEIGHT = 0.06
 STEM = 5
+# A question's features with an IDF below this are not looked up (see `parts`).
+QUERY_IDF_FLOOR = 0.4
 # A question's score for an entry: this share of its best phrasing's cosine, the rest
 # the cosine with the entry as one document (every word of its phrasings pooled), which
 # meets a question that takes its words from several phrasings.
@@ -178,10 +180,14 @@ class KnowledgeBase:
                  ) -> None:
         """`phrases`: (entry id, text, weight); an entry has as many as it likes.
         `meaning`: add the sentence model's score (FAQ_SENTENCE_MODEL)."""
-        documents: list[tuple[int, dict[str, float], float]] = []
+        # Built with the features as numbers and each phrasing's vector in two typed
+        # arrays, one phrasing at a time: the temporaries of the build stay small (a dict
+        # per phrasing would be most of the memory the typed questions add).
+        numbers: dict[str, int] = {}
+        vocabulary: dict[str, int] = {}
+        documents: list[tuple[int, array[int], array[float], float]] = []
         typed_texts: list[tuple[int, str]] = []
         self.entry_ids: list[str] = []
-        numbers: dict[str, int] = {}
         for entry_id, text, weight in phrases:
             found = features(text)
             if not found:
@@ -189,26 +195,31 @@ class KnowledgeBase:
             number = numbers.setdefault(entry_id, len(numbers))
             if number == len(self.entry_ids):
                 self.entry_ids.append(entry_id)
-            documents.append((number, found, weight))
-            if weight == 1.0:  # a phrasing people type, not an answer
+            documents.append((number,
+                              array("I", (vocabulary.setdefault(feature, len(vocabulary))
+                                          for feature in found)),
+                              array("f", found.values()), weight))
+            if weight == 1.0 and meaning:  # a phrasing people type, not an answer
                 typed_texts.append((number, text))
-        entries_with: dict[str, set[int]] = defaultdict(set)
-        for number, found, _weight in documents:
-            for feature in found:
-                entries_with[feature].add(number)
+        documents.sort(key=lambda document: document[0])  # an entry's phrasings together
+        entries_with = array("I", bytes(4 * len(vocabulary)))
+        last_entry = array("i", [-1]) * len(vocabulary)
+        for number, found_ids, _counts, _weight in documents:
+            for feature in found_ids:
+                if last_entry[feature] != number:
+                    last_entry[feature] = number
+                    entries_with[feature] += 1
         total = max(1, len(self.entry_ids))
         self._unseen = _idf(0, total)  # a feature no entry has
-        self._idf = {feature: _idf(len(entries), total)
-                     for feature, entries in entries_with.items()}
-        self._owner = array("I")
-        pooled: list[dict[str, float]] = [defaultdict(float) for _ in self.entry_ids]
-        for number, found, weight in documents:
-            self._owner.append(number)
-            for feature, count in found.items():
-                pooled[number][feature] = max(pooled[number][feature], weight * count)
-        self._postings = self._index(
-            ((found, weight) for _number, found, weight in documents), MIN_WEIGHT)
-        self._pooled = self._index(((found, 1.0) for found in pooled), MIN_POOLED_WEIGHT)
+        idf = array("d", (_idf(entries, total) for entries in entries_with))
+        names = list(vocabulary)
+        self._idf = {name: idf[feature] for name, feature in vocabulary.items()}
+        del vocabulary, entries_with, last_entry
+        self._owner = array("I", (document[0] for document in documents))
+        self._postings = self._index(((ids, counts, weight)
+                                      for _number, ids, counts, weight in documents),
+                                     idf, names, MIN_WEIGHT)
+        self._pooled = self._index(_pooled(documents), idf, names, MIN_POOLED_WEIGHT)
         self._meaning: Meaning | None = None
         self.confident, self.offered = CONFIDENT, OFFERED
         if meaning:
@@ -217,21 +228,25 @@ class KnowledgeBase:
             self._meaning = Meaning(typed_texts)
             self.confident, self.offered = MEANING_CONFIDENT, MEANING_OFFERED
 
-    def _index(self, vectors: Iterable[tuple[dict[str, float], float]], floor: float
+    @staticmethod
+    def _index(vectors: Iterable[tuple[array[int], array[float], float]], idf: array[float],
+               names: list[str], floor: float
                ) -> dict[str, tuple[array[int], array[float]]]:
-        """Postings of TF-IDF vectors, each of unit length times its weight."""
-        postings_docs: dict[str, array[int]] = defaultdict(lambda: array("I"))
-        postings_weights: dict[str, array[float]] = defaultdict(lambda: array("f"))
-        for document, (found, weight) in enumerate(vectors):
-            vector = {feature: count * self._idf[feature]
-                      for feature, count in found.items()}
-            norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
-            for feature, value in vector.items():
+        """Postings of TF-IDF vectors (features by number, with their counts), each of
+        unit length times its weight."""
+        postings: dict[int, tuple[array[int], array[float]]] = {}
+        for document, (found, counts, weight) in enumerate(vectors):
+            values = [count * idf[feature] for feature, count in zip(found, counts,
+                                                                      strict=True)]
+            norm = math.sqrt(sum(value * value for value in values)) or 1.0
+            for feature, value in zip(found, values, strict=True):
                 if value >= floor * norm:
-                    postings_docs[feature].append(document)
-                    postings_weights[feature].append(weight * value / norm)
-        return {feature: (postings_docs[feature], postings_weights[feature])
-                for feature in postings_docs}
+                    posting = postings.get(feature)
+                    if posting is None:
+                        posting = postings[feature] = (array("I"), array("f"))
+                    posting[0].append(document)
+                    posting[1].append(weight * value / norm)
+        return {names[feature]: posting for feature, posting in postings.items()}
 
     @classmethod
     def build(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
@@ -274,6 +289,10 @@ class KnowledgeBase:
         norm = math.sqrt(sum(value * value for value in query.values()))
         if not norm:
             return {}, []
+        # The features found in most entries add little to any score and walk the
+        # longest postings: the question's vector keeps its length, not their walk.
+        query = {feature: value for feature, value in query.items()
+                 if self._idf.get(feature, self._unseen) >= QUERY_IDF_FLOOR}
         best: dict[int, float] = defaultdict(float)
         owner = self._owner
         for document, score in _dot(query, self._postings).items():
@@ -309,6 +328,22 @@ def blend(lexical: dict[int, float], cosines: Iterable[tuple[int, float]], share
             scores[entry] = scores.get(entry, 0.0) + (1 - share) * min(
                 1.0, (cosine - floor) / (1 - floor))
     return scores
+
+
+def _pooled(documents: list[tuple[int, array[int], array[float], float]]
+            ) -> Iterator[tuple[array[int], array[float], float]]:
+    """Each entry as one document (its phrasings in order of entry): every feature of
+    its phrasings, at its largest weighted count."""
+    pooled: dict[int, float] = {}
+    current = documents[0][0] if documents else 0
+    for number, found, counts, weight in documents:
+        if number != current:
+            yield array("I", pooled), array("f", pooled.values()), 1.0
+            pooled, current = {}, number
+        for feature, count in zip(found, counts, strict=True):
+            pooled[feature] = max(pooled.get(feature, 0.0), weight * count)
+    if documents:
+        yield array("I", pooled), array("f", pooled.values()), 1.0
 
 
 def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[float]]]
