@@ -21,7 +21,10 @@ How it matches (the measurements and the reasons are in the README, "Typed quest
    of the entry's phrasings, half its cosine with the entry's phrasings pooled (0..1).
    The best entry is answered when its score reaches `CONFIDENT`; entries from
    `OFFERED` up are offered as likely questions; below `OFFERED` the text is
-   off-topic.
+   off-topic. Each text of bot/content/faq.outside.yaml (subjects the base does not
+   answer: the weather, prices, other countries' visas...) is an entry of its own under
+   an id beginning with `OUTSIDE`; a question whose best match is one of them is
+   off-topic whatever its score (`decide`).
 4. With `FAQ_SENTENCE_MODEL` on, a meaning score is added (bot/services/meaning.py:
    sentence vectors of a multilingual model): `LEXICAL_SHARE` of the lexical score plus
    the rest of the meaning one, against `MEANING_CONFIDENT` and `MEANING_OFFERED`.
@@ -58,11 +61,11 @@ CONFIDENT = 0.23
 OFFERED = 0.2
 # With the sentence model: the share of the lexical score in an entry's score (the rest
 # is the meaning's), and the two thresholds for that score, chosen the same way.
-LEXICAL_SHARE = 0.6
+LEXICAL_SHARE = 0.7
 # The sentence vectors' cosine under which two texts count as unrelated.
 MEANING_FLOOR = 0.8
-MEANING_CONFIDENT = 0.39
-MEANING_OFFERED = 0.39
+MEANING_CONFIDENT = 0.36
+MEANING_OFFERED = 0.36
 # The ids under which the index holds the subjects of faq.outside.yaml (what the base
 # does not answer) begin with this. A question whose best match is one of them is not
 # answered and offered nothing.
