@@ -222,6 +222,8 @@ def test_the_shipped_knowledge_base_is_whole() -> None:
     ("faq.en.yaml", lambda d: d["kandas_who"].update(examples=["one", "two"]),
      "kandas_who.examples"),
     ("faq.en.yaml", lambda d: d["kandas_who"].update(question="x" * 61), "kandas_who.question"),
+    ("faq.outside.yaml", lambda d: d["weather"].pop("kk"), "weather.kk"),
+    ("faq.outside.yaml", lambda d: d["weather"].update(ru=["  "]), "weather.ru"),
 ])
 def test_a_broken_knowledge_base_stops_the_start(content_dir: Path, file: str,  # noqa: F811
                                                  change: object, message: str) -> None:
