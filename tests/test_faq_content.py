@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,53 @@ def test_evaluation_questions_are_not_the_examples(language: str) -> None:
     copied = [q for q in [item["q"] for item in data["questions"]] + data["off_topic"]
               if normal(q) in examples]
     assert not copied, copied
+
+
+# A phrasing at least this close to an evaluation question (difflib's ratio of the two
+# texts in the matcher's one spelling) is a near-copy of it: the evaluation would
+# measure the phrasing, not the matcher.
+NEAR_COPY = 0.9
+
+
+def evaluation_texts() -> list[str]:
+    """Every question and off-topic text of the evaluation set and its held-out part."""
+    texts: list[str] = []
+    for directory in (EVAL_DIR, EVAL_DIR / "holdout"):
+        for language in LANGUAGES:
+            data = _load(directory / f"{language}.yaml")
+            texts += [item["q"] for item in data["questions"]] + data["off_topic"]
+    return texts
+
+
+def test_no_phrasing_is_a_near_copy_of_an_evaluation_question() -> None:
+    """The examples and the texts about what the base does not answer (faq.outside.yaml)
+    are written apart from the evaluation set, not as variants of its questions."""
+    from bot.services.knowledge import fold
+
+    outside = _load(CONTENT_DIR / "faq.outside.yaml")
+    phrasings = {fold(text) for language in LANGUAGES for item in words(language).values()
+                 for text in item["examples"]}
+    phrasings |= {fold(text) for subject in outside.values() for language in LANGUAGES
+                  for text in subject[language]}
+    close = []
+    for question in {fold(text) for text in evaluation_texts()}:
+        matcher = SequenceMatcher(None, b=question, autojunk=False)
+        for phrasing in phrasings:
+            matcher.set_seq1(phrasing)
+            if matcher.real_quick_ratio() >= NEAR_COPY and matcher.quick_ratio() >= NEAR_COPY \
+                    and matcher.ratio() >= NEAR_COPY:
+                close.append((question, phrasing))
+    assert not close, close
+
+
+def test_the_held_out_set() -> None:
+    """Kept like the evaluation set, smaller: labelled with known entries, no text twice."""
+    known = set(ids())
+    for language in LANGUAGES:
+        data = _load(EVAL_DIR / "holdout" / f"{language}.yaml")
+        assert set(data) == {"questions", "off_topic"}
+        assert len(data["questions"]) >= 20 and len(data["off_topic"]) >= 10
+        assert all(item["id"] in known for item in data["questions"]), language
+        texts = [normal(item["q"]) for item in data["questions"]] + \
+            [normal(text) for text in data["off_topic"]]
+        assert len(set(texts)) == len(texts), language

@@ -84,10 +84,31 @@ class FaqWords(_Strict):
 _WORDS: TypeAdapter[dict[str, FaqWords]] = TypeAdapter(dict[str, FaqWords])
 
 
+class OutsideSubject(_Strict):
+    """One subject of faq.outside.yaml: what people type about it, in every language."""
+
+    kk: list[str] = Field(min_length=1)
+    ru: list[str] = Field(min_length=1)
+    en: list[str] = Field(min_length=1)
+
+    @field_validator("kk", "ru", "en")
+    @classmethod
+    def _texts(cls, value: list[str]) -> list[str]:
+        return [not_blank(str(text)) for text in value]
+
+
+# faq.outside.yaml: subjects the knowledge base does not answer (the weather, prices,
+# other countries' visas...); a question closer to one of them than to any entry is
+# not answered.
+_OUTSIDE: TypeAdapter[dict[str, OutsideSubject]] = TypeAdapter(dict[str, OutsideSubject])
+
+
 @dataclass(frozen=True)
 class FaqContent:
     entries: dict[str, FaqEntry]  # in the file's order
     texts: dict[str, dict[str, FaqWords]]  # language -> entry id -> words
+    # subject the base does not answer -> language -> what people type about it
+    outside: dict[str, dict[str, tuple[str, ...]]]
 
     def words(self, entry_id: str, language: str) -> FaqWords:
         return self.texts[language][entry_id]
@@ -173,5 +194,13 @@ def load_faq(directory: Path, facts: FactTable, read_yaml: Callable[[Path], Any]
         if problems:
             raise ContentError("\n".join(problems))
         texts[language] = words
-    return FaqContent(entries={entry.id: entry for entry in faq.entries}, texts=texts)
+    outside_path = directory / "faq.outside.yaml"
+    try:
+        outside = _OUTSIDE.validate_python(read_yaml(outside_path))
+    except ValidationError as error:
+        raise explain(outside_path, error) from error
+    return FaqContent(entries={entry.id: entry for entry in faq.entries}, texts=texts,
+                      outside={subject: {language: tuple(getattr(texts, language))
+                                         for language in LANGUAGES}
+                               for subject, texts in outside.items()})
 

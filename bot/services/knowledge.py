@@ -21,7 +21,10 @@ How it matches (the measurements and the reasons are in the README, "Typed quest
    of the entry's phrasings, half its cosine with the entry's phrasings pooled (0..1).
    The best entry is answered when its score reaches `CONFIDENT`; entries from
    `OFFERED` up are offered as likely questions; below `OFFERED` the text is
-   off-topic.
+   off-topic. Each text of bot/content/faq.outside.yaml (subjects the base does not
+   answer: the weather, prices, other countries' visas...) is an entry of its own under
+   an id beginning with `OUTSIDE`; a question whose best match is one of them is
+   off-topic whatever its score (`decide`).
 4. With `FAQ_SENTENCE_MODEL` on, a meaning score is added (bot/services/meaning.py:
    sentence vectors of a multilingual model): `LEXICAL_SHARE` of the lexical score plus
    the rest of the meaning one, against `MEANING_CONFIDENT` and `MEANING_OFFERED`.
@@ -54,15 +57,19 @@ if TYPE_CHECKING:
 # that best separates questions answered right from off-topic ones (the smaller of the
 # two shares as high as it goes), and the lowest score still worth offering as a likely
 # question (off-topic texts kept apart against right entries kept among the offers).
-CONFIDENT = 0.26
-OFFERED = 0.26
+CONFIDENT = 0.23
+OFFERED = 0.2
 # With the sentence model: the share of the lexical score in an entry's score (the rest
 # is the meaning's), and the two thresholds for that score, chosen the same way.
-LEXICAL_SHARE = 0.6
+LEXICAL_SHARE = 0.7
 # The sentence vectors' cosine under which two texts count as unrelated.
 MEANING_FLOOR = 0.8
-MEANING_CONFIDENT = 0.39
-MEANING_OFFERED = 0.39
+MEANING_CONFIDENT = 0.36
+MEANING_OFFERED = 0.36
+# The ids under which the index holds the subjects of faq.outside.yaml (what the base
+# does not answer) begin with this. A question whose best match is one of them is not
+# answered and offered nothing.
+OUTSIDE = "~outside:"
 # At most this many likely questions are offered.
 OFFER_COUNT = 3
 # The answer's own words count for less than the phrasings people type.
@@ -74,6 +81,8 @@ MIN_WEIGHT = 0.03
 # that weigh are kept, so that a question is still answered in a few milliseconds.
 MIN_POOLED_WEIGHT = 0.06
 STEM = 5
+# A question's features with an IDF below this are not looked up (see `parts`).
+QUERY_IDF_FLOOR = 0.4
 # A question's score for an entry: this share of its best phrasing's cosine, the rest
 # the cosine with the entry as one document (every word of its phrasings pooled), which
 # meets a question that takes its words from several phrasings.
@@ -174,10 +183,14 @@ class KnowledgeBase:
                  ) -> None:
         """`phrases`: (entry id, text, weight); an entry has as many as it likes.
         `meaning`: add the sentence model's score (FAQ_SENTENCE_MODEL)."""
-        documents: list[tuple[int, dict[str, float], float]] = []
+        # Built with the features as numbers and each phrasing's vector in two typed
+        # arrays, one phrasing at a time: the temporaries of the build stay small (a dict
+        # per phrasing would be most of the memory the typed questions add).
+        numbers: dict[str, int] = {}
+        vocabulary: dict[str, int] = {}
+        documents: list[tuple[int, array[int], array[float], float]] = []
         typed_texts: list[tuple[int, str]] = []
         self.entry_ids: list[str] = []
-        numbers: dict[str, int] = {}
         for entry_id, text, weight in phrases:
             found = features(text)
             if not found:
@@ -185,26 +198,31 @@ class KnowledgeBase:
             number = numbers.setdefault(entry_id, len(numbers))
             if number == len(self.entry_ids):
                 self.entry_ids.append(entry_id)
-            documents.append((number, found, weight))
-            if weight == 1.0:  # a phrasing people type, not an answer
+            documents.append((number,
+                              array("I", (vocabulary.setdefault(feature, len(vocabulary))
+                                          for feature in found)),
+                              array("f", found.values()), weight))
+            if weight == 1.0 and meaning:  # a phrasing people type, not an answer
                 typed_texts.append((number, text))
-        entries_with: dict[str, set[int]] = defaultdict(set)
-        for number, found, _weight in documents:
-            for feature in found:
-                entries_with[feature].add(number)
+        documents.sort(key=lambda document: document[0])  # an entry's phrasings together
+        entries_with = array("I", bytes(4 * len(vocabulary)))
+        last_entry = array("i", [-1]) * len(vocabulary)
+        for number, found_ids, _counts, _weight in documents:
+            for feature in found_ids:
+                if last_entry[feature] != number:
+                    last_entry[feature] = number
+                    entries_with[feature] += 1
         total = max(1, len(self.entry_ids))
         self._unseen = _idf(0, total)  # a feature no entry has
-        self._idf = {feature: _idf(len(entries), total)
-                     for feature, entries in entries_with.items()}
-        self._owner = array("I")
-        pooled: list[dict[str, float]] = [defaultdict(float) for _ in self.entry_ids]
-        for number, found, weight in documents:
-            self._owner.append(number)
-            for feature, count in found.items():
-                pooled[number][feature] = max(pooled[number][feature], weight * count)
-        self._postings = self._index(
-            ((found, weight) for _number, found, weight in documents), MIN_WEIGHT)
-        self._pooled = self._index(((found, 1.0) for found in pooled), MIN_POOLED_WEIGHT)
+        idf = array("d", (_idf(entries, total) for entries in entries_with))
+        names = list(vocabulary)
+        self._idf = {name: idf[feature] for name, feature in vocabulary.items()}
+        del vocabulary, entries_with, last_entry
+        self._owner = array("I", (document[0] for document in documents))
+        self._postings = self._index(((ids, counts, weight)
+                                      for _number, ids, counts, weight in documents),
+                                     idf, names, MIN_WEIGHT)
+        self._pooled = self._index(_pooled(documents), idf, names, MIN_POOLED_WEIGHT)
         self._meaning: Meaning | None = None
         self.confident, self.offered = CONFIDENT, OFFERED
         if meaning:
@@ -213,26 +231,30 @@ class KnowledgeBase:
             self._meaning = Meaning(typed_texts)
             self.confident, self.offered = MEANING_CONFIDENT, MEANING_OFFERED
 
-    def _index(self, vectors: Iterable[tuple[dict[str, float], float]], floor: float
+    @staticmethod
+    def _index(vectors: Iterable[tuple[array[int], array[float], float]], idf: array[float],
+               names: list[str], floor: float
                ) -> dict[str, tuple[array[int], array[float]]]:
-        """Postings of TF-IDF vectors, each of unit length times its weight."""
-        postings_docs: dict[str, array[int]] = defaultdict(lambda: array("I"))
-        postings_weights: dict[str, array[float]] = defaultdict(lambda: array("f"))
-        for document, (found, weight) in enumerate(vectors):
-            vector = {feature: count * self._idf[feature]
-                      for feature, count in found.items()}
-            norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
-            for feature, value in vector.items():
+        """Postings of TF-IDF vectors (features by number, with their counts), each of
+        unit length times its weight."""
+        postings: dict[int, tuple[array[int], array[float]]] = {}
+        for document, (found, counts, weight) in enumerate(vectors):
+            values = [count * idf[feature] for feature, count in zip(found, counts,
+                                                                      strict=True)]
+            norm = math.sqrt(sum(value * value for value in values)) or 1.0
+            for feature, value in zip(found, values, strict=True):
                 if value >= floor * norm:
-                    postings_docs[feature].append(document)
-                    postings_weights[feature].append(weight * value / norm)
-        return {feature: (postings_docs[feature], postings_weights[feature])
-                for feature in postings_docs}
+                    posting = postings.get(feature)
+                    if posting is None:
+                        posting = postings[feature] = (array("I"), array("f"))
+                    posting[0].append(document)
+                    posting[1].append(weight * value / norm)
+        return {names[feature]: posting for feature, posting in postings.items()}
 
     @classmethod
     def build(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
         """Every language's examples and questions, and the answers' words."""
-        return cls(list(_phrases(content)), meaning=meaning)
+        return cls(list(phrases(content)), meaning=meaning)
 
     @classmethod
     def of(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
@@ -242,7 +264,7 @@ class KnowledgeBase:
         last = _LAST.get(meaning)
         if last is not None and last[0] is content.faq:  # the running bot's one content
             return last[1]
-        key = (tuple(_phrases(content)), meaning)
+        key = (tuple(phrases(content)), meaning)
         held = _CACHE.get(key)
         if held is None:
             held = cls(list(key[0]), meaning=meaning)
@@ -270,6 +292,10 @@ class KnowledgeBase:
         norm = math.sqrt(sum(value * value for value in query.values()))
         if not norm:
             return {}, []
+        # The features found in most entries add little to any score and walk the
+        # longest postings: the question's vector keeps its length, not their walk.
+        query = {feature: value for feature, value in query.items()
+                 if self._idf.get(feature, self._unseen) >= QUERY_IDF_FLOOR}
         best: dict[int, float] = defaultdict(float)
         owner = self._owner
         for document, score in _dot(query, self._postings).items():
@@ -282,10 +308,17 @@ class KnowledgeBase:
 
     def ask(self, text: str) -> Answer:
         """The entries a question typed in any of the languages matches."""
-        ranked = self.ranked(text)
-        offered = [match for match in ranked[:OFFER_COUNT] if match.score >= self.offered]
-        return Answer(confident=bool(offered) and offered[0].score >= self.confident,
-                      matches=offered)
+        return decide(self.ranked(text), self.confident, self.offered)
+
+
+def decide(ranked: list[Match], confident: float, offered: float) -> Answer:
+    """What a ranking (best first) comes to with these thresholds: nothing when text
+    about what the base does not answer ranks first."""
+    if ranked and ranked[0].entry_id.startswith(OUTSIDE):
+        return Answer(confident=False, matches=[])
+    worth = [match for match in ranked if not match.entry_id.startswith(OUTSIDE)][:OFFER_COUNT]
+    worth = [match for match in worth if match.score >= offered]
+    return Answer(confident=bool(worth) and worth[0].score >= confident, matches=worth)
 
 
 def blend(lexical: dict[int, float], cosines: Iterable[tuple[int, float]], share: float,
@@ -298,6 +331,22 @@ def blend(lexical: dict[int, float], cosines: Iterable[tuple[int, float]], share
             scores[entry] = scores.get(entry, 0.0) + (1 - share) * min(
                 1.0, (cosine - floor) / (1 - floor))
     return scores
+
+
+def _pooled(documents: list[tuple[int, array[int], array[float], float]]
+            ) -> Iterator[tuple[array[int], array[float], float]]:
+    """Each entry as one document (its phrasings in order of entry): every feature of
+    its phrasings, at its largest weighted count."""
+    pooled: dict[int, float] = {}
+    current = documents[0][0] if documents else 0
+    for number, found, counts, weight in documents:
+        if number != current:
+            yield array("I", pooled), array("f", pooled.values()), 1.0
+            pooled, current = {}, number
+        for feature, count in zip(found, counts, strict=True):
+            pooled[feature] = max(pooled.get(feature, 0.0), weight * count)
+    if documents:
+        yield array("I", pooled), array("f", pooled.values()), 1.0
 
 
 def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[float]]]
@@ -315,11 +364,15 @@ def _dot(query: dict[str, float], postings: dict[str, tuple[array[int], array[fl
 
 STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
 
-def _phrases(content: Content) -> Iterator[tuple[str, str, float]]:
+def phrases(content: Content) -> Iterator[tuple[str, str, float]]:
     """(entry id, text, weight) of every phrasing the index holds: the source languages'
-    (Kazakh in Latin or tote folds to the same spelling as its Cyrillic)."""
+    (Kazakh in Latin or tote folds to the same spelling as its Cyrillic), and the texts
+    of faq.outside.yaml under `OUTSIDE`."""
     for language in LANGUAGES:
         for entry_id, words in content.faq.texts[language].items():
             for example in (words.question, *words.examples):
                 yield entry_id, example, 1.0
             yield entry_id, words.answer, ANSWER_WEIGHT
+        for subject, texts in content.faq.outside.items():
+            for number, text in enumerate(texts[language]):
+                yield f"{OUTSIDE}{subject}:{number}", text, 1.0
