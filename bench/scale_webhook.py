@@ -1,7 +1,7 @@
 """Telegram webhook load spread over 1, 2 and 3 bot processes on one PostgreSQL.
 
     python -m bench.scale_webhook
-    python -m bench.scale_webhook --rate 60 --updates 3000 --processes 1,2,3
+    python -m bench.scale_webhook --rate 60 --updates 3000 --processes 1,3
     python -m bench.scale_webhook --redis-url redis://127.0.0.1:6379/0   # limits in Redis
 
 For each N: a fresh PostgreSQL database (created here, migrated, dropped after), N whole
@@ -37,7 +37,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
-from bench.scale import Database, free_port, migrate
+from bench.scale import Database, arguments, free_port, migrate
 from bench.telegram_webhook import (
     BOT_TOKEN,
     HOST,
@@ -195,14 +195,10 @@ def report(measured: list[Measured], rate: float) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get(
-        "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--redis-url", default=None)
+    parser = arguments(__doc__)
     parser.add_argument("--processes", default="1,2,3", help="comma-separated counts")
-    parser.add_argument("--rate", type=float, default=60.0, help="offered updates/s")
-    parser.add_argument("--updates", type=int, default=3000, help="measured per count")
+    parser.add_argument("--rate", type=float, default=30.0, help="offered updates/s")
+    parser.add_argument("--updates", type=int, default=1800, help="measured per count")
     parser.add_argument("--warmup", type=int, default=600,
                         help="updates before the measurement, of --warmup-users users")
     parser.add_argument("--warmup-users", type=int, default=12)

@@ -57,7 +57,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -142,7 +142,7 @@ class Queue(Generic[M]):
         the key's order is still to be settled, and none is held under a live lease."""
         assert self.in_order is not None
         key, columns = self.in_order
-        m, other = self._m, aliased(self.model)
+        m, other = self._m, cast(Any, aliased(self.model))
         earlier: ColumnElement[bool] | None = None
         for name in reversed(columns):  # (a, b) < (a', b'), written out for SQLite too
             before = getattr(other, name) < getattr(m, name)
