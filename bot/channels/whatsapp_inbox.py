@@ -95,8 +95,9 @@ class Inbox:
         self._slots = asyncio.Semaphore(workers)
         self._last_cleanup = 0.0
         self._pending: list[tuple[str, queue.Order, asyncio.Future[None]]] = []
-        # Deliveries this process stored while its worker runs: claimed at insert and
-        # handed over here, so the hot path needs no claiming query.
+        # What the worker runs: deliveries of statuses this process stored (claimed at
+        # insert and handed over here, with no claiming query) and rows the poller
+        # claimed (users' messages in their turn, rows nobody holds).
         self._queue: asyncio.Queue[queue.Item | None] = asyncio.Queue()
         self._poller: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
