@@ -228,12 +228,19 @@ def show(title: str, result: Result, target: float | None) -> None:
               f"{need:.1f} s ({'PASS' if result.seconds <= need else 'MISS'})")
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+def arguments(description: str | None) -> argparse.ArgumentParser:
+    """The command line of a bench on PostgreSQL: its database server, and Redis for
+    the shared limits (else PostgreSQL's table)."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--redis-url", default=None)
+    return parser
+
+
+async def main() -> None:
+    parser = arguments(__doc__)
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--rate", type=float, default=30.0, help="allowed messages/s")

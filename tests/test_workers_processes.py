@@ -174,3 +174,76 @@ async def test_sigterm_mid_announcement_gives_back_its_rows_and_exits_within_10_
     assert result.never_attempted == 0 and result.duplicates == 0
     # Given back, not left to expire: no 15 s takeover in the time taken.
     assert result.seconds <= 300 / 90 + 10
+
+
+@needs_postgres
+async def test_two_processes_handle_one_user_s_waiting_deliveries_in_meta_s_order(
+        postgres_url: str, api: FakeTelegramAPI, tmp_path: Path) -> None:
+    """Deliveries waiting in the inbox (stored by processes that stopped), each user's
+    stored out of order: two processes claiming side by side start each user's in the
+    order of Meta's timestamps."""
+    import random
+
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from bench.scale import migrate
+    from bot.channels import whatsapp_inbox_queue as queue
+    from bot.core.engine import update_key
+    from bot.db.models import WhatsAppInbox, WhatsAppProcessed
+    from tests.fakes.graph_api import FakeGraphAPI, WhatsAppUser, encode
+
+    await migrate(postgres_url)
+    users = [WhatsAppUser(f"7701000{number:04d}", None) for number in range(6)]
+    sent: dict[str, int] = {}  # wamid -> Meta's timestamp
+    bodies: list[str] = []
+    for user in users:
+        for step, text in enumerate(("Сәлем", "/menu", "/help", "/menu")):
+            delivery = user.text(text)
+            message = delivery["entry"][0]["changes"][0]["value"]["messages"][0]
+            message["timestamp"] = str(1_700_000_000 + step)
+            sent[message["id"]] = 1_700_000_000 + step
+            bodies.append(encode(delivery).decode())
+    random.Random(15).shuffle(bodies)
+    engine = create_async_engine(postgres_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as db, db.begin():
+            await queue.store(db, bodies)
+        async with FakeGraphAPI() as graph:
+            whatsapp = {"WHATSAPP_TOKEN": graph.token,
+                        "WHATSAPP_PHONE_NUMBER_ID": graph.phone_number_id,
+                        "WHATSAPP_APP_SECRET": "order-secret",
+                        "WHATSAPP_VERIFY_TOKEN": "order-verify",
+                        "WHATSAPP_API_URL": graph.url,
+                        "WHATSAPP_API_VERSION": graph.version}
+            processes = [await start_bot(postgres_url, api, tmp_path, **whatsapp)
+                         for _ in range(2)]
+            try:
+                async def all_done() -> bool:
+                    async with sessions() as db:
+                        statuses = (await db.execute(select(WhatsAppInbox.status))).scalars()
+                        return all(status == "done" for status in statuses)
+
+                assert await wait_for(all_done, 120)
+            finally:
+                await stop_all(processes)
+        async with sessions() as db:
+            started = dict((await db.execute(
+                select(WhatsAppProcessed.key, WhatsAppProcessed.created_at))).all())
+    finally:
+        await engine.dispose()
+    for user in users:
+        mine = sorted((wamid for wamid in sent if wamid in _wamids_of(bodies, user.wa_id)),
+                      key=lambda wamid: started[update_key("whatsapp", f"m:{wamid}")])
+        assert [sent[wamid] for wamid in mine] == sorted(sent[wamid] for wamid in mine)
+
+
+def _wamids_of(bodies: list[str], wa_id: str | None) -> set[str]:
+    import json
+
+    found = set()
+    for body in bodies:
+        message = json.loads(body)["entry"][0]["changes"][0]["value"]["messages"][0]
+        if message["from"] == wa_id:
+            found.add(message["id"])
+    return found

@@ -393,7 +393,7 @@ class TelegramChannel:
                 await self.desk.on_message(message, update_id)
             return
         event = message_event(message, sender, language_hint=sender.language_code,
-                              update_id=update_id)
+                              update_id=update_id, sequence=event_update.update_id)
         replies = await self.engine.handle(event)
         await self.render(event.identity, message.chat.id, replies)
 
@@ -412,7 +412,8 @@ class TelegramChannel:
         identity = Identity(CHANNEL, str(query.from_user.id))
         event = Event(identity, EventKind.BUTTON, payload=query.data,
                       language_hint=query.from_user.language_code,
-                      display_name=query.from_user.first_name, update_id=update_id)
+                      display_name=query.from_user.first_name, update_id=update_id,
+                      sequence=event_update.update_id)
         replies = await self.engine.handle(event)
         origin = query.message if isinstance(query.message, Message) else None
         if origin is not None:

@@ -4,12 +4,16 @@ and handled afterwards by the inbox worker, which survives restarts and redelive
 - `GET /whatsapp/webhook`: Meta's verification handshake;
 - `POST /whatsapp/webhook`: the `X-Hub-Signature-256` HMAC of the raw body is checked
   first (401 otherwise, nothing stored); deliveries arriving together are stored in one
-  transaction (group commit), already claimed by this process's `Consumer` when its
-  worker runs;
+  transaction (group commit). A delivery of statuses only is stored already claimed by
+  this process's `Consumer` when its worker runs; a user's message waits for its turn
+  (that user's older deliveries handled first, by whichever process holds them), so
+  the poller is woken to claim it;
 - the worker runs what the webhook hands over; the poller claims what nobody holds
-  (rows stored by a process that stopped, rows whose lease ran out, failed attempts
-  whose backoff is over); the consumer's heartbeat renews the leases of the rows held
-  here. The rows on the durable queue: `whatsapp_inbox_queue`.
+  (users' messages in their turn, rows stored by a process that stopped, rows whose
+  lease ran out, failed attempts whose backoff is over), and is woken again when a
+  user's row is handled, as that user's next one may go now; the consumer's heartbeat
+  renews the leases of the rows held here. The rows on the durable queue:
+  `whatsapp_inbox_queue`.
 """
 
 from __future__ import annotations
@@ -90,12 +94,15 @@ class Inbox:
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(workers)
         self._last_cleanup = 0.0
-        self._pending: list[tuple[str, asyncio.Future[None]]] = []
-        # Deliveries this process stored while its worker runs: claimed at insert and
-        # handed over here, so the hot path needs no claiming query.
+        self._pending: list[tuple[str, queue.Order, asyncio.Future[None]]] = []
+        # What the worker runs: deliveries of statuses this process stored (claimed at
+        # insert and handed over here, with no claiming query) and rows the poller
+        # claimed (users' messages in their turn, rows nobody holds).
         self._queue: asyncio.Queue[queue.Item | None] = asyncio.Queue()
         self._poller: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
+        # Rows claimed by the poller: once one is handled its user's next may be claimed.
+        self._in_turn: set[int] = set()
 
     # ---- start and stop -------------------------------------------------------------------
 
@@ -125,6 +132,7 @@ class Inbox:
         if self._running:
             await asyncio.wait(self._running, timeout=10)
         await self.consumer.stop()  # rows handed over but not started go back in line
+        self._in_turn.clear()
 
     # ---- the webhook ----------------------------------------------------------------------
 
@@ -154,14 +162,14 @@ class Inbox:
             return web.json_response({"ok": False, "error": "bad body"}, status=400)
         if not isinstance(parsed, dict) or parsed.get("object") != "whatsapp_business_account":
             return web.json_response({"ok": True, "ignored": True})
-        await self._store(body.decode())
+        await self._store(body.decode(), queue.order_of(parsed))
         return web.json_response({"ok": True})
 
-    async def _store(self, body: str) -> None:
+    async def _store(self, body: str, order: queue.Order | None = None) -> None:
         """Store a delivery durably. Deliveries arriving together share one transaction
         (group commit): a busy webhook costs one write per batch, not per POST."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((body, future))
+        self._pending.append((body, order or queue.order_of(body), future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await asyncio.shield(future)
@@ -172,18 +180,22 @@ class Inbox:
             working = self._loop_task is not None and not self._stopping
             try:
                 async with self.sessionmaker() as db, db.begin():
-                    stored = await queue.store(db, [body for body, _ in batch],
-                                               self.consumer.claimed() if working else None)
+                    stored = await queue.store(db, [body for body, _, _ in batch],
+                                               self.consumer.claimed() if working else None,
+                                               [order for _, order, _ in batch])
             except Exception as error:
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(error)
                 continue
             if working:
-                self.consumer.hold(item[0] for item in stored)
-                for item in stored:
+                held = [item for item in stored if item[1] > 0]  # claimed at insert
+                self.consumer.hold(item[0] for item in held)
+                for item in held:
                     self._queue.put_nowait(item)
-            for _, future in batch:
+                if len(held) < len(stored):
+                    self._wake.set()  # users' messages: claimed in their turn
+            for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
 
@@ -215,6 +227,7 @@ class Inbox:
                     log.exception("whatsapp: claiming from the inbox failed")
                 claimed = []
             for item in claimed:
+                self._in_turn.add(item[0])
                 self._queue.put_nowait(item)
             if claimed and self._queue.qsize() <= self.workers:
                 continue  # there may be more; otherwise let the queue shrink first
@@ -252,6 +265,9 @@ class Inbox:
             await self._run_once(inbox_id, attempts, body)
         finally:
             self.consumer.drop([inbox_id])
+            if inbox_id in self._in_turn:
+                self._in_turn.discard(inbox_id)
+                self._wake.set()  # the user's next delivery may be claimed now
 
     async def _run_once(self, inbox_id: int, attempts: int, body: str) -> None:
         try:

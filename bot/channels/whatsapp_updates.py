@@ -155,6 +155,19 @@ def parse_delivery(body: Any) -> Delivery:
     return delivery
 
 
+def first_sender(body: Any) -> tuple[str, datetime] | None:
+    """Who sent the delivery's first message (the business-scoped user id, else the
+    number) and when, by Meta's timestamp; None for a delivery without a message."""
+    for entry in _list(_dict(body).get("entry")):
+        for change in _list(entry.get("changes")):
+            for message in _list(_dict(change.get("value")).get("messages")):
+                sender = _str(message.get("from_user_id"), None) or _str(message.get("from"),
+                                                                         None)
+                if sender:
+                    return sender, _time(message.get("timestamp"))
+    return None
+
+
 def _contact_for(message: dict[str, Any], contacts: list[dict[str, Any]]) -> dict[str, Any]:
     sender_phone = message.get("from")
     sender_user = message.get("from_user_id")

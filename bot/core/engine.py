@@ -49,6 +49,7 @@ _BEFORE_LANGUAGE_COMMANDS = frozenset({"start", "language", "lang"})
 _LOAD = (
     select(User.id, User.language, User.display_name, User.last_seen_at,
            User.unreachable_since, ChatSession.state, ChatSession.data, ChatSession.version,
+           ChatSession.last_update,
            Coordinator.user_id.label("coordinator"),
            exists().where(HandledUpdate.key == bindparam("update_key")).label("seen"))
     .outerjoin(ChatSession, ChatSession.user_id == User.id)
@@ -57,13 +58,14 @@ _LOAD = (
 )
 _INSERT_SESSION = insert(ChatSession).values(
     user_id=bindparam("b_user"), state=bindparam("b_state"), data=bindparam("b_data"),
-    version=1, updated_at=bindparam("b_now"))
+    version=1, updated_at=bindparam("b_now"), last_update=bindparam("b_last"))
 _UPDATE_SESSION = (
     update(ChatSession)
     .where(ChatSession.user_id == bindparam("b_user"),
            ChatSession.version == bindparam("b_version"))
     .values(state=bindparam("b_state"), data=bindparam("b_data"),
-            version=ChatSession.version + 1, updated_at=bindparam("b_now"))
+            version=ChatSession.version + 1, updated_at=bindparam("b_now"),
+            last_update=bindparam("b_last"))
 )
 
 # The update's id stored with a step, per database kind (`_mark_handled`).
@@ -243,6 +245,9 @@ class Engine:
                 row = await first_row(connection, _LOAD, key)
                 if row is not None and row.seen:
                     return self._handled_before(event)
+                if row is not None and _is_late(event, row.last_update):
+                    await self._mark_handled(connection, event)
+                    return self._late(event)
                 is_new = row is None
                 if row is None:
                     await self._insert_user(connection, event)
@@ -276,7 +281,7 @@ class Engine:
                     await connection.execute(
                         update(User).where(User.id == user.id).values(**changes))
                 values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data,
-                          "b_now": now}
+                          "b_now": now, "b_last": _newest(row.last_update, event.sequence)}
                 stores = row.version is None or ctx.state != row.state \
                     or ctx.data != original_data
                 if stores or changes or wrote(connection):
@@ -350,6 +355,17 @@ class Engine:
                         "h_at": clock.now()})
         if result.rowcount != 1:
             raise _Duplicate
+
+    @staticmethod
+    def _late(event: Event) -> list[Reply]:
+        """An update older than one whose step is stored already: delivered again after
+        the user's next update was handled (its first delivery was not acknowledged).
+        Running it now would apply an older message or press to newer state, so it is
+        recorded as handled and answers nothing: the user has moved on, and what they
+        see is the newer step's answer."""
+        log.info("a %s update arrived after a newer one of the same user; not run",
+                 event.identity.channel)
+        return []
 
     @staticmethod
     def _handled_before(event: Event) -> list[Reply]:
@@ -514,6 +530,17 @@ def _load_key(event: Event) -> dict[str, str]:
     return {"channel": identity.channel, "external_id": identity.external_id,
             "update_key": update_key(identity.channel, event.update_id)
             if event.update_id is not None else ""}
+
+
+def _is_late(event: Event, last: int | None) -> bool:
+    """The event comes before the newest update whose step stored the session."""
+    return event.sequence is not None and last is not None and event.sequence < last
+
+
+def _newest(last: int | None, sequence: int | None) -> int | None:
+    if sequence is None:
+        return last
+    return sequence if last is None else max(last, sequence)
 
 
 def update_key(channel: str, update_id: str) -> str:

@@ -104,6 +104,10 @@ class Event:
     # The platform's id of the update this event came in (a Telegram `update_id`): the
     # engine stores it with the step, so an update delivered again is not handled twice.
     update_id: str | None = None
+    # Where the update stands in the order the platform sent the user's updates (a
+    # Telegram `update_id`, which grows with every update of a bot): the engine keeps
+    # the newest one that changed the user's session and runs no older one after it.
+    sequence: int | None = None
 
     def __post_init__(self) -> None:
         _cleaned(self, {"text": TEXT_LIMIT, "args": TEXT_LIMIT, "payload": PAYLOAD_LIMIT})

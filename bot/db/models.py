@@ -140,6 +140,9 @@ class ChatSession(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    # The newest update (`Event.sequence`) whose step stored this session: an older one
+    # arriving late (delivered again, after the user's next one was handled) is not run.
+    last_update: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class EligibilityCheck(Base):
@@ -185,12 +188,18 @@ class WhatsAppInbox(QueueColumns, Base):
     A queue row (`bot.channels.whatsapp_inbox_queue`)."""
 
     __tablename__ = "whatsapp_inbox"
-    __table_args__ = (Index("ix_whatsapp_inbox_status", "status", "id"),)
+    __table_args__ = (Index("ix_whatsapp_inbox_status", "status", "id"),
+                      Index("ix_whatsapp_inbox_sender", "sender", "status"))
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=InboxStatus.NEW)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    # Who sent the delivery's message (a digest, telling nothing) and when, by Meta's
+    # timestamp: one user's rows are handled one at a time in that order. Emptied once
+    # handled; none for a delivery of statuses only.
+    sender: Mapped[str | None] = mapped_column(String(32), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class WhatsAppProcessed(Base):

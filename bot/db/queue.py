@@ -10,6 +10,12 @@ table says which of its statuses mean pending, claimed and failed.
   rows chosen `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time).
   Ready is pending and due, or claimed by another owner whose lease has expired (a
   process that died). Every claim counts an attempt.
+- In order per key (`in_order`: a column such as the user a row is for, and the columns
+  that order that key's rows): a row is ready only while it is its key's first row not
+  yet settled (pending or claimed) and no other row of its key is claimed under a live
+  lease. So one key's rows are handed out one at a time, oldest first, across every
+  process; when a holder dies, the same row is the next one taken. Rows without a key
+  are not held back.
 - A claim is a lease of `lease` (10 s). `Consumer`, one process's side of a queue,
   renews the leases of the rows it holds every `lease / 3` while they wait or run, so
   a live process keeps its rows however long they take, and a dead one's are taken
@@ -51,10 +57,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.clock import now
 from bot.db.dialect import skip_locked
@@ -84,6 +91,9 @@ class Queue(Generic[M]):
     # The table's own condition for a row to be taken (besides status and times).
     ready: Callable[[datetime], ColumnElement[bool]] | None = None
     order_by: Callable[[], Sequence[Any]] | None = None
+    # (key column, ordering columns) by name: one key's rows are claimed one at a time,
+    # in that order (see the module's docstring).
+    in_order: tuple[str, tuple[str, ...]] | None = None
     lease: timedelta = LEASE
     max_attempts: int = 5
     backoff: timedelta = timedelta(seconds=30)
@@ -114,6 +124,8 @@ class Queue(Generic[M]):
         )
         if self.ready is not None:
             ready = and_(ready, self.ready(now))
+        if self.in_order is not None:
+            ready = and_(ready, self._its_turn(now))
         order = self.order_by() if self.order_by is not None else (m.id,)
         chosen = skip_locked(db, select(m.id).where(ready).order_by(*order).limit(limit),
                              of=self.model)
@@ -124,6 +136,24 @@ class Queue(Generic[M]):
             .returning(m.id, m.attempts, *columns)
             .execution_options(synchronize_session=False))
         return sorted(result.all(), key=lambda row: row[0])
+
+    def _its_turn(self, now: datetime) -> ColumnElement[bool]:
+        """The row has no key, or no other row of its key goes first: none before it in
+        the key's order is still to be settled, and none is held under a live lease."""
+        assert self.in_order is not None
+        key, columns = self.in_order
+        m, other = self._m, cast(Any, aliased(self.model))
+        earlier: ColumnElement[bool] | None = None
+        for name in reversed(columns):  # (a, b) < (a', b'), written out for SQLite too
+            before = getattr(other, name) < getattr(m, name)
+            earlier = before if earlier is None else or_(
+                before, and_(getattr(other, name) == getattr(m, name), earlier))
+        assert earlier is not None
+        first = ~exists().where(
+            getattr(other, key) == getattr(m, key), other.id != m.id,
+            other.status.in_([self.pending, self.claimed]),
+            or_(earlier, and_(other.status == self.claimed, other.lease_expires_at >= now)))
+        return or_(getattr(m, key).is_(None), first)
 
     async def renew(self, db: AsyncSession, owner: str, ids: Iterable[int],
                     now: datetime) -> set[int]:
