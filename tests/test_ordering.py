@@ -137,10 +137,10 @@ async def test_claimers_get_one_user_s_rows_one_at_a_time_in_meta_s_order(app: A
         for item in got_first + got_second:
             user, at = _who(item[2])
             handed[user].append(at)
-        await _finish(app, got_first + held)
-        held = got_second
         if not (got_first or got_second or held):
             break
+        await _finish(app, got_first + held)
+        held = got_second
     assert handed == {user: sorted(times) for user, times in sent.items()}
 
 

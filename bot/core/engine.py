@@ -247,6 +247,7 @@ class Engine:
                     return self._handled_before(event)
                 if row is not None and _is_late(event, row.last_update):
                     await self._mark_handled(connection, event)
+                    await connection.commit()
                     return self._late(event)
                 is_new = row is None
                 if row is None:
