@@ -80,7 +80,8 @@ async def seed(url: str, count: int, window: float) -> None:
             INSERT INTO reminders (registration_id, kind, due_at, status, attempts)
             SELECT r.id, 'before',
                    CAST(:start AS timestamptz)
-                   + (u.external_id::bigint - :first) * :step * interval '1 second',
+                   + CAST(u.external_id::bigint - :first AS float8)
+                     * CAST(:step AS float8) * interval '1 second',
                    'pending', 0
             FROM registrations r JOIN users u ON u.id = r.user_id"""),
             {"start": now + PARKED, "first": FIRST_CHAT, "step": window / count})
@@ -90,7 +91,9 @@ async def seed(url: str, count: int, window: float) -> None:
 async def shift(engine: AsyncEngine) -> None:
     """The first reminder due `LEAD` seconds from now, the rest after it as seeded."""
     async with engine.begin() as connection:
-        first = (await connection.execute(select(func.min(Reminder.due_at)))).scalar_one()
+        first, last = (await connection.execute(
+            select(func.min(Reminder.due_at), func.max(Reminder.due_at)))).one()
+        assert clock.as_utc(last) > clock.as_utc(first), "the reminders spread over the window"
         moved = clock.now() + timedelta(seconds=LEAD) - clock.as_utc(first)
         await connection.execute(text(
             "UPDATE reminders SET due_at = due_at + :seconds * interval '1 second'"),

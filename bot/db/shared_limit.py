@@ -34,7 +34,7 @@ PREFIX = "otandas:rate:"
 # back by CLIMB per second up to its ceiling, and the ceiling by CEILING_CLIMB per
 # second up to the configured rate (1.0): a 429 caused by the time between a token and
 # the request's arrival (a loaded machine) is not repeated at once, and a calmer
-# machine gets its rate back within minutes.
+# machine gets its rate back (from 0.9 within about a quarter of an hour).
 CUT = 0.9
 CEILING_CUT = 0.98
 FLOOR = 0.5
