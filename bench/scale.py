@@ -247,14 +247,20 @@ def show(title: str, result: Result, target: float | None) -> None:
               f"{need:.1f} s ({'PASS' if result.seconds <= need else 'MISS'})")
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The options of every several-process bench: the database, Redis, processes."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--redis-url", default=None)
-    parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--processes", type=int, default=3)
+    return parser
+
+
+async def main() -> None:
+    parser = arguments(__doc__ or "")
+    parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=30.0, help="allowed messages/s")
     parser.add_argument("--headroom", type=float, default=0.99,
                         help="BROADCAST_RATE as a share of the allowed rate")

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.broadcast import FIRST_CHAT
 from bench.fake_bot_api import FakeBotAPI
-from bench.scale import Database, environment, migrate, start_bots, stop_bots
+from bench.scale import Database, arguments, environment, migrate, start_bots, stop_bots
 from bot import clock
 from bot.db.models import Forum, ForumStatus, Reminder, ReminderStatus, User, WorkerLease
 
@@ -216,14 +216,9 @@ def report(args: argparse.Namespace, api: FakeBotAPI, due: dict[int, float],
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get(
-        "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--redis-url", default=None)
+    parser = arguments(__doc__ or "")
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--window", type=float, default=3600.0, help="seconds")
-    parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--rate", type=float, default=None, help="allowed messages/s")
     parser.add_argument("--interval", type=int, default=1,
                         help="REMINDER_INTERVAL_SECONDS of the processes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -297,6 +297,13 @@ async def test_reminders_are_sent_once_at_their_time(app: App) -> None:
     assert [text.split(":")[1] for _, _, text in recorder.sent] == ["10080", "1440", "120"]
 
 
+async def starts_at(app: App, forum_id: int) -> datetime:
+    async with app.engine.sessionmaker() as db:
+        forum = await forums.get(db, forum_id)
+    assert forum is not None
+    return forum.starts_at.replace(tzinfo=clock.now().tzinfo)
+
+
 class Gate(Recorder):
     """Holds every push until `together` of them are in flight at once."""
 
@@ -320,10 +327,7 @@ async def test_reminders_due_together_go_out_together(app: App) -> None:
     await register_many(app, forum_id, users)
     notifier, gate = Notifier(), Gate(3)
     notifier.register("test", gate)
-    async with app.engine.sessionmaker() as db:
-        forum = await forums.get(db, forum_id)
-    assert forum is not None
-    start = forum.starts_at.replace(tzinfo=clock.now().tzinfo)
+    start = await starts_at(app, forum_id)
     tally = await reminders.run_due(app.engine.sessionmaker, notifier, compose, "w",
                                     start - timedelta(days=6))
     assert tally == {"sent": 3} and len(gate.sent) == 3

@@ -150,25 +150,17 @@ async def check_pace(budget: RedisBudget | PostgresBudget) -> None:
 
 
 @needs_redis
-async def test_the_redis_bucket_slows_down_after_a_429(redis_budget: RedisBudget) -> None:
+async def test_the_redis_bucket_keeps_rate_reserve_pause_and_pace(
+        redis_budget: RedisBudget) -> None:
+    await check_bucket(redis_budget)
     await check_pace(redis_budget)
 
 
-async def test_the_postgresql_bucket_slows_down_after_a_429(app: App) -> None:
-    if app.db.dialect.name != "postgresql":
-        pytest.skip("the table's bucket is PostgreSQL's")
-    await check_pace(PostgresBudget(app.db))
-
-
-@needs_redis
-async def test_the_redis_bucket_keeps_rate_reserve_and_pause(redis_budget: RedisBudget) -> None:
-    await check_bucket(redis_budget)
-
-
-async def test_the_postgresql_bucket_keeps_rate_reserve_and_pause(app: App) -> None:
+async def test_the_postgresql_bucket_keeps_rate_reserve_pause_and_pace(app: App) -> None:
     if app.db.dialect.name != "postgresql":
         pytest.skip("the table's bucket is PostgreSQL's")
     await check_bucket(PostgresBudget(app.db))
+    await check_pace(PostgresBudget(app.db))
 
 
 async def test_the_budget_follows_the_settings(app: App) -> None:
