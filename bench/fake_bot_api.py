@@ -39,6 +39,8 @@ class FakeBotAPI:
         self.too_many = 0
         self.too_many_chat = 0  # of them, over the per-chat limit
         self.accepted_times: list[float] = []
+        # The wall-clock time of each accepted request per chat (reminders' lateness).
+        self.sent_at: dict[int, list[float]] = {}
         self.paid = 0  # messages with allow_paid_broadcast
         self.other_calls: Counter[str] = Counter()
         self._message_id = 0
@@ -53,6 +55,7 @@ class FakeBotAPI:
         self.too_many = 0
         self.too_many_chat = 0
         self.accepted_times = []
+        self.sent_at = {}
         self.paid = 0
         self.other_calls.clear()
 
@@ -112,6 +115,7 @@ class FakeBotAPI:
         self.window.append(now)
         self.last_to_chat[chat_id] = now
         self.accepted_times.append(now)
+        self.sent_at.setdefault(chat_id, []).append(time.time())
         if blocked(chat_id):
             self.forbidden[chat_id] += 1
             return self._answer(403, "Forbidden: bot was blocked by the user")

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.broadcast import FIRST_CHAT, prepare
 from bench.fake_bot_api import FakeBotAPI, blocked
 from bot.db.models import Broadcast, BroadcastDelivery, User
+from bot.db.shared_limit import budget_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCH"
@@ -73,6 +74,7 @@ class Result:
     unknown: int  # rows taken again with an intent and no result (sent again)
     kills: list[dict[str, Any]] = field(default_factory=list)
     wall: float = 0.0
+    pace: float = 1.0  # the shared bucket's pace at the end (slower after 429s)
 
 
 class Database:
@@ -118,6 +120,32 @@ async def migrate(url: str) -> None:
     assert await child.wait() == 0, "migrations failed"
 
 
+async def start_bots(env: dict[str, str], processes: int, logs: Path,
+                     prefix: str) -> list[asyncio.subprocess.Process]:
+    """`processes` whole `python -m bot run` processes, each logging to a file of `logs`."""
+    bots = []
+    for number in range(processes):
+        log = (logs / f"{prefix}-bot-{number}.log").open("wb")
+        bots.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=ROOT,
+            env={**env, "HTTP_PORT": str(free_port())}, stdin=asyncio.subprocess.DEVNULL,
+            stdout=log, stderr=log))
+    return bots
+
+
+async def stop_bots(bots: list[asyncio.subprocess.Process]) -> None:
+    """SIGTERM to the ones still running; SIGKILL to any not gone within 15 s."""
+    for bot in bots:
+        if bot.returncode is None:
+            bot.send_signal(signal.SIGTERM)
+    for bot in bots:
+        try:
+            await asyncio.wait_for(bot.wait(), 15)
+        except TimeoutError:
+            bot.kill()
+            await bot.wait()
+
+
 async def run(database: Database, recipients: int, processes: int, allowed: float,
               headroom: float, redis_url: str | None, kills: tuple[float, ...],
               logs: Path, how: signal.Signals = signal.SIGKILL) -> Result:
@@ -132,19 +160,13 @@ async def run(database: Database, recipients: int, processes: int, allowed: floa
     env = environment(url, api, allowed * headroom, redis_url, prefix)
     engine = create_async_engine(url)
     started = time.monotonic()
-    bots: list[asyncio.subprocess.Process] = []
     killed: list[dict[str, Any]] = []
 
     def tried() -> int:
         return sum(api.delivered.values()) + sum(api.forbidden.values())
 
+    bots = await start_bots(env, processes, logs, prefix)
     try:
-        for number in range(processes):
-            log = (logs / f"{prefix}-bot-{number}.log").open("wb")
-            bots.append(await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=ROOT,
-                env={**env, "HTTP_PORT": str(free_port())}, stdin=asyncio.subprocess.DEVNULL,
-                stdout=log, stderr=log))
         pending_kills = sorted(kills)
         while True:
             await asyncio.sleep(0.05)
@@ -174,16 +196,12 @@ async def run(database: Database, recipients: int, processes: int, allowed: floa
         async with engine.connect() as connection:
             marked = {int(chat) for chat, in (await connection.execute(
                 select(User.external_id).where(User.unreachable_since.is_not(None)))).all()}
+        budget = budget_for(redis_url, engine)
+        assert budget is not None
+        pace = await budget.pace(f"telegram:{prefix}")
+        await budget.close()
     finally:
-        for bot in bots:
-            if bot.returncode is None:
-                bot.send_signal(signal.SIGTERM)
-        for bot in bots:
-            try:
-                await asyncio.wait_for(bot.wait(), 15)
-            except TimeoutError:
-                bot.kill()
-                await bot.wait()
+        await stop_bots(bots)
         await engine.dispose()
         await api.close()
     unknown = count_in_logs(logs, prefix, "sent again, may go twice")
@@ -199,7 +217,7 @@ async def run(database: Database, recipients: int, processes: int, allowed: floa
         + sum(n - 1 for n in api.forbidden.values() if n > 1),
         never_attempted=len(chats - attempted),
         blocked_match=marked == {chat for chat in chats if blocked(chat)},
-        unknown=unknown, kills=killed, wall=wall)
+        unknown=unknown, kills=killed, wall=wall, pace=pace)
 
 
 def show(title: str, result: Result, target: float | None) -> None:
@@ -207,7 +225,8 @@ def show(title: str, result: Result, target: float | None) -> None:
     print(f"\n== {title}")
     print(f"{result.recipients:,} recipients, {result.processes} processes · "
           f"{result.seconds:.1f} s of sending ({result.wall:.1f} s from the start) · "
-          f"429 answers {result.too_many} ({result.too_many_chat} of them per chat)")
+          f"429 answers {result.too_many} ({result.too_many_chat} of them per chat); "
+          f"the shared pace at the end {result.pace:.3f} of BROADCAST_RATE")
     mark = "" if target is None else f"  ({'PASS' if ratio >= target else 'MISS'}, " \
                                      f"target ≥ {target})"
     print(f"achieved {result.achieved:.2f}/s of {result.allowed:.0f}/s allowed: "
@@ -241,8 +260,8 @@ def arguments(description: str | None) -> argparse.ArgumentParser:
 
 async def main() -> None:
     parser = arguments(__doc__)
-    parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=30.0, help="allowed messages/s")
     parser.add_argument("--headroom", type=float, default=0.99,
                         help="BROADCAST_RATE as a share of the allowed rate")

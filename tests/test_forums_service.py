@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -295,6 +295,42 @@ async def test_reminders_are_sent_once_at_their_time(app: App) -> None:
     assert await run(maker, notifier, compose, "w", start - timedelta(hours=1)) == {"sent": 1}
     assert [kind for _, kind, _ in recorder.sent] == ["before"] * 3
     assert [text.split(":")[1] for _, _, text in recorder.sent] == ["10080", "1440", "120"]
+
+
+async def starts_at(app: App, forum_id: int) -> datetime:
+    async with app.engine.sessionmaker() as db:
+        forum = await forums.get(db, forum_id)
+    assert forum is not None
+    return forum.starts_at.replace(tzinfo=clock.now().tzinfo)
+
+
+class Gate(Recorder):
+    """Holds every push until `together` of them are in flight at once."""
+
+    def __init__(self, together: int) -> None:
+        super().__init__()
+        self.together = together
+        self.arrived = 0
+        self.all_in = asyncio.Event()
+
+    async def __call__(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
+        self.arrived += 1
+        if self.arrived >= self.together:
+            self.all_in.set()
+        await asyncio.wait_for(self.all_in.wait(), 10)
+        return await super().__call__(external_id, replies, kind)
+
+
+async def test_reminders_due_together_go_out_together(app: App) -> None:
+    # Sent one after another, the first would wait for the others in vain.
+    forum_id, users = await setup(app, capacity=5, people=3)
+    await register_many(app, forum_id, users)
+    notifier, gate = Notifier(), Gate(3)
+    notifier.register("test", gate)
+    start = await starts_at(app, forum_id)
+    tally = await reminders.run_due(app.engine.sessionmaker, notifier, compose, "w",
+                                    start - timedelta(days=6))
+    assert tally == {"sent": 3} and len(gate.sent) == 3
 
 
 async def test_after_a_downtime_only_the_nearest_reminder_is_sent(app: App) -> None:

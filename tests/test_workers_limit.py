@@ -16,7 +16,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import App
 from bot.core.ratelimit import BROADCAST, INTERACTIVE, PriorityLimiter
-from bot.db.shared_limit import PostgresBudget, RedisBudget, budget_for
+from bot.db.shared_limit import (
+    CEILING_CLIMB,
+    CEILING_CUT,
+    CLIMB,
+    CUT,
+    FLOOR,
+    QUIET,
+    Pace,
+    PostgresBudget,
+    RedisBudget,
+    budget_for,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
@@ -96,15 +107,60 @@ async def check_bucket(budget: RedisBudget | PostgresBudget) -> None:
     assert await budget.take("other", 10.0, 3.0, 0.0) == 0.0  # buckets are apart
 
 
+def test_a_429_slows_the_pace_which_climbs_back_after_a_quiet_spell() -> None:
+    pace = Pace(stamp=100.0)
+    assert pace.at(110.0) == 1.0  # never above the configured rate
+    pace.cut(110.0, 1.0, paused=False)
+    assert pace.factor == pytest.approx(CUT)
+    assert pace.ceiling == pytest.approx(CEILING_CUT)
+    pace.cut(110.2, 1.0, paused=True)  # another 429 of the same burst counts once
+    assert pace.factor == pytest.approx(CUT)
+    # Nothing climbs during the pause and the quiet spell after it.
+    assert pace.at(110.2 + 1.0 + QUIET) == pytest.approx(CUT)
+    calm = 110.2 + 1.0 + QUIET
+    assert pace.at(calm + 2.0) == pytest.approx(CUT + 2.0 * CLIMB)
+    # Up to the ceiling (itself climbing slowly), not to the configured rate.
+    later = calm + (CEILING_CUT - CUT) / CLIMB + 10.0
+    assert pace.at(later) == pytest.approx(CEILING_CUT + (later - calm) * CEILING_CLIMB)
+    assert pace.at(later + 1e6) == 1.0
+
+
+def test_repeated_429s_cut_the_pace_down_to_the_floor() -> None:
+    pace = Pace()
+    for second in range(60):
+        pace.cut(float(second * 2), 1.0, paused=False)
+    assert pace.factor == FLOOR and pace.ceiling == FLOOR
+
+
+async def check_pace(budget: RedisBudget | PostgresBudget) -> None:
+    # Every process reads the same pace: a 429 in one slows all of them.
+    assert await budget.take("p", 10.0, 3.0, 0.0) == 0.0
+    assert await budget.pace("p") == 1.0
+    await budget.pause("p", 0.3)
+    assert await budget.pace("p") == pytest.approx(CUT)
+    await budget.pause("p", 0.3)  # the same burst: counted once
+    assert await budget.pace("p") == pytest.approx(CUT)
+    await asyncio.sleep(0.4)
+    await budget.pause("p", 0.3)  # a 429 after the pause: slower again
+    assert await budget.pace("p") == pytest.approx(CUT * CUT)
+    await asyncio.sleep(0.4)
+    # Still in the quiet spell: the pace holds, and the wait for a token is longer.
+    assert await budget.take("p", 10.0, 3.0, 0.0) > 0.0
+    assert await budget.pace("p") == pytest.approx(CUT * CUT)
+
+
 @needs_redis
-async def test_the_redis_bucket_keeps_rate_reserve_and_pause(redis_budget: RedisBudget) -> None:
+async def test_the_redis_bucket_keeps_rate_reserve_pause_and_pace(
+        redis_budget: RedisBudget) -> None:
     await check_bucket(redis_budget)
+    await check_pace(redis_budget)
 
 
-async def test_the_postgresql_bucket_keeps_rate_reserve_and_pause(app: App) -> None:
+async def test_the_postgresql_bucket_keeps_rate_reserve_pause_and_pace(app: App) -> None:
     if app.db.dialect.name != "postgresql":
         pytest.skip("the table's bucket is PostgreSQL's")
     await check_bucket(PostgresBudget(app.db))
+    await check_pace(PostgresBudget(app.db))
 
 
 async def test_the_budget_follows_the_settings(app: App) -> None:

@@ -8,7 +8,10 @@ first, so a running broadcast never slows a conversation down. `pause` (a 429's
 Several processes share one platform's limit through a `SharedBudget` (a token bucket
 in Redis or PostgreSQL, `bot/db/shared_limit.py`, given by the composition root): a
 turn granted here also takes a token from the shared bucket, waiting as long as it
-says; a pause is written there too, so a 429 stops every process. Replies keep their
+says; a pause is written there too, so a 429 stops every process and slows the
+bucket's pace for all of them (`bot.db.shared_limit.Pace`: ×0.9 after a 429, climbing
+back slowly after a quiet spell, never above `rate`). This process's own bucket slows
+down the same way after the 429s it gets. Replies keep their
 lead across processes: a broadcast takes a shared token only while `RESERVE` tokens
 are left over for replies. When the shared bucket cannot be reached, this process goes
 on at its own `rate` (and says so once).
@@ -23,6 +26,8 @@ import itertools
 import logging
 import time
 from typing import Protocol
+
+from bot.db.shared_limit import Pace
 
 INTERACTIVE = 0
 BROADCAST = 1
@@ -63,6 +68,7 @@ class PriorityLimiter:
         self._tokens = self.burst
         self._stamp = time.monotonic()
         self._paused_until = 0.0
+        self._pace = Pace(stamp=self._stamp)
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._wake: asyncio.Event | None = None
@@ -88,8 +94,12 @@ class PriorityLimiter:
         await future
 
     def pause(self, seconds: float) -> None:
-        """Nobody sends for `seconds` (from now): the platform said "too many requests"."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        """Nobody sends for `seconds` (from now): the platform said "too many requests";
+        then a slower pace, climbing back (`Pace`)."""
+        now = time.monotonic()
+        self._refill(now)
+        self._pace.cut(now, seconds, paused=now < self._paused_until)
+        self._paused_until = max(self._paused_until, now + seconds)
         self._tokens = 0.0
         if self.shared is not None:  # every other process waits too
             task = asyncio.get_running_loop().create_task(self._pause_shared(seconds))
@@ -137,7 +147,8 @@ class PriorityLimiter:
             self._stamp = now
             return
         start = max(self._stamp, self._paused_until)
-        self._tokens = min(self.burst, self._tokens + (now - start) * self.rate)
+        self._tokens = min(self.burst,
+                           self._tokens + (now - start) * self.rate * self._pace.at(now))
         self._stamp = now
 
     async def _run(self) -> None:
@@ -164,7 +175,8 @@ class PriorityLimiter:
                 self._tokens -= 1.0
                 heapq.heappop(self._waiters)[2].set_result(None)
                 continue
-            delay = max(self._paused_until - now, (1.0 - self._tokens) / self.rate, 0.0)
+            delay = max(self._paused_until - now,
+                        (1.0 - self._tokens) / (self.rate * self._pace.factor), 0.0)
             self._wake.clear()
             # Woken early by a new waiter (it may have a higher priority) or a pause.
             with contextlib.suppress(TimeoutError):

@@ -562,3 +562,8 @@ class RateBucket(Base):
     tokens: Mapped[float] = mapped_column(Float)
     stamp: Mapped[float] = mapped_column(Float)
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
+    # The pace after 429s (`bot.db.shared_limit.Pace`): a share of the configured rate,
+    # the most it climbs back to, and when it starts climbing.
+    factor: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    ceiling: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    calm: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
