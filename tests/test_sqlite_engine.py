@@ -129,64 +129,64 @@ async def test_a_transaction_left_open_does_not_outlive_its_connection(
     assert names == ["committed"]
 
 
-async def test_a_menu_step_is_one_read_and_writes_nothing(tmp_path: Path) -> None:
+@pytest.fixture
+async def started(tmp_path: Path) -> AsyncIterator[Any]:
+    """A Kazakh-speaking user who has sent /start, to the whole bot on a SQLite file."""
+    from bot.app import build_app
+    from tests.conftest import Chat, make_settings
+
+    app = await build_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"))
+    try:
+        chat = Chat(app, language_hint="kk")
+        await chat.text("/start")
+        yield chat
+    finally:
+        await app.close()
+
+
+async def test_a_menu_step_is_one_read_and_writes_nothing(started: Any) -> None:
     """The engine's hot path: one joined SELECT for the user, the session and the role;
     a step that changes nothing writes nothing and begins no transaction, one that moves
     the session writes it once, in one transaction."""
-    from bot.app import build_app
-    from tests.conftest import Chat, make_settings
-
-    app = await build_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"))
-    try:
-        chat = Chat(app, language_hint="kk")
-        await chat.text("/start")
-        await chat.press("prj")
-        async with statements(app.engine.database) as sent:
-            await chat.press("menu")
-        assert len(sent) == 1 and sent[0].startswith("SELECT users.id"), sent
-        async with statements(app.engine.database) as sent:
-            await chat.press("menu")  # the same screen again
-            await chat.press("num")  # another screen
-        assert len(sent) == 2 and all(s.startswith("SELECT") for s in sent), sent
-        async with statements(app.engine.database) as sent:
-            await chat.text("/language")  # the session now waits for a language
-        assert [s.split()[0] for s in sent] == ["SELECT", "BEGIN", "UPDATE", "COMMIT"], sent
-        assert sent[2].startswith("UPDATE sessions"), sent
-    finally:
-        await app.close()
+    chat, app = started, started.app
+    await chat.press("prj")
+    async with statements(app.engine.database) as sent:
+        await chat.press("menu")
+    assert len(sent) == 1 and sent[0].startswith("SELECT users.id"), sent
+    async with statements(app.engine.database) as sent:
+        await chat.press("menu")  # the same screen again
+        await chat.press("num")  # another screen
+    assert len(sent) == 2 and all(s.startswith("SELECT") for s in sent), sent
+    async with statements(app.engine.database) as sent:
+        await chat.text("/language")  # the session now waits for a language
+    assert [s.split()[0] for s in sent] == ["SELECT", "BEGIN", "UPDATE", "COMMIT"], sent
+    assert sent[2].startswith("UPDATE sessions"), sent
 
 
-async def test_a_step_writing_through_its_session_is_one_transaction(tmp_path: Path) -> None:
+async def test_a_step_writing_through_its_session_is_one_transaction(started: Any) -> None:
     """A flow's own writes (`ctx.db`) and the engine's (the update's id, the session) go
     in one transaction; a step that only reads through `ctx.db` stores nothing, not even
     its update's id."""
-    from bot.app import build_app
     from bot.core.events import Event, EventKind
-    from tests.conftest import Chat, make_settings
 
-    app = await build_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"))
-    try:
-        chat = Chat(app, language_hint="kk")
-        await chat.text("/start")
-        await chat.press("el:new")
-        async with statements(app.engine.database) as sent:
-            await app.engine.handle(Event(chat.identity, EventKind.BUTTON, update_id="41",
-                                          payload="el:a:nationality:yes"))
-        assert [" ".join(s.split()[:3]) for s in sent] == [
-            "SELECT users.id, users.language,",
-            "SELECT eligibility_checks.id, eligibility_checks.user_id,",
-            "BEGIN", "UPDATE eligibility_checks SET", "INSERT INTO handled_updates",
-            "COMMIT"], sent
-        for answer in ("nationality_document:yes", "ever_citizen:no", "permanent:yes"):
-            await chat.press(f"el:a:{answer}")
-        await chat.text("Китай")
-        for answer in ("family_size:2", "family_kazakh:all", "quota:yes"):
-            await chat.press(f"el:a:{answer}")
-        async with statements(app.engine.database) as sent:
-            await chat.press("el:plan")  # reads the result, changes nothing
-        assert [s.split()[0] for s in sent] == ["SELECT", "SELECT"], sent
-    finally:
-        await app.close()
+    chat, app = started, started.app
+    await chat.press("el:new")
+    async with statements(app.engine.database) as sent:
+        await app.engine.handle(Event(chat.identity, EventKind.BUTTON, update_id="41",
+                                      payload="el:a:nationality:yes"))
+    assert [" ".join(s.split()[:3]) for s in sent] == [
+        "SELECT users.id, users.language,",
+        "SELECT eligibility_checks.id, eligibility_checks.user_id,",
+        "BEGIN", "UPDATE eligibility_checks SET", "INSERT INTO handled_updates",
+        "COMMIT"], sent
+    for answer in ("nationality_document:yes", "ever_citizen:no", "permanent:yes"):
+        await chat.press(f"el:a:{answer}")
+    await chat.text("Китай")
+    for answer in ("family_size:2", "family_kazakh:all", "quota:yes"):
+        await chat.press(f"el:a:{answer}")
+    async with statements(app.engine.database) as sent:
+        await chat.press("el:plan")  # reads the result, changes nothing
+    assert [s.split()[0] for s in sent] == ["SELECT", "SELECT"], sent
 
 
 async def test_the_hot_path_read_is_what_sqlalchemy_reads(app: Any) -> None:
