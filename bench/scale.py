@@ -99,11 +99,11 @@ class Database:
             await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def environment(url: str, api: FakeBotAPI, rate: float, redis_url: str | None,
+def environment(url: str, api_url: str, rate: float, redis_url: str | None,
                 prefix: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("BOT_", "TELEGRAM_", "WHATSAPP_", "REDIS_"))}
-    env.update({"DATABASE_URL": url, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api.url,
+    env.update({"DATABASE_URL": url, "BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api_url,
                 "BROADCAST_RATE": str(rate), "LOG_LEVEL": "WARNING",
                 "PYTHONPATH": str(ROOT)})
     if redis_url:
@@ -120,15 +120,17 @@ async def migrate(url: str) -> None:
     assert await child.wait() == 0, "migrations failed"
 
 
-async def start_bots(env: dict[str, str], processes: int, logs: Path,
-                     prefix: str) -> list[asyncio.subprocess.Process]:
-    """`processes` whole `python -m bot run` processes, each logging to a file of `logs`."""
+async def start_bots(env: dict[str, str], processes: int, logs: Path, prefix: str,
+                     ports: list[int] | None = None) -> list[asyncio.subprocess.Process]:
+    """`processes` whole `python -m bot run` processes, each logging to a file of `logs`
+    and serving HTTP on its port of `ports` (free ones when not given)."""
     bots = []
     for number in range(processes):
         log = (logs / f"{prefix}-bot-{number}.log").open("wb")
+        port = ports[number] if ports is not None else free_port()
         bots.append(await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=ROOT,
-            env={**env, "HTTP_PORT": str(free_port())}, stdin=asyncio.subprocess.DEVNULL,
+            env={**env, "HTTP_PORT": str(port)}, stdin=asyncio.subprocess.DEVNULL,
             stdout=log, stderr=log))
     return bots
 
@@ -157,7 +159,7 @@ async def run(database: Database, recipients: int, processes: int, allowed: floa
     api = FakeBotAPI(allowed)
     await api.start()
     prefix = str(int(time.time() * 1000) % 10**9)
-    env = environment(url, api, allowed * headroom, redis_url, prefix)
+    env = environment(url, api.url, allowed * headroom, redis_url, prefix)
     engine = create_async_engine(url)
     started = time.monotonic()
     killed: list[dict[str, Any]] = []

@@ -149,7 +149,7 @@ async def run(args: argparse.Namespace, logs: Path) -> None:
         api = FakeBotAPI(args.rate)
         await api.start()
         prefix = str(int(time.time() * 1000) % 10**9)
-        env = environment(url, api, args.rate * 0.99, args.redis_url, prefix)
+        env = environment(url, api.url, args.rate * 0.99, args.redis_url, prefix)
         env["REMINDER_INTERVAL_SECONDS"] = str(args.interval)
         engine = create_async_engine(url)
         bots = await start_bots(env, args.processes, logs, prefix)

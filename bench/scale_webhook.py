@@ -28,8 +28,6 @@ import asyncio
 import itertools
 import math
 import os
-import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -37,11 +35,18 @@ from pathlib import Path
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
-from bench.scale import Database, arguments, free_port, migrate
+from bench.scale import (
+    Database,
+    arguments,
+    environment,
+    free_port,
+    migrate,
+    start_bots,
+    stop_bots,
+)
 from bench.telegram_webhook import (
     BOT_TOKEN,
     HOST,
-    PROJECT,
     SECRET,
     WEBHOOK_PATH,
     FakeTelegram,
@@ -82,25 +87,15 @@ class Cluster:
         return sum(_proc_cpu(process.pid) for process in self.processes)
 
     async def start(self) -> None:
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("BOT_", "TELEGRAM_", "WHATSAPP_", "REDIS_"))}
-        env.update({
-            "DATABASE_URL": self.database_url, "BOT_TOKEN": BOT_TOKEN,
-            "TELEGRAM_API_URL": self.api_base, "TELEGRAM_MODE": "webhook",
-            "TELEGRAM_WEBHOOK_URL": "https://bench.invalid" + WEBHOOK_PATH,
-            "TELEGRAM_WEBHOOK_SECRET": SECRET, "HTTP_HOST": HOST, "LOG_LEVEL": "WARNING",
-            # The processes' own cost is measured, not Telegram's ~30 messages/s.
-            "BROADCAST_RATE": "1000000", "PYTHONPATH": str(PROJECT)})
-        if self.redis_url:
-            env["REDIS_URL"] = self.redis_url
-        for number in range(self.count):
-            port = free_port()
-            log = (self.logs / f"n{self.count}-bot-{number}.log").open("wb")
-            self.processes.append(await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=PROJECT,
-                env={**env, "HTTP_PORT": str(port)}, stdin=asyncio.subprocess.DEVNULL,
-                stdout=log, stderr=log))
-            self.ports.append(port)
+        # The processes' own cost is measured, not Telegram's ~30 messages/s.
+        env = environment(self.database_url, self.api_base, 1_000_000, self.redis_url,
+                          f"n{self.count}")
+        env.update({"BOT_TOKEN": BOT_TOKEN, "TELEGRAM_MODE": "webhook",
+                    "TELEGRAM_WEBHOOK_URL": "https://bench.invalid" + WEBHOOK_PATH,
+                    "TELEGRAM_WEBHOOK_SECRET": SECRET, "HTTP_HOST": HOST})
+        self.ports = [free_port() for _ in range(self.count)]
+        self.processes = await start_bots(env, self.count, self.logs, f"n{self.count}",
+                                          self.ports)
         self._turn = itertools.cycle(
             [f"http://{HOST}:{port}{WEBHOOK_PATH}" for port in self.ports])
         await self._ready()
@@ -123,15 +118,7 @@ class Cluster:
                     await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
-        for process in self.processes:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_bots(self.processes)
 
 
 @dataclass

@@ -73,7 +73,8 @@ class _Prepared:
     row: Callable[..., Any]
 
 
-_PREPARED: dict[tuple[int, str], _Prepared] = {}
+# By statement (a statement of the hot path lives as long as the process).
+_PREPARED: dict[Select[Any], _Prepared] = {}
 
 
 def _prepare(query: Select[Any], dialect: Dialect) -> _Prepared:
@@ -104,10 +105,9 @@ async def first_row(connection: AsyncConnection, query: Select[Any],
     usual, through SQLAlchemy."""
     if connection.dialect.name != "sqlite":
         return (await connection.execute(query, params)).first()
-    key = (id(query), connection.dialect.name)
-    prepared = _PREPARED.get(key)
+    prepared = _PREPARED.get(query)
     if prepared is None:
-        prepared = _PREPARED[key] = _prepare(query, connection.dialect)
+        prepared = _PREPARED[query] = _prepare(query, connection.dialect)
     values = [process(params[name]) if process else params[name]
               for name, process in prepared.params]
     driver = (await connection.get_raw_connection()).driver_connection
