@@ -23,7 +23,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_desk import CoordinatorDesk
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.core import metrics
-from bot.core.notify import Notifier
+from bot.core.notify import STATUS_WAIT, Notifier
 from bot.core.replies import Reply
 from bot.db.leader import Leadership, Lease, SingleProcessLock, worker_name
 from bot.db.models import Broadcast, User
@@ -228,7 +228,7 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     if telegram is not None:
         notifier.register("telegram", telegram.push)
     if whatsapp is not None:
-        notifier.register("whatsapp", whatsapp.push)
+        notifier.register("whatsapp", whatsapp.push, status_wait=STATUS_WAIT)
         notifier.register_files("whatsapp", whatsapp.client.download_media)
     if telegram is not None and settings.coordinator_chat_id is not None:
         telegram.desk = CoordinatorDesk(telegram, notifier)  # questions to coordinators

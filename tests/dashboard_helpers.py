@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App, build_app
 from bot.clock import now
-from bot.core.notify import PushResult
+from bot.core.notify import Pushed, PushResult
 from bot.core.replies import Reply
 from bot.db.models import User
 from bot.services import coordinators
@@ -109,6 +109,6 @@ class Outbox:
 
     sent: list[tuple[str, list[Reply]]] = field(default_factory=list)
 
-    async def __call__(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
+    async def __call__(self, external_id: str, replies: list[Reply], kind: str) -> Pushed:
         self.sent.append((external_id, replies))
-        return PushResult.SENT
+        return Pushed(PushResult.SENT, (f"m{len(self.sent)}",))

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot import clock
 from bot.app import App
-from bot.core.notify import Notifier, PushResult
+from bot.core.notify import Notifier, Pushed, PushResult
 from bot.core.replies import Reply
 from bot.db.models import Registration, Reminder
 from bot.services import forums, reminders
@@ -266,9 +266,11 @@ class Recorder:
         self.sent: list[tuple[str, str, str]] = []
         self.result = result
 
-    async def __call__(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
+    async def __call__(self, external_id: str, replies: list[Reply], kind: str) -> Pushed:
         self.sent.append((external_id, kind, replies[0].text))
-        return self.result
+        if self.result is not PushResult.SENT:
+            return Pushed(self.result)
+        return Pushed(self.result, (f"m{len(self.sent)}",))
 
 
 def compose(due: reminders.Due, now) -> list[Reply]:  # type: ignore[no-untyped-def]
@@ -313,7 +315,7 @@ class Gate(Recorder):
         self.arrived = 0
         self.all_in = asyncio.Event()
 
-    async def __call__(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
+    async def __call__(self, external_id: str, replies: list[Reply], kind: str) -> Pushed:
         self.arrived += 1
         if self.arrived >= self.together:
             self.all_in.set()

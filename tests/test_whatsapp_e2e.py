@@ -317,23 +317,24 @@ async def test_push_maps_reminder_kinds_to_templates_and_reports_results(wa: WA)
     await wa.deliver(user.text("сәлем"))
     await wa.deliver(user.button("lang:en", "English"))
     external = "KZ.4000000000000000012"
-    assert await wa.channel.push(external, [Reply("Forum in one hour")], "before") \
-        is PushResult.SENT
-    assert wa.api.sent[-1].type == "text"
+    pushed = await wa.channel.push(external, [Reply("Forum in one hour")], "before")
+    assert pushed.result is PushResult.SENT
+    assert wa.api.sent[-1].type == "text" and pushed.message_ids == (wa.api.sent[-1].wamid,)
     await _aged(wa, external, 30)
     for kind, template in (("before", "reminder"), ("changed", "notice"),
                            ("promoted", "notice"), ("broadcast", "broadcast")):
         mark = wa.api.mark()
-        result = await wa.channel.push(external, [Reply("Hall B\n\n10:00")], kind)
-        assert result is PushResult.SENT
+        pushed = await wa.channel.push(external, [Reply("Hall B\n\n10:00")], kind)
+        assert pushed.result is PushResult.SENT
         sent = wa.api.messages_to(user.recipient, mark)
-        assert [m.type for m in sent] == ["template"]
+        assert [m.type for m in sent] == ["template"] and pushed.message_ids == (sent[0].wamid,)
         assert sent[0].payload["template"]["name"] == \
             getattr(wa.app.settings, f"whatsapp_template_{template}")
     wa.api.fail_next(131026)
-    assert await wa.channel.push(external, [Reply("x")], "before") is PushResult.UNREACHABLE
+    assert (await wa.channel.push(external, [Reply("x")], "before")).result \
+        is PushResult.UNREACHABLE
     wa.api.fail_next(131000)
-    assert await wa.channel.push(external, [Reply("x")], "before") is PushResult.FAILED
+    assert (await wa.channel.push(external, [Reply("x")], "before")).result is PushResult.FAILED
 
 
 async def test_files_go_through_the_media_endpoint_with_captions(wa: WA) -> None:

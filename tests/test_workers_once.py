@@ -12,10 +12,11 @@ from sqlalchemy import select, update
 
 from bot import clock
 from bot.app import App
+from bot.core.notify import STATUS_WAIT
 from bot.core.replies import Reply
 from bot.db.models import BroadcastDelivery
 from bot.services import broadcasts
-from bot.services.broadcasts import STATUS_WAIT, Outcome, Sender
+from bot.services.broadcasts import Outcome, Sender
 from tests.test_broadcasts import add_user, new_broadcast
 
 D = BroadcastDelivery

@@ -22,11 +22,11 @@ from bot.channels.telegram_send import (
     TelegramSender,
     Unreachable,
 )
-from bot.core.notify import PushResult
+from bot.core.notify import STATUS_WAIT, PushResult
 from bot.core.ratelimit import BROADCAST, PriorityLimiter
 from bot.core.replies import Reply
 from bot.db.models import DeliveryStatus
-from bot.services.broadcasts import RETRY, STATUS_WAIT, Outcome
+from bot.services.broadcasts import RETRY, Outcome
 
 if TYPE_CHECKING:
     from bot.channels.whatsapp import WhatsAppChannel
@@ -70,10 +70,10 @@ class WhatsAppBroadcaster:
         self.channel = channel
 
     async def send(self, external_id: str, reply: Reply, key: str) -> Outcome:
-        result, wamid = await self.channel.push_with_id(external_id, [reply], "broadcast",
-                                                        priority=BROADCAST)
+        pushed = await self.channel.push(external_id, [reply], "broadcast", priority=BROADCAST)
+        result = pushed.result
         if result is PushResult.SENT:
-            return Outcome(DeliveryStatus.SENT, message_id=wamid)
+            return Outcome(DeliveryStatus.SENT, message_id=next(iter(pushed.message_ids), None))
         if result is PushResult.UNREACHABLE:
             return Outcome(DeliveryStatus.BLOCKED, error="undeliverable")
         if result is PushResult.NO_CHANNEL:

@@ -62,7 +62,7 @@ from bot.core import metrics
 from bot.core.engine import Engine, Unavailable
 from bot.core.events import Event, EventKind, Identity
 from bot.core.i18n import N_, Translations
-from bot.core.notify import PushResult
+from bot.core.notify import Pushed, PushResult
 from bot.core.ratelimit import PriorityLimiter, SharedBudget
 from bot.core.replies import Reply
 
@@ -433,8 +433,8 @@ class TelegramChannel:
                      edit: int | None = None, *, reply_to: int | None = None,
                      sent: list[int] | None = None) -> PushResult:
         """Send the replies; with `edit`, the first one replaces that message's text.
-        In a group: `reply_to` makes each message a reply to that one, and `sent` gets
-        the ids of the messages sent (the coordinators' desk keeps them)."""
+        In a group: `reply_to` makes each message a reply to that one. `sent` gets the
+        ids of the messages sent (the coordinators' desk and `push` keep them)."""
         try:
             for index, reply in enumerate(replies):
                 markup = self._markup(chat_id, reply)
@@ -475,9 +475,12 @@ class TelegramChannel:
             return ReplyKeyboardRemove()
         return keyboard(reply)
 
-    async def push(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
-        """A message the bot starts (a reminder, a notice)."""
-        return await self.render(Identity(CHANNEL, external_id), int(external_id), replies)
+    async def push(self, external_id: str, replies: list[Reply], kind: str) -> Pushed:
+        """A message the bot starts (a reminder, a notice), and the ids of what went out."""
+        sent: list[int] = []
+        result = await self.render(Identity(CHANNEL, external_id), int(external_id), replies,
+                                   sent=sent)
+        return Pushed(result, tuple(str(message_id) for message_id in sent))
 
 
 def _chat_of(update: Update) -> int:

@@ -37,7 +37,7 @@ from bot.core import metrics
 from bot.core.engine import Engine
 from bot.core.events import Identity
 from bot.core.i18n import Translations
-from bot.core.notify import PushResult
+from bot.core.notify import Pushed, PushResult
 from bot.core.ratelimit import INTERACTIVE, PriorityLimiter, SharedBudget
 from bot.core.replies import Choice, Reply
 
@@ -165,16 +165,13 @@ class WhatsAppChannel:
     async def in_window(self, external_id: str) -> bool:
         return await self.outgoing.in_window(external_id)
 
-    async def push(self, external_id: str, replies: list[Reply], kind: str) -> PushResult:
+    async def push(self, external_id: str, replies: list[Reply], kind: str, *,
+                   priority: int = INTERACTIVE) -> Pushed:
         """A message the bot starts (the `Notifier` sender): normal messages inside the
         24-hour window; outside it, or when the API answers 131047, the approved
-        template of its kind with the replies' text."""
-        return (await self.outgoing.push(external_id, replies, kind))[0]
-
-    async def push_with_id(self, external_id: str, replies: list[Reply], kind: str, *,
-                           priority: int = INTERACTIVE) -> tuple[PushResult, str | None]:
-        """`push`, also returning the first message's wamid (broadcasts keep it; their
-        messages go at `BROADCAST` priority, behind replies to users)."""
+        template of its kind with the replies' text. With the wamids of what went out
+        (reminders and broadcasts keep the first; broadcasts go at `BROADCAST`
+        priority, behind replies to users)."""
         return await self.outgoing.push(external_id, replies, kind, priority)
 
     async def notify(self, external_id: str, text: str, *, kind: str = "notice",

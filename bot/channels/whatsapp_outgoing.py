@@ -34,11 +34,11 @@ from bot.core.engine import Engine
 from bot.core.events import Identity
 from bot.core.i18n import Translations, Translator
 from bot.core.inbound import whole_number
-from bot.core.notify import PushResult
+from bot.core.notify import Pushed, PushResult
 from bot.core.ratelimit import BROADCAST, INTERACTIVE
 from bot.core.replies import Attachment, Choice, Reply
 from bot.db.models import User
-from bot.services import broadcasts
+from bot.services import broadcasts, reminders
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +181,10 @@ class Outgoing:
         return contacts.in_window(last)
 
     async def push(self, external_id: str, replies: list[Reply], kind: str,
-                   priority: int = INTERACTIVE) -> tuple[PushResult, str | None]:
+                   priority: int = INTERACTIVE) -> Pushed:
         """A message the bot starts: normal messages inside the 24-hour window; outside
         it, or when the API answers 131047, the approved template of its kind
-        (`template_kind`) with the replies' text. Also returns the first message's id."""
+        (`template_kind`) with the replies' text. With the ids of what went out."""
         template = template_kind(kind)
         identity = Identity(CHANNEL, external_id)
         text = "\n\n".join(reply.text for reply in replies if reply.text.strip())
@@ -195,23 +195,23 @@ class Outgoing:
         sent, error = await self._send_all(identity, address, replies, priority)
         await self.record(external_id, sent, kind=template, text=text)
         if error is None:
-            return PushResult.SENT, sent[0] if sent else None
+            return Pushed(PushResult.SENT, tuple(sent))
         if error.kind is ErrorKind.OUTSIDE_WINDOW and not sent:
             return await self.push_template(identity, template, text, priority)
         if error.kind is ErrorKind.UNDELIVERABLE:
-            return PushResult.UNREACHABLE, None
-        return PushResult.FAILED, None
+            return Pushed(PushResult.UNREACHABLE)
+        return Pushed(PushResult.FAILED)
 
     async def notify(self, external_id: str, text: str, *, kind: str = "notice",
                      choices: tuple[Choice, ...] = ()) -> PushResult:
         """`push` of one text (and buttons)."""
         reply = Reply(text, (choices,) if choices else ())
-        return (await self.push(external_id, [reply], kind))[0]
+        return (await self.push(external_id, [reply], kind)).result
 
     async def push_template(self, identity: Identity, kind: str, text: str,
-                            priority: int) -> tuple[PushResult, str | None]:
+                            priority: int) -> Pushed:
         if not text:
-            return PushResult.FAILED, None
+            return Pushed(PushResult.FAILED)
         async with self.sessionmaker() as db:
             address, _ = await contacts.recipient(db, identity.external_id)
         translator = await self.translator(identity)
@@ -219,10 +219,10 @@ class Outgoing:
         wamid, error = await self._post(identity, address, payload, priority)
         if wamid is not None:
             await self.record(identity.external_id, [wamid], kind="template")
-            return PushResult.SENT, wamid
+            return Pushed(PushResult.SENT, (wamid,))
         if error is not None and error.kind is ErrorKind.UNDELIVERABLE:
-            return PushResult.UNREACHABLE, None
-        return PushResult.FAILED, None
+            return Pushed(PushResult.UNREACHABLE)
+        return Pushed(PushResult.FAILED)
 
     # ---- statuses -------------------------------------------------------------------------
 
@@ -241,11 +241,15 @@ class Outgoing:
             external_id = record.external_id if record is not None else \
                 await contacts.external_id_of(db, status.user_id, status.wa_id)
             # Announcements count their deliveries and reads by the same wamid; one of no
-            # record resolves an announcement whose sending outcome was lost in a crash.
+            # record resolves an announcement or a reminder whose sending outcome was lost
+            # in a crash.
+            recipient = external_id if record is None else None
             await broadcasts.on_whatsapp_status(db, status.wamid, status.status,
                                                 error.title if error is not None else None,
-                                                recipient=external_id if record is None
-                                                else None, now=clock.now())
+                                                recipient=recipient, now=clock.now())
+            if recipient is not None:
+                await reminders.on_whatsapp_status(db, status.wamid, status.status,
+                                                   recipient, clock.now())
             if (record is not None and status.status == "failed" and error is not None
                     and error.kind is ErrorKind.OUTSIDE_WINDOW
                     and record.kind in TEMPLATE_KINDS and record.text):

@@ -144,7 +144,7 @@ class Context:
         """Send a message to a user now (a follow-up only, see `after`)."""
         if not self.stored:
             raise RuntimeError("deliver() waits on the network: call it in ctx.after()")
-        return await self.notifier.push(channel, external_id, replies, "notice")
+        return (await self.notifier.push(channel, external_id, replies, "notice")).result
 
     async def fetch_file(self, file: InboundFile) -> Attachment | None:
         """The bytes of a file this event carries (a follow-up only, see `after`)."""

@@ -101,6 +101,17 @@ class QueueColumns:
     last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH), default=None)
 
 
+class IntentColumns:
+    """The columns of a queue row whose work is one message sent at most once
+    (`bot.db.queue.Intents`): the intent, written just before the request goes to the
+    platform, and the result after it (when, and the platform's id of the message). A row
+    claimed again with the intent set and no message id may have gone out already."""
+
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    message_id: Mapped[str | None] = mapped_column(String(255), default=None)
+
+
 class User(Base):
     """A person on one channel (Telegram user id, console user name, ...)."""
 
@@ -353,10 +364,10 @@ class ReminderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Reminder(QueueColumns, Base):
+class Reminder(QueueColumns, IntentColumns, Base):
     """A message due to a registered person: a reminder before the start, or a notice
     (promoted from the waiting list, forum changed, forum cancelled). A queue row
-    (`bot.services.reminders`), taken once `due_at` has come."""
+    (`bot.services.reminders`), taken once `due_at` has come, sent at most once."""
 
     __tablename__ = "reminders"
     __table_args__ = (Index("ix_reminders_status_due", "status", "due_at"),)
@@ -368,7 +379,6 @@ class Reminder(QueueColumns, Base):
     kind: Mapped[str] = mapped_column(String(16))  # before, promoted, changed, cancelled
     offset_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 # ---- announcements (broadcasts) ----------------------------------------------------------
@@ -412,7 +422,7 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"
 
 
-class BroadcastDelivery(QueueColumns, Base):
+class BroadcastDelivery(QueueColumns, IntentColumns, Base):
     """One recipient of a broadcast: a queue row (`bot.services.broadcasts`), sent once."""
 
     __tablename__ = "broadcast_deliveries"
@@ -430,12 +440,8 @@ class BroadcastDelivery(QueueColumns, Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str | None] = mapped_column(String(64), default=None)
     language: Mapped[str] = mapped_column(String(8))
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The platform's id of the sent message (a wamid), for delivery and read statuses.
     message_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
-    # The intent, written just before the request goes to the platform: a row claimed
-    # again with it set (and no message id) may have gone out already.
-    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 # ---- questions to a human (handover) -----------------------------------------------------

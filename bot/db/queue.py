@@ -45,6 +45,15 @@ Putting a new table on the queue:
    by this consumer), `consumer.hold([row.id])` after the flush, and hand it over in
    memory. A poller calling `consumer.claim` picks up only the rows nobody holds: never
    claimed, or whose owner stopped renewing.
+
+Messages sent at most once (reminders, broadcast deliveries: a table with
+`bot.db.models.IntentColumns` too). `Intents.mark` commits a row's intent
+(`attempted_at`) before its request goes to the platform, a batch of rows at a time;
+the result (the message id) is recorded with the row's `finish`. A row claimed again
+with an intent and no result may have gone out: `retaken` says what to do with it,
+from how long the platform takes to tell that a message went out (WhatsApp's status
+webhook, `resolve`) or that it cannot tell (Telegram). A `retry` clears the intent
+(the platform answered with an error: nothing went out); a `release` keeps it.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
@@ -65,7 +75,7 @@ from sqlalchemy.orm import aliased
 
 from bot.clock import now
 from bot.db.dialect import skip_locked
-from bot.db.models import ERROR_LENGTH, OWNER_LENGTH, QueueColumns
+from bot.db.models import ERROR_LENGTH, OWNER_LENGTH, IntentColumns, QueueColumns
 from bot.db.outage import OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
@@ -204,7 +214,11 @@ class Queue(Generic[M]):
             else:
                 again.append({"id": row_id, "next_attempt_at": now + self.backoff_after(attempts),
                               "last_error": _error(error)})
-        await self.finish(db, again, self.pending)
+        # The platform answered with an error: nothing went out, no intent stands.
+        cleared: dict[str, Any] = {}
+        if issubclass(self.model, IntentColumns):
+            cleared["attempted_at"] = None
+        await self.finish(db, again, self.pending, **cleared)
         await self.give_up(db, given_up)
         return [row_id for row_id, _ in given_up]
 
@@ -212,6 +226,21 @@ class Queue(Generic[M]):
         """Rows (id, reason) that will never succeed: failed, with the reason."""
         await self.finish(db, [{"id": row_id, "last_error": _error(reason)}
                                for row_id, reason in rows], self.failed)
+
+    async def resolve(self, db: AsyncSession, where: ColumnElement[bool], message_id: str,
+                      status: str, now: datetime | None = None) -> None:
+        """The platform told that a message went out (a status naming its recipient):
+        the rows matching `where` whose outcome was unknown (an intent, no message id)
+        end in `status` with its id (sent `now`, else at the intent). Every such row of
+        that recipient: at most once, never twice."""
+        m = self._m
+        await db.execute(
+            update(self.model).where(where, m.message_id.is_(None), m.attempted_at.is_not(None),
+                                     m.status.in_((self.pending, self.claimed)))
+            .values(status=status, message_id=message_id,
+                    sent_at=now if now is not None else m.attempted_at, lease_owner=None,
+                    lease_expires_at=None, next_attempt_at=None, last_error=None)
+            .execution_options(synchronize_session=False))
 
     async def release(self, db: AsyncSession, ids: Iterable[int]) -> None:
         """Claimed rows whose work never started: pending again, the attempt not counted."""
@@ -311,3 +340,64 @@ class Consumer(Generic[M]):
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
         await self.stop()
+
+
+# ---- messages sent at most once --------------------------------------------------------------
+
+
+class Retaken(StrEnum):
+    """What to do with a row claimed again: its intent may stand from an earlier claim
+    whose process died while the request was out."""
+
+    SEND = "send"  # no intent, or no word from the platform in all the wait: never went out
+    WAIT = "wait"  # the platform may still tell it went out: not before the intent + the wait
+    UNKNOWN = "unknown"  # the platform cannot tell (Telegram): the table's own rule
+
+
+def retaken(attempted_at: datetime | None, wait: timedelta | None, now: datetime) -> Retaken:
+    """`wait`: how long the platform takes to tell that a message went out (WhatsApp's
+    status); None: it cannot tell."""
+    if attempted_at is None:
+        return Retaken.SEND
+    if wait is None:
+        return Retaken.UNKNOWN
+    return Retaken.WAIT if now < attempted_at + wait else Retaken.SEND
+
+
+class Intents:
+    """The intents of the messages about to go out on one queue, written together: each
+    `mark` returns once its row's `attempted_at` is committed."""
+
+    def __init__(self, queue: Queue[Any], sessionmaker: async_sessionmaker[AsyncSession],
+                 clock: Callable[[], datetime] = now) -> None:
+        assert issubclass(queue.model, IntentColumns), queue.model
+        self.model: Any = queue.model
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def mark(self, row_id: int) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row_id, future))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._waiting:  # what arrived while one batch was written is the next
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self.sessionmaker() as db, db.begin():
+                    await db.execute(update(self.model)
+                                     .where(self.model.id.in_([row for row, _ in batch]))
+                                     .values(attempted_at=self.clock())
+                                     .execution_options(synchronize_session=False))
+            except Exception as error:
+                for _row, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for _row, future in batch:
+                if not future.done():
+                    future.set_result(None)

@@ -12,12 +12,14 @@
   it has it. After a crash only rows left `sending` are taken again, once their lease
   has expired.
 - The intent (`attempted_at`) is written before a message goes to its platform (and
-  its turn from the rate limiter), the result (the message id) after. A row taken
+  its turn from the rate limiter), the result (the message id) after: the queue's
+  `Intents` and `retaken` (`bot.db.queue`), which reminders use too. A row taken
   again with an intent and no result may have gone out. On WhatsApp it goes out at
   most once: the status webhook of the message names the recipient and resolves the
-  row (`on_whatsapp_status`); only when no status came within `STATUS_WAIT` is it
-  sent again. Telegram cannot tell: the row is sent again (never lost), and the log
-  says it may have gone twice; at most the requests in flight at the crash do.
+  row (`on_whatsapp_status`); only when no status came within the platform's
+  `status_wait` (`bot.core.notify.STATUS_WAIT`) is it
+  sent again. Telegram cannot tell: an announcement is sent again (never lost), and
+  the log says it may have gone twice; at most the requests in flight at the crash do.
 - 403 marks the user unreachable and the row `blocked`; other errors retry with
   backoff, then the row is `failed` with the reason (`last_error`). WhatsApp's status
   webhook moves a row on to `delivered` and `read` (`on_whatsapp_status`).
@@ -34,6 +36,7 @@ from typing import Any, Final, Literal, Protocol, TypedDict, cast
 
 from sqlalchemy import (
     ColumnElement,
+    and_,
     exists,
     func,
     insert,
@@ -63,7 +66,7 @@ from bot.db.models import (
     User,
 )
 from bot.db.paging import Page, fetch_page
-from bot.db.queue import LEASE, Consumer, Queue
+from bot.db.queue import LEASE, Consumer, Intents, Queue, Retaken, retaken
 from bot.services import audit
 
 log = logging.getLogger(__name__)
@@ -332,9 +335,6 @@ def _running(now: datetime) -> ColumnElement[bool]:
 DELIVERIES: Queue[BroadcastDelivery] = Queue(
     D, pending=DS.PENDING, claimed=DS.SENDING, failed=DS.FAILED, ready=_running)
 _CLAIMED = (D.broadcast_id, D.user_id, D.channel, D.external_id, D.language, D.attempted_at)
-# A WhatsApp message accepted by Meta gets its "sent" status within seconds: a row with
-# an intent and no status this long after it was never sent.
-STATUS_WAIT = timedelta(minutes=2)
 UNKNOWN = "taken again after a crash while it was being sent: sent again, may go twice"
 
 
@@ -407,10 +407,6 @@ async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], n
     await queue.give_up(db, failed)
     await queue.release(db, released)
     await queue.finish(db, waiting, DS.PENDING)
-    again = [row_id for row_id, _attempts, _error in retry] + released
-    if again:  # not sent: no intent stands
-        await db.execute(update(D).where(D.id.in_(again)).values(attempted_at=None)
-                         .execution_options(synchronize_session=False))
     for status, rows in ended.items():
         await queue.finish(db, rows, status)
     if blocked_users:
@@ -431,14 +427,8 @@ async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str,
     recorded: it resolves a delivery whose outcome was unknown (intent, no result)."""
     if recipient is not None and status in _RANK:
         # A crash between Meta's answer and our record: the status tells it was sent.
-        await db.execute(
-            update(D).where(D.channel == "whatsapp", D.external_id == recipient,
-                            D.message_id.is_(None), D.attempted_at.is_not(None),
-                            D.status.in_((DS.PENDING, DS.SENDING)))
-            .values(status=DS(status), message_id=wamid, sent_at=now or D.attempted_at,
-                    lease_owner=None, lease_expires_at=None, next_attempt_at=None,
-                    last_error=None)
-            .execution_options(synchronize_session=False))
+        await DELIVERIES.resolve(db, and_(D.channel == "whatsapp", D.external_id == recipient),
+                                 wamid, DS(status), now)
     if status in _RANK:
         lower = [name for name, rank in _RANK.items() if rank < _RANK[status]]
         await db.execute(update(D).where(D.message_id == wamid, D.status.in_(lower))
@@ -460,42 +450,6 @@ class Platform(Protocol):
     def status_wait(self) -> timedelta | None: ...
 
     async def send(self, external_id: str, reply: Reply, key: str) -> Outcome: ...
-
-
-class Intents:
-    """The intents of the messages about to go out, written together: each `mark`
-    returns once its row's `attempted_at` is committed."""
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession],
-                 clock: Callable[[], datetime]) -> None:
-        self.sessionmaker = sessionmaker
-        self.clock = clock
-        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
-        self._writing: asyncio.Task[None] | None = None
-
-    async def mark(self, row_id: int) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row_id, future))
-        if self._writing is None or self._writing.done():
-            self._writing = asyncio.create_task(self._write())
-        await future
-
-    async def _write(self) -> None:
-        while self._waiting:  # what arrived while one batch was written is the next
-            batch, self._waiting = self._waiting, []
-            try:
-                async with self.sessionmaker() as db, db.begin():
-                    await db.execute(update(D).where(D.id.in_([row for row, _ in batch]))
-                                     .values(attempted_at=self.clock())
-                                     .execution_options(synchronize_session=False))
-            except Exception as error:
-                for _row, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for _row, future in batch:
-                if not future.done():
-                    future.set_result(None)
 
 
 @dataclass
@@ -529,7 +483,7 @@ class Sender:
     def __post_init__(self) -> None:
         self._queue = replace(DELIVERIES, lease=self.lease, max_attempts=self.max_attempts,
                               backoff=timedelta(seconds=self.backoff))
-        self._intents = Intents(self.sessionmaker, self.clock)
+        self._intents = Intents(self._queue, self.sessionmaker, self.clock)
 
     async def stop(self, wait: float = 10.0) -> None:
         """Claim nothing more; rows claimed but not yet sent go back to `pending`."""
@@ -646,13 +600,13 @@ class Sender:
         platform = self.platforms.get(row.channel)
         if platform is None:
             return Outcome(DS.SKIPPED, error="channel cannot start messages")
-        if row.attempted_at is not None:  # taken again after a crash mid-request
-            wait = getattr(platform, "status_wait", None)
-            if wait is None:
+        wait = getattr(platform, "status_wait", None)
+        match retaken(row.attempted_at, wait, self.clock()):
+            case Retaken.UNKNOWN:  # taken again after a crash mid-request
                 log.warning("broadcast delivery %s: %s", row.id, UNKNOWN)
-            elif self.clock() < row.attempted_at + wait:  # the status may still come
+            case Retaken.WAIT:  # the status may still come
+                assert row.attempted_at is not None and wait is not None
                 return Outcome(DS.PENDING, wait_until=row.attempted_at + wait)
-            # else no status in all that time: it never went out.
         message = await self._message(row.broadcast_id, row.language)
         await self._intents.mark(row.id)
         return await platform.send(row.external_id, message, f"{row.broadcast_id}")

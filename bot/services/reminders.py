@@ -1,9 +1,22 @@
-"""Delivery of reminders and notices: rows of the durable queue (`bot.db.queue`), sent once.
+"""Delivery of reminders and notices: rows of the durable queue (`bot.db.queue`), sent
+at most once.
 
 A reminder is taken once its `due_at` has come: `claim` marks due rows `sending` in one
 statement, so two processes never take the same row, and a row whose process died is
 taken over when its lease expires. APScheduler only wakes `run_due`; the rows are the
 record.
+
+The intent (`attempted_at`) is committed before the message goes to its channel (and
+its turn from the rate limiter), the result (the platform's message id) after: the
+queue's `Intents`, as for announcements. A row taken again with an intent and no result
+is one whose process died while its message was out, which may have gone:
+- WhatsApp tells: the status webhook of a message of no record names the recipient and
+  resolves the row as sent (`on_whatsapp_status`); the row waits for it the channel's
+  `status_wait` (2 minutes) after the intent, and is sent again only when none came.
+- Telegram cannot tell. A reminder is sent at most once: such a row is recorded `sent`
+  with `last_error` "outcome unknown" and not sent again (a reminder twice is worse
+  than one that, rarely, did not go out). What a crash can cost: the reminders whose
+  intent was written and whose result was not, a few per process, none of them twice.
 """
 
 from __future__ import annotations
@@ -30,12 +43,14 @@ from bot.db.models import (
     ReminderStatus,
     User,
 )
-from bot.db.queue import Consumer, Queue
+from bot.db.queue import Consumer, Intents, Queue, Retaken, retaken
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 S = ReminderStatus
+# A row taken again on a channel that cannot tell whether its message went out.
+UNKNOWN = "outcome unknown: the process sending it stopped; not sent again"
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -112,8 +127,9 @@ async def _superseded(db: AsyncSession, due: Due, now: datetime) -> bool:
 
 
 async def deliver(sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifier,
-                  compose: Compose, reminder_id: int, now: datetime) -> str:
-    """Send one claimed row; returns its final status."""
+                  compose: Compose, reminder_id: int, now: datetime,
+                  intents: Intents) -> str:
+    """Send one claimed row; returns its final status (pending: not yet)."""
     async with sessionmaker() as db, db.begin():
         due = await _load(db, reminder_id)
         if due is None:
@@ -123,24 +139,50 @@ async def deliver(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
         if reason is not None:
             await REMINDERS.finish(db, [reminder_id], S.SKIPPED, last_error=reason)
             return S.SKIPPED
-        replies = compose(due, now)
         channel, external_id = due.user.channel, due.user.external_id
+        attempted, wait = due.reminder.attempted_at, notifier.status_wait(channel)
+        match retaken(attempted, wait, now):
+            case Retaken.UNKNOWN:  # taken again after a crash mid-request: at most once
+                log.warning("reminder %s: %s", reminder_id, UNKNOWN)
+                await REMINDERS.finish(db, [reminder_id], S.SENT, sent_at=attempted,
+                                       last_error=UNKNOWN)
+                return S.SENT
+            case Retaken.WAIT:  # the platform's status may still tell it went out
+                assert attempted is not None and wait is not None
+                await REMINDERS.finish(db, [{"id": reminder_id,
+                                             "next_attempt_at": attempted + wait}], S.PENDING)
+                return S.PENDING
+        replies = compose(due, now)
         attempts = due.reminder.attempts
-    result = await notifier.push(channel, external_id, replies, due.reminder.kind)
+    await intents.mark(reminder_id)
+    pushed = await notifier.push(channel, external_id, replies, due.reminder.kind)
     async with sessionmaker() as db, db.begin():
-        if result is PushResult.SENT:
-            await REMINDERS.finish(db, [reminder_id], S.SENT, sent_at=now, last_error=None)
+        if pushed.result is PushResult.SENT:
+            await REMINDERS.finish(
+                db, [{"id": reminder_id, "message_id": next(iter(pushed.message_ids), None)}],
+                S.SENT, sent_at=now, last_error=None)
             return S.SENT
-        if result is PushResult.NO_CHANNEL:
+        if pushed.result is PushResult.NO_CHANNEL:
             await REMINDERS.finish(db, [reminder_id], S.SKIPPED,
                                    last_error="channel cannot start messages")
             return S.SKIPPED
-        if result is PushResult.UNREACHABLE:
+        if pushed.result is PushResult.UNREACHABLE:
             await REMINDERS.give_up(db, [(reminder_id, "user unreachable")])
             return S.FAILED
         gave_up = await REMINDERS.retry(db, [(reminder_id, attempts, "temporary failure")], now,
                                         gave_up="gave up after retries")
         return S.FAILED if gave_up else S.PENDING
+
+
+async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str, recipient: str,
+                             now: datetime) -> None:
+    """The status of a WhatsApp message of no record, naming its recipient: the
+    recipient's reminders whose outcome was lost in a crash went out."""
+    if status in (S.SENT, "delivered", "read"):
+        theirs = select(Registration.id).join(User, User.id == Registration.user_id).where(
+            User.channel == "whatsapp", User.external_id == recipient)
+        await REMINDERS.resolve(db, Reminder.registration_id.in_(theirs.scalar_subquery()),
+                                wamid, S.SENT, now)
 
 
 async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifier,
@@ -159,7 +201,8 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
     async def one(consumer: Consumer[Reminder], reminder_id: int, attempts: int) -> None:
         async with turns:
             try:
-                status = await deliver(sessionmaker, notifier, compose, reminder_id, now)
+                status = await deliver(sessionmaker, notifier, compose, reminder_id, now,
+                                       intents)
             except Exception as error:
                 log.exception("reminder %s failed", reminder_id)
                 status = "error"
@@ -168,6 +211,7 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
         consumer.drop([reminder_id])
         tally[status] = tally.get(status, 0) + 1
 
+    intents = Intents(REMINDERS, sessionmaker, moving)
     async with Consumer(REMINDERS, sessionmaker, worker, moving) as consumer:
         while True:
             async with sessionmaker() as db, db.begin():

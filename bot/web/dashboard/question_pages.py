@@ -83,7 +83,8 @@ async def answer(request: web.Request) -> web.StreamResponse:
                                             id=thread.id), 409)
     engine = board.engine
     replies = engine.compose("question_answer", user.language, words=words)
-    result = await engine.notifier.push(user.channel, user.external_id, replies, "notice")
+    result = (await engine.notifier.push(user.channel, user.external_id, replies,
+                                         "notice")).result
     author = member_of(request).user.id
     if result is not PushResult.SENT:
         log.warning("dashboard: answer of user %s to question #%s not delivered: %s", author,

@@ -1,0 +1,208 @@
+"""A reminder is sent at most once: its intent is committed before the push and the
+platform's message id recorded after it; one whose process died after the intent is
+resolved by WhatsApp's status (sent again only when none came in time) and, on
+Telegram, which cannot tell, recorded as sent with its outcome unknown, not sent twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot import clock
+from bot.app import App
+from bot.core.notify import STATUS_WAIT, Notifier, Pushed, PushResult
+from bot.core.replies import Reply
+from bot.db.models import Registration, Reminder, User
+from bot.services import forums, reminders
+from tests.fakes.graph_api import WhatsAppUser, webhook
+from tests.forum_helpers import DETAILS, OFFSETS, make_forum, make_user
+from tests.test_whatsapp_webhook import WA, make_wa
+
+WEEK = 7 * 24 * 60  # the offset of the first reminder, in minutes
+
+
+class Channel:
+    """A channel's sender: records what it is asked to send, and whether the reminder's
+    intent was already committed when the push began."""
+
+    def __init__(self, app: App, result: PushResult = PushResult.SENT) -> None:
+        self.app = app
+        self.result = result
+        self.sent: list[str] = []
+        self.intent_seen: list[bool] = []
+
+    async def __call__(self, external_id: str, replies: list[Reply], kind: str) -> Pushed:
+        async with self.app.engine.sessionmaker() as db:  # another connection
+            attempted = (await db.execute(
+                select(Reminder.attempted_at).where(Reminder.status == "sending",
+                                                    Reminder.registration_id.in_(mine(external_id))))
+            ).scalar_one()
+        self.intent_seen.append(attempted is not None)
+        self.sent.append(external_id)
+        if self.result is not PushResult.SENT:
+            return Pushed(self.result)
+        return Pushed(self.result, (f"wamid.{external_id}",))
+
+
+def mine(external_id: str):  # type: ignore[no-untyped-def]
+    return (select(Registration.id).join(User, User.id == Registration.user_id)
+            .where(User.external_id == external_id).scalar_subquery())
+
+
+def compose(due: reminders.Due, now: datetime) -> list[Reply]:
+    return [Reply(f"{due.reminder.kind} {due.reminder.offset_minutes}")]
+
+
+async def forum_with(app: App, channel: str, people: list[str]) -> datetime:
+    """People of `channel` registered for a forum; the time its first reminder is due."""
+    async with app.engine.sessionmaker() as db, db.begin():
+        forum = await make_forum(db, capacity=len(people))
+        for person in people:
+            user = await make_user(db, person, channel=channel)
+            await forums.register(db, forum.id, user.id, DETAILS, clock.now(), OFFSETS)
+    return forum.starts_at.replace(tzinfo=clock.now().tzinfo) - timedelta(days=6)
+
+
+async def crash(app: App, people: list[str], due: datetime) -> datetime:
+    """The first reminders of `people` were claimed by a process that committed their
+    intent and died before the result; the intent's time."""
+    attempted = due - timedelta(seconds=2)
+    async with app.engine.sessionmaker() as db, db.begin():
+        await db.execute(update(Reminder).where(
+            Reminder.offset_minutes == WEEK,
+            Reminder.registration_id.in_(select(Registration.id).join(User).where(
+                User.external_id.in_(people)))).values(
+            status="sending", attempts=1, lease_owner="dead/abc",
+            lease_expires_at=due - timedelta(seconds=1), attempted_at=attempted))
+    return attempted
+
+
+async def first_reminders(app: App) -> dict[str, Reminder]:
+    async with app.engine.sessionmaker() as db:
+        rows = (await db.execute(select(User.external_id, Reminder)
+                                 .join(Registration, Registration.id == Reminder.registration_id)
+                                 .join(User, User.id == Registration.user_id)
+                                 .where(Reminder.offset_minutes == WEEK))).all()
+    return {external_id: reminder for external_id, reminder in rows}
+
+
+async def run(app: App, notifier: Notifier, now: datetime) -> dict[str, int]:
+    return await reminders.run_due(app.engine.sessionmaker, notifier, compose, "w", now)
+
+
+def whatsapp(app: App, channel: Channel) -> Notifier:
+    notifier = Notifier()
+    notifier.register("whatsapp", channel, status_wait=STATUS_WAIT)
+    return notifier
+
+
+async def test_the_intent_is_committed_before_the_push_the_id_after(app: App) -> None:
+    due = await forum_with(app, "telegram", ["1", "2"])
+    channel, notifier = Channel(app), Notifier()
+    notifier.register("telegram", channel)
+    assert await run(app, notifier, due) == {"sent": 2}
+    assert sorted(channel.sent) == ["1", "2"] and channel.intent_seen == [True, True]
+    stored = await first_reminders(app)
+    assert {person: (row.status, row.message_id) for person, row in stored.items()} == {
+        "1": ("sent", "wamid.1"), "2": ("sent", "wamid.2")}
+    assert all(row.attempted_at is not None for row in stored.values())
+
+
+async def test_a_failed_push_clears_the_intent_and_is_sent_again(app: App) -> None:
+    due = await forum_with(app, "telegram", ["1"])
+    failing, notifier = Channel(app, PushResult.FAILED), Notifier()
+    notifier.register("telegram", failing)
+    assert await run(app, notifier, due) == {"pending": 1}
+    row = (await first_reminders(app))["1"]
+    assert (row.status, row.attempted_at) == ("pending", None)  # nothing went out
+    channel, notifier = Channel(app), Notifier()
+    notifier.register("telegram", channel)
+    assert await run(app, notifier, due + timedelta(minutes=5)) == {"sent": 1}
+    assert channel.sent == ["1"]
+
+
+async def test_telegram_records_an_unknown_outcome_and_does_not_send_it_again(app: App) -> None:
+    due = await forum_with(app, "telegram", ["1", "2"])
+    attempted = await crash(app, ["2"], due)
+    channel, notifier = Channel(app), Notifier()
+    notifier.register("telegram", channel)
+    assert await run(app, notifier, due) == {"sent": 2}
+    assert channel.sent == ["1"]
+    lost = (await first_reminders(app))["2"]
+    assert (lost.status, lost.last_error, lost.message_id) == ("sent", reminders.UNKNOWN, None)
+    assert lost.sent_at == attempted
+    assert await run(app, notifier, due + STATUS_WAIT * 2) == {}
+    assert channel.sent == ["1"]
+
+
+async def test_whatsapp_waits_for_the_status_and_it_resolves_the_reminder(app: App) -> None:
+    due = await forum_with(app, "whatsapp", ["7701", "7702"])
+    attempted = await crash(app, ["7702"], due)
+    channel = Channel(app)
+    notifier = whatsapp(app, channel)
+    assert await run(app, notifier, due) == {"sent": 1, "pending": 1}
+    assert channel.sent == ["7701"]
+    waiting = (await first_reminders(app))["7702"]
+    assert (waiting.status, waiting.next_attempt_at) == ("pending", attempted + STATUS_WAIT)
+    assert waiting.attempted_at == attempted  # the intent stands
+    # Not before the wait is over.
+    assert await run(app, notifier, due + timedelta(seconds=30)) == {}
+    async with app.engine.sessionmaker() as db, db.begin():
+        # Another person's status resolves nothing of this one.
+        await reminders.on_whatsapp_status(db, "wamid.OTHER", "delivered", "7799", clock.now())
+    assert (await first_reminders(app))["7702"].status == "pending"
+    # The status of a message of no record names the recipient: it went out.
+    async with app.engine.sessionmaker() as db, db.begin():
+        await reminders.on_whatsapp_status(db, "wamid.LOST", "delivered", "7702", clock.now())
+    stored = await first_reminders(app)
+    assert (stored["7702"].status, stored["7702"].message_id) == ("sent", "wamid.LOST")
+    assert stored["7701"].message_id == "wamid.7701"  # already resolved: left alone
+    assert await run(app, notifier, due + STATUS_WAIT * 2) == {}
+    assert channel.sent == ["7701"]
+
+
+async def test_whatsapp_sends_again_when_no_status_came_in_time(app: App) -> None:
+    due = await forum_with(app, "whatsapp", ["7701", "7702"])
+    attempted = await crash(app, ["7702"], due)
+    channel = Channel(app)
+    notifier = whatsapp(app, channel)
+    assert await run(app, notifier, due) == {"sent": 1, "pending": 1}
+    assert channel.sent == ["7701"]
+    assert await run(app, notifier, attempted + STATUS_WAIT + timedelta(seconds=5)) == {"sent": 1}
+    assert channel.sent == ["7701", "7702"] and channel.intent_seen == [True, True]
+    stored = await first_reminders(app)
+    assert (stored["7702"].status, stored["7702"].message_id) == ("sent", "wamid.7702")
+
+
+@pytest.fixture
+async def wa(database_url: str) -> AsyncIterator[WA]:
+    async for harness in make_wa(database_url):
+        yield harness
+
+
+async def test_the_status_webhook_resolves_a_lost_reminder(wa: WA) -> None:
+    """Through the channel: Meta's status of a message the bot has no record of (the
+    process died before recording it) resolves the reminder; it is not sent again."""
+    user = WhatsAppUser("77015550021", "KZ.4000000000000000021", "Дана")
+    await wa.deliver(user.text("сәлем"))
+    await wa.deliver(user.button("lang:en", "English"))
+    async with wa.app.engine.sessionmaker() as db, db.begin():
+        person = (await db.execute(select(User).where(User.channel == "whatsapp"))).scalar_one()
+        forum = await make_forum(db, capacity=1)
+        await forums.register(db, forum.id, person.id, DETAILS, clock.now(), OFFSETS)
+    due = forum.starts_at.replace(tzinfo=clock.now().tzinfo) - timedelta(days=6)
+    await crash(wa.app, [person.external_id], due)
+    await wa.deliver(webhook({"statuses": [{
+        "id": "wamid.LOSTREMINDER", "status": "sent", "timestamp": "1795000100",
+        "recipient_id": user.wa_id}]}))
+    lost = (await first_reminders(wa.app))[person.external_id]
+    assert (lost.status, lost.message_id) == ("sent", "wamid.LOSTREMINDER")
+    notifier = Notifier()
+    notifier.register("whatsapp", wa.channel.push, status_wait=STATUS_WAIT)
+    mark = wa.api.mark()
+    tally = await reminders.run_due(wa.app.engine.sessionmaker, notifier, compose, "w",
+                                    due + STATUS_WAIT * 2)
+    assert tally == {} and wa.api.messages_to(user.recipient, mark) == []
