@@ -43,6 +43,7 @@ from bench.fake_bot_api import FakeBotAPI
 from bench.scale import Database, arguments, environment, migrate, start_bots, stop_bots
 from bot import clock
 from bot.db.models import Forum, ForumStatus, Reminder, ReminderStatus, User, WorkerLease
+from bot.services.reminders import UNKNOWN
 
 # Seeded this far in the future, moved to start `LEAD` seconds after the processes are up.
 PARKED = timedelta(days=1)
@@ -166,7 +167,7 @@ async def run(args: argparse.Namespace, logs: Path) -> None:
                 attempted = len(api.sent_at)
                 if args.kill_leader and kill is None and attempted >= args.count / 2:
                     kill = await kill_leader(engine, bots, api)
-                if attempted >= args.count:
+                if attempted >= args.count or await settled(engine):
                     break
             await asyncio.sleep(2.0)  # anything sent twice, late
             async with engine.connect() as connection:
@@ -176,17 +177,31 @@ async def run(args: argparse.Namespace, logs: Path) -> None:
                         "ON r.id = m.registration_id JOIN users u ON u.id = r.user_id"))).all()}
                 statuses = dict((await connection.execute(
                     select(Reminder.status, func.count()).group_by(Reminder.status))).all())
+                # Taken again after the kill with an intent and no result: not sent again.
+                unknown = [int(chat) for chat, in (await connection.execute(text(
+                    "SELECT u.external_id FROM reminders m JOIN registrations r "
+                    "ON r.id = m.registration_id JOIN users u ON u.id = r.user_id "
+                    "WHERE m.last_error = :unknown"), {"unknown": UNKNOWN})).all()]
         finally:
             await stop_bots(bots)
             await engine.dispose()
             await api.close()
     finally:
         await database.drop_all()
-    report(args, api, due, statuses, kill)
+    report(args, api, due, statuses, unknown, kill)
+
+
+async def settled(engine: AsyncEngine) -> bool:
+    """No reminder left to send (some may have gone out never: an outcome unknown)."""
+    async with engine.connect() as connection:
+        return (await connection.execute(select(Reminder.id).where(
+            Reminder.status.in_((ReminderStatus.PENDING, ReminderStatus.SENDING))).limit(1))
+        ).first() is None
 
 
 def report(args: argparse.Namespace, api: FakeBotAPI, due: dict[int, float],
-           statuses: dict[str, int], kill: dict[str, Any] | None) -> None:
+           statuses: dict[str, int], unknown: list[int],
+           kill: dict[str, Any] | None) -> None:
     sends = {chat: len(api.sent_at.get(chat, [])) for chat in due}
     once = sum(1 for n in sends.values() if n == 1)
     twice = sum(1 for n in sends.values() if n > 1)
@@ -200,6 +215,11 @@ def report(args: argparse.Namespace, api: FakeBotAPI, due: dict[int, float],
     print(f"sent once {once:,} · twice {twice} · never {never} "
           f"({'PASS' if once == args.count else 'MISS'}, target: each once) · "
           f"429 answers {api.too_many} · rows {statuses}")
+    if unknown:
+        print(f"outcome unknown after the kill (recorded sent, not sent again) "
+              f"{len(unknown)}: at the fake once "
+              f"{sum(1 for chat in unknown if sends.get(chat) == 1)}, never "
+              f"{sum(1 for chat in unknown if not sends.get(chat))}")
     print(f"lateness p50 {p50:.2f} s · p99 {p99:.2f} s · max {max(late, default=0):.2f} s "
           f"({'PASS' if p99 <= 2.0 else 'MISS'}, target p99 ≤ 2 s)")
     if kill is not None:

@@ -93,10 +93,16 @@ async def run(app: App, notifier: Notifier, now: datetime) -> dict[str, int]:
     return await reminders.run_due(app.engine.sessionmaker, notifier, compose, "w", now)
 
 
-def whatsapp(app: App, channel: Channel) -> Notifier:
-    notifier = Notifier()
+async def lost_on_whatsapp(app: App) -> tuple[datetime, datetime, Channel, Notifier]:
+    """Two people's first reminders due on WhatsApp, the second's lost in a crash after
+    its intent; the first run sends the first only. (Due, intent, channel, notifier.)"""
+    due = await forum_with(app, "whatsapp", ["7701", "7702"])
+    attempted = await crash(app, ["7702"], due)
+    channel, notifier = Channel(app), Notifier()
     notifier.register("whatsapp", channel, status_wait=STATUS_WAIT)
-    return notifier
+    assert await run(app, notifier, due) == {"sent": 1, "pending": 1}
+    assert channel.sent == ["7701"]
+    return due, attempted, channel, notifier
 
 
 async def test_the_intent_is_committed_before_the_push_the_id_after(app: App) -> None:
@@ -139,12 +145,7 @@ async def test_telegram_records_an_unknown_outcome_and_does_not_send_it_again(ap
 
 
 async def test_whatsapp_waits_for_the_status_and_it_resolves_the_reminder(app: App) -> None:
-    due = await forum_with(app, "whatsapp", ["7701", "7702"])
-    attempted = await crash(app, ["7702"], due)
-    channel = Channel(app)
-    notifier = whatsapp(app, channel)
-    assert await run(app, notifier, due) == {"sent": 1, "pending": 1}
-    assert channel.sent == ["7701"]
+    due, attempted, channel, notifier = await lost_on_whatsapp(app)
     waiting = (await first_reminders(app))["7702"]
     assert (waiting.status, waiting.next_attempt_at) == ("pending", attempted + STATUS_WAIT)
     assert waiting.attempted_at == attempted  # the intent stands
@@ -165,12 +166,7 @@ async def test_whatsapp_waits_for_the_status_and_it_resolves_the_reminder(app: A
 
 
 async def test_whatsapp_sends_again_when_no_status_came_in_time(app: App) -> None:
-    due = await forum_with(app, "whatsapp", ["7701", "7702"])
-    attempted = await crash(app, ["7702"], due)
-    channel = Channel(app)
-    notifier = whatsapp(app, channel)
-    assert await run(app, notifier, due) == {"sent": 1, "pending": 1}
-    assert channel.sent == ["7701"]
+    _due, attempted, channel, notifier = await lost_on_whatsapp(app)
     assert await run(app, notifier, attempted + STATUS_WAIT + timedelta(seconds=5)) == {"sent": 1}
     assert channel.sent == ["7701", "7702"] and channel.intent_seen == [True, True]
     stored = await first_reminders(app)

@@ -370,7 +370,9 @@ class Reminder(QueueColumns, IntentColumns, Base):
     (`bot.services.reminders`), taken once `due_at` has come, sent at most once."""
 
     __tablename__ = "reminders"
-    __table_args__ = (Index("ix_reminders_status_due", "status", "due_at"),)
+    __table_args__ = (Index("ix_reminders_status_due", "status", "due_at"),
+                      # A person's reminders (a status naming its recipient, supersession).
+                      Index("ix_reminders_registration", "registration_id"))
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     registration_id: Mapped[int] = mapped_column(
