@@ -229,8 +229,9 @@ def report(args: argparse.Namespace, api: FakeBotAPI, due: dict[int, float],
               f"({'PASS' if took is not None and took <= 15 else 'MISS'}, target ≤ 15 s); "
               f"the next reminder went out after {kill['next_send']:.1f} s")
         held = [api.sent_at[chat][0] - kill["killed_at"] for chat in kill["held"]
-                if api.sent_at.get(chat)]
-        print(f"the dead process held {len(kill['held'])} claimed reminders: sent by the "
+                if api.sent_at.get(chat) and chat not in unknown]
+        print(f"the dead process held {len(kill['held'])} claimed reminders: outcome "
+              f"unknown {sum(1 for chat in kill['held'] if chat in unknown)}; sent by the "
               f"others {len(held)}, the last {max(held, default=0):.1f} s after the kill "
               f"({'PASS' if max(held, default=0) <= 15 else 'MISS'}, target ≤ 15 s)")
 
