@@ -114,10 +114,9 @@ async def first_row(connection: AsyncConnection, query: Select[Any],
     prepared = _PREPARED.get(query)
     if prepared is None:
         prepared = _PREPARED[query] = _prepare(query, connection.dialect)
-    given = [params[name] if name in params else fixed
-             for name, _process, fixed in prepared.params]
     values = [process(value) if process else value
-              for (_name, process, _fixed), value in zip(prepared.params, given, strict=True)]
+              for value, process in ((params.get(name, fixed), process)
+                                     for name, process, fixed in prepared.params)]
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None  # a checked-out connection has its driver's connection
     rows = await driver.execute_fetchall(prepared.sql, values)
@@ -131,7 +130,7 @@ async def first_row(connection: AsyncConnection, query: Select[Any],
 _ATTRIBUTES: dict[Select[Any], tuple[type[Any], Sequence[str]]] = {}
 
 
-async def first_entity(db: AsyncSession, query: Select[tuple[E]],
+async def first_entity(db: AsyncSession, query: Select[E],
                        params: dict[str, Any]) -> E | None:
     """The first object of a read of one mapped class (`select(Model)...`), in the
     session as if the ORM had loaded it: a change to it is flushed as an UPDATE.
