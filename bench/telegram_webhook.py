@@ -287,6 +287,7 @@ class RealBot(Target):
         self.channel = TelegramChannel(self.app.engine, settings, self.app.translations)
         self.runner, self.url = await _serve(make_web_app(self.app.db, self.channel))
         await self.channel.start()  # setMyCommands and setWebhook, through the fake API
+        self.app.settle()  # as `python -m bot run` does once it has started
 
     async def stop(self) -> None:
         await self.channel.stop()

@@ -163,6 +163,7 @@ async def main(arguments: argparse.Namespace) -> None:
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             url = f"http://{HOST}:{port}/whatsapp/webhook"
             await channel.start()
+            app.settle()  # as `python -m bot run` does once it has started
             try:
                 async with ClientSession(connector=TCPConnector(limit=256)) as session:
                     load = Load(api, url, session)
@@ -188,6 +189,7 @@ async def main(arguments: argparse.Namespace) -> None:
                     skipped = await load.open(users, arguments.open_rate,
                                               arguments.open_updates)
             finally:
+                app.unsettle()
                 await channel.stop()
                 await runner.cleanup()
                 await app.close()

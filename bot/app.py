@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import traceback
@@ -33,6 +34,23 @@ class App:
     engine: Engine
     # The platforms' rate limits shared with the other processes (None: SQLite).
     budget: SharedBudget | None = None
+
+    @staticmethod
+    def settle() -> None:
+        """Once a serving process has started: what it loaded to serve (content, catalogs,
+        the typed questions' index, the libraries' own tables, some 300,000 objects) is
+        kept out of the garbage collector's full passes (`gc.freeze`), which would
+        otherwise walk all of it every few thousand updates and hold every conversation
+        for that long (hundreds of milliseconds on a busy machine). What the steps make
+        and drop is collected as before."""
+        gc.collect()
+        gc.freeze()
+
+    @staticmethod
+    def unsettle() -> None:
+        """When serving stops: the collector looks at everything again (a process that
+        goes on, as a test's does, has its garbage collected)."""
+        gc.unfreeze()
 
     async def close(self) -> None:
         close = getattr(self.budget, "close", None)

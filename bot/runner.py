@@ -280,9 +280,11 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         scheduler.start()
         await leadership.start()
         await refresh_user_gauge(app)
+        app.settle()
         await stop.wait()
     finally:
         log.info("stopping")
+        app.unsettle()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -134,6 +134,19 @@ def test_declarations_are_checked() -> None:
             pass
     with pytest.raises(ValueError):
         Codec("a:b")
+    with pytest.raises(TypeError, match="frozen"):  # built payloads are kept by button
+        @other.kind("m")
+        @dataclass
+        class Mutable:
+            value: int
+
+
+def test_a_built_payload_is_kept_and_a_refused_one_refused_again() -> None:
+    first = codec.build(View(5))
+    assert codec.build(View(5)) is first and codec.parse(first) == View(5)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            codec.build(View(0))
 
 
 def test_the_flows_payloads_keep_their_wire_format() -> None:

@@ -17,6 +17,7 @@ from bot.app import App
 from bot.core import scripts
 from tests.conftest import Chat
 from tests.fakes.graph_api import WhatsAppUser
+from tests.fakes.telegram_api import ApiCall
 from tests.forum_helpers import make_forum
 from tests.language import assert_no_cyrillic as no_cyrillic
 from tests.telegram_harness import RunningBot, assert_clean, is_menu, one, user_row
@@ -68,6 +69,102 @@ async def test_telegram(bot: RunningBot, locale: str) -> None:
         if locale == scripts.ARABIC:
             assert scripts.balanced(shown.text)
         one(await bot.say(user, "/menu"))
+    assert_clean(bot.api)
+
+
+# "Main menu", the description of /menu, as a reader of the script reads it.
+MENU_COMMAND = {"kk-Latn": "Basty mäzır", "kk-Arab": "باستى ٴمازىر"}
+
+
+def chat_lists(bot: RunningBot, user: int, since: int) -> list[ApiCall]:
+    """The requests about the user's chat's own command list since `since`."""
+    return [call for call in bot.api.calls[since:]
+            if call.method in ("setMyCommands", "deleteMyCommands")
+            and (call.params.get("scope") or {}).get("chat_id") == user]
+
+
+async def chosen(bot: RunningBot, user: int, locale: str) -> list[ApiCall]:
+    """The user picks `locale` in /language: the chat's command list requests it made."""
+    await bot.say(user, "/language")
+    mark = bot.api.mark()
+    await bot.press(user, f"lang:{locale}")
+    return chat_lists(bot, user, mark)
+
+
+@pytest.mark.parametrize("locale", scripts.DERIVED)
+async def test_telegram_command_list_in_the_chosen_script(bot: RunningBot, locale: str) -> None:
+    user = 720
+    mark = bot.api.mark()
+    await bot.say(user, "/start", language_code="kk")
+    assert chat_lists(bot, user, mark) == []  # the app's `kk` list speaks Kazakh already
+
+    (call,) = await chosen(bot, user, locale)
+    assert (call.method, call.ok) == ("setMyCommands", True)
+    assert call.params["scope"] == {"type": "chat", "chat_id": user}
+    assert "language_code" not in call.params
+    commands = call.params["commands"]
+    assert [c["command"] for c in commands] == [c["command"] for c in
+                                                bot.api.commands[("default", "kk")]]
+    described = {c["command"]: c["description"] for c in commands}
+    assert described["menu"] == MENU_COMMAND[locale]
+    no_cyrillic("\n".join(described.values()))
+    assert bot.api.commands[(f"chat:{user}", "")] == commands
+
+    mark = bot.api.mark()  # other steps leave the list alone
+    await bot.say(user, "/menu")
+    await bot.press(user, "help")
+    await bot.say(user, "Сәлем")
+    assert chat_lists(bot, user, mark) == []
+    mark = bot.api.mark()  # starting again sets it again, in case it was lost
+    await bot.say(user, "/start", language_code="kk")
+    assert [call.params["commands"] for call in chat_lists(bot, user, mark)] == [commands]
+
+    # English: the chat's own list in English, whatever the app's language
+    (call,) = await chosen(bot, user, "en")
+    assert call.method == "setMyCommands"
+    described = {c["command"]: c["description"] for c in call.params["commands"]}
+    assert described["menu"] == "Main menu"
+    assert call.params["commands"] == bot.api.commands[("default", "en")]
+    await bot.press(user, "menu")
+    mark = bot.api.mark()  # the app speaks English: nothing to set again
+    await bot.say(user, "/start", language_code="en")
+    assert chat_lists(bot, user, mark) == []
+
+    # Forgotten: the chat's own list goes, the app's language shows again
+    await bot.say(user, "/forgetme")
+    mark = bot.api.mark()
+    await bot.press(user, "pv:forget:yes")
+    (call,) = chat_lists(bot, user, mark)
+    assert (call.method, call.ok) == ("deleteMyCommands", True)
+    assert (f"chat:{user}", "") not in bot.api.commands
+    assert_clean(bot.api)
+
+
+async def test_telegram_a_new_user_whose_app_hints_a_script(bot: RunningBot) -> None:
+    user = 721
+    mark = bot.api.mark()
+    await bot.say(user, "/start", language_code="kk-CN")  # Kazakh of China: tote
+    assert (await user_row(bot.app, user)).language == "kk-Arab"
+    (call,) = chat_lists(bot, user, mark)
+    described = {c["command"]: c["description"] for c in call.params["commands"]}
+    assert described["menu"] == MENU_COMMAND["kk-Arab"]
+    assert_clean(bot.api)
+
+
+async def test_telegram_command_list_not_set_the_conversation_goes_on(
+        bot: RunningBot) -> None:
+    user = 722
+    await bot.say(user, "/start", language_code="ru")
+    bot.api.fail_next("setMyCommands", error_code=400, description="Bad Request: chat not found")
+    await bot.say(user, "/language")
+    mark = bot.api.mark()
+    reply = one(await bot.press(user, "lang:kk-Latn"))
+    assert MENU["kk-Latn"] in reply.text
+    assert (await user_row(bot.app, user)).language == "kk-Latn"
+    (call,) = chat_lists(bot, user, mark)
+    assert not call.ok
+    assert (f"chat:{user}", "") not in bot.api.commands
+    assert is_menu(one(await bot.say(user, "/menu")))
     assert_clean(bot.api)
 
 

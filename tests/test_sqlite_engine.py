@@ -209,3 +209,51 @@ async def test_the_hot_path_read_is_what_sqlalchemy_reads(app: Any) -> None:
     assert tuple(ours) == tuple(theirs)
     assert ours.last_seen_at.tzinfo is not None and isinstance(ours.data, dict)
     assert [type(value) for value in ours] == [type(value) for value in theirs]
+
+
+async def test_an_object_read_in_one_trip_is_the_orms_own(app: Any) -> None:
+    """`first_entity` gives the object the ORM's own read gives, in the session as if
+    the ORM had loaded it: nothing to flush until it changes, then one UPDATE of what
+    changed; an object the session already holds is that same object; a LIMIT and a
+    literal of the statement (`status = 'draft'`) are bound as the ORM binds them."""
+    from sqlalchemy import select as orm_select
+    from sqlalchemy.orm import Session
+
+    from bot.core.engine import _StepSession
+    from bot.db.dialect import first_entity
+    from bot.db.models import CheckStatus, EligibilityCheck
+    from bot.services import eligibility
+    from tests.conftest import Chat
+
+    chat = Chat(app, user="78", language_hint="en")
+    await chat.text("/start")
+    await chat.press("el:new")
+    await chat.press("el:a:nationality:yes")
+    async with app.engine.database.connect() as connection:
+        user_id = (await connection.execute(
+            orm_select(EligibilityCheck.user_id))).scalar_one()
+        session_factory = _session_on(connection, _StepSession)
+        async with session_factory() as db:
+            ours = await eligibility.draft(db, user_id)
+            assert ours is not None and ours in db and not db.dirty and not db.new
+            again = await first_entity(db, eligibility._DRAFT, {"user_id": user_id})
+            assert again is ours
+            assert await eligibility.last_result(db, user_id) is None  # none finished
+            ours.answers = {**ours.answers, "extra": "x"}
+            assert list(db.dirty) == [ours]
+            await db.flush()
+        async with _session_on(connection, Session)() as db:
+            theirs = (await db.execute(orm_select(EligibilityCheck).where(
+                EligibilityCheck.status == CheckStatus.DRAFT))).scalar_one()
+            names = [column.key for column in EligibilityCheck.__table__.columns]
+            assert [getattr(theirs, name) for name in names if name != "answers"] == \
+                [getattr(ours, name) for name in names if name != "answers"]
+            assert theirs.answers == ours.answers and theirs.answers["extra"] == "x"
+        await connection.rollback()
+
+
+def _session_on(connection: Any, kind: type) -> Any:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    return async_sessionmaker(bind=connection, sync_session_class=kind,
+                              expire_on_commit=False)

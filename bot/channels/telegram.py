@@ -28,9 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import AnswerCallbackQuery, GetUpdates, SetMyCommands, TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMyCommands,
+    GetUpdates,
+    SetMyCommands,
+    TelegramMethod,
+)
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeChat,
     CallbackQuery,
     ErrorEvent,
     InlineKeyboardMarkup,
@@ -60,8 +67,8 @@ from bot.channels.telegram_session import BotApiSession
 from bot.config import Settings
 from bot.core import metrics
 from bot.core.engine import Engine, Unavailable
-from bot.core.events import Event, EventKind, Identity
-from bot.core.i18n import N_, Translations
+from bot.core.events import Event, EventKind, Identity, LanguageChosen
+from bot.core.i18n import N_, Translations, Translator
 from bot.core.notify import Pushed, PushResult
 from bot.core.ratelimit import PriorityLimiter, SharedBudget
 from bot.core.replies import Reply
@@ -144,6 +151,7 @@ class TelegramChannel:
         several does (the runner calls `lead` when this process becomes the leader)."""
         me = await self.bot.get_me()
         self.engine.bot_username = me.username
+        self.engine.subscribe(LanguageChosen, self.chat_commands)
         if lead:
             await self.lead()
 
@@ -179,15 +187,47 @@ class TelegramChannel:
         await self.bot.session.close()
 
     async def register_commands(self) -> None:
+        """The command list ("/" menu) for each language of Telegram's apps; a user whose
+        app speaks none of them sees DEFAULT_LOCALE's. A user who chose another language
+        or script gets a list of their chat's own (`chat_commands`)."""
         for language in (*LANGUAGES, None):
-            translator = self.translations[language or self.settings.default_locale]
-            commands = [BotCommand(command=name, description=translator._(description))
-                        for name, description in COMMANDS]
+            commands = _commands(self.translations[language or self.settings.default_locale])
             try:
                 await self.sender.call(SetMyCommands(commands=commands, language_code=language),
                                        limited=False)
             except SendError as error:
                 log.error("telegram: commands for %s not set: %s", language or "default", error)
+
+    async def chat_commands(self, signal: LanguageChosen) -> None:
+        """A private chat's command list in the language the user chose (Kazakh in
+        Latin or tote too, which no app language names), set when they choose or change
+        it and when they start again; none when they are forgotten. A choice the list of
+        their app's language shows already needs no request. A change always sets the
+        chat's own list, also back to the app's language: the list then stays in the
+        language chosen if the app's language changes later. A failure is logged; the
+        conversation goes on, the list shown as before."""
+        if signal.identity.channel != CHANNEL:
+            return
+        scope = BotCommandScopeChat(chat_id=int(signal.identity.external_id))
+        method: TelegramMethod[bool]
+        if signal.language is None:
+            method = DeleteMyCommands(scope=scope)
+        elif signal.previous in (None, signal.language) \
+                and signal.language == self._app_commands_language(signal.hint):
+            return
+        else:
+            method = SetMyCommands(commands=_commands(self.translations[signal.language]),
+                                   scope=scope)
+        try:
+            await self.sender.call(method)  # its turn from the limiter, as a reply's
+        except SendError as error:
+            log.warning("telegram: a chat's commands not set: %s", error)
+
+    def _app_commands_language(self, hint: str | None) -> str:
+        """The language of the list Telegram shows an app in `hint` (`register_commands`:
+        Telegram matches the two letters of the app's language)."""
+        code = (hint or "")[:2].lower()
+        return code if code in LANGUAGES else self.settings.default_locale
 
     # ---- webhook ---------------------------------------------------------------
 
@@ -481,6 +521,11 @@ class TelegramChannel:
         result = await self.render(Identity(CHANNEL, external_id), int(external_id), replies,
                                    sent=sent)
         return Pushed(result, tuple(str(message_id) for message_id in sent))
+
+
+def _commands(translator: Translator) -> list[BotCommand]:
+    return [BotCommand(command=name, description=translator._(description))
+            for name, description in COMMANDS]
 
 
 def _chat_of(update: Update) -> int:

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.core import metrics
 from bot.core.context import Context, UserView
-from bot.core.events import Event, EventKind, Identity, Place
+from bot.core.events import Event, EventKind, Identity, LanguageChosen, Place
 from bot.core.i18n import Translations, pick_language
 from bot.core.notify import Notifier
 from bot.core.replies import Choice, Reply
@@ -267,36 +267,42 @@ class Engine:
                     await self._mark_handled(connection, event)
                     await connection.execute(delete(User).where(User.id == user.id))
                     await connection.commit()
-                    return ctx.replies
-                changes: dict[str, Any] = {}
-                if user.language != row.language:
-                    changes["language"] = user.language
-                name = _clip(event.display_name)
-                if name and name != row.display_name:
-                    changes["display_name"] = name
-                if row.unreachable_since is not None:
-                    changes["unreachable_since"] = None
-                if is_new or now - row.last_seen_at > _SEEN_PRECISION:
-                    changes["last_seen_at"] = now
-                if changes:
-                    await connection.execute(
-                        update(User).where(User.id == user.id).values(**changes))
-                values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data,
-                          "b_now": now, "b_last": _newest(row.last_update, event.sequence)}
-                stores = row.version is None or ctx.state != row.state \
-                    or ctx.data != original_data
-                if stores or changes or wrote(connection):
-                    await self._mark_handled(connection, event)
-                if stores:
-                    if row.version is None:
-                        await connection.execute(_INSERT_SESSION, values)
-                    else:
-                        result = await connection.execute(
-                            _UPDATE_SESSION, {**values, "b_version": row.version})
-                        if result.rowcount != 1:
-                            raise _SessionChanged
-                if connection.in_transaction():
-                    await connection.commit()
+                    # The user is gone: none of the step's follow-ups or signals, but a
+                    # channel forgets the language it showed them words outside it in.
+                    ctx.followups = []
+                    ctx.signals = self._language_signal(event, row.language, None, is_new)
+                else:
+                    ctx.signals += self._language_signal(
+                        event, row.language, user.language, is_new)
+                    changes: dict[str, Any] = {}
+                    if user.language != row.language:
+                        changes["language"] = user.language
+                    name = _clip(event.display_name)
+                    if name and name != row.display_name:
+                        changes["display_name"] = name
+                    if row.unreachable_since is not None:
+                        changes["unreachable_since"] = None
+                    if is_new or now - row.last_seen_at > _SEEN_PRECISION:
+                        changes["last_seen_at"] = now
+                    if changes:
+                        await connection.execute(
+                            update(User).where(User.id == user.id).values(**changes))
+                    values = {"b_user": user.id, "b_state": ctx.state, "b_data": ctx.data,
+                              "b_now": now, "b_last": _newest(row.last_update, event.sequence)}
+                    stores = row.version is None or ctx.state != row.state \
+                        or ctx.data != original_data
+                    if stores or changes or wrote(connection):
+                        await self._mark_handled(connection, event)
+                    if stores:
+                        if row.version is None:
+                            await connection.execute(_INSERT_SESSION, values)
+                        else:
+                            result = await connection.execute(
+                                _UPDATE_SESSION, {**values, "b_version": row.version})
+                            if result.rowcount != 1:
+                                raise _SessionChanged
+                    if connection.in_transaction():
+                        await connection.commit()
         except _SessionChanged:
             return None
         except _Duplicate:
@@ -305,6 +311,20 @@ class Engine:
             if ctx is not None:
                 await ctx.close_session(flush=False)  # only left open when the step failed
         return await self._after_commit(ctx)
+
+    def _language_signal(self, event: Event, before: str | None, after: str | None,
+                         is_new: bool) -> list[object]:
+        """`LanguageChosen` for this step, when a channel listens: the user's language
+        chosen, changed or forgotten, or a known user with a language started again (a
+        channel sets again what it may have lost). Nothing for a step that leaves the
+        language alone, so a channel is not asked on every update."""
+        if LanguageChosen not in self._subscribers:  # none of this deployment's channels
+            return []
+        restarted = (not is_new and after is not None and event.kind is EventKind.COMMAND
+                     and event.command == "start")
+        if before == after and not restarted:
+            return []
+        return [LanguageChosen(event.identity, after, before, event.language_hint)]
 
     async def _handle_in_group(self, event: Event) -> list[Reply]:
         """A step in the coordinators' group chat: the sender's row and role are read,

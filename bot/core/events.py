@@ -122,3 +122,18 @@ class Event:
             return cls(identity, EventKind.COMMAND, text=stripped, command=command,
                        args=args.strip(), **extra)  # type: ignore[arg-type]
         return cls(identity, EventKind.TEXT, text=stripped, **extra)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageChosen:
+    """A signal the engine publishes (`Engine.subscribe`) once a private chat's step is
+    stored: the user chose or changed their language (`previous` is the one before, None
+    the first time), or a user who has one started again (`previous == language`), or
+    the user was forgotten (`language` None). `hint`: the language of the user's app, as
+    the platform gave it. For a channel that shows words outside the conversation in
+    the user's language (Telegram's command list)."""
+
+    identity: Identity
+    language: str | None
+    previous: str | None
+    hint: str | None = None

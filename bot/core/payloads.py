@@ -36,6 +36,8 @@ from bot.core.inbound import MAX_NUMBER, whole_number
 from bot.core.replies import Choice
 
 MAX_BYTES = 64
+# Payloads each codec keeps built (a few screens' worth for every flow).
+BUILT_KEPT = 4096
 ID_MAX = MAX_NUMBER
 
 
@@ -145,6 +147,9 @@ class Codec:
         self.prefix = prefix
         self._by_tag: dict[str, _Kind] = {}
         self._by_type: dict[type, _Kind] = {}
+        # Payloads built, by button: a screen builds the same buttons for everyone, and
+        # building checks each payload by reading it back.
+        self._built: dict[object, str] = {}
 
     def kind(self, tag: str = "") -> Callable[[type[T]], type[T]]:
         """Declare a dataclass as one kind of button of this flow."""
@@ -152,6 +157,8 @@ class Codec:
         def register(cls: type[T]) -> type[T]:
             if not dataclasses.is_dataclass(cls):
                 raise TypeError(f"{cls.__name__} is not a dataclass")
+            if cls.__hash__ is None:
+                raise TypeError(f"{cls.__name__}: a button is a frozen dataclass")
             if tag in self._by_tag:
                 raise ValueError(f"payload tag {self.prefix}:{tag} is declared twice")
             if any(part == "" for part in tag.split(":")) and tag != "":
@@ -178,6 +185,15 @@ class Codec:
 
     def build(self, value: object) -> str:
         """The payload of a button; ValueError when it could not be sent or read back."""
+        built = self._built.get(value)
+        if built is None:
+            built = self._build(value)
+            if len(self._built) >= BUILT_KEPT:
+                self._built.clear()
+            self._built[value] = built
+        return built
+
+    def _build(self, value: object) -> str:
         kind = self._by_type.get(type(value))
         if kind is None:
             raise ValueError(f"{type(value).__name__} is no button of {self.prefix!r}")

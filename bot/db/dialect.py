@@ -9,6 +9,8 @@ Code outside this module asks these helpers instead of testing the dialect's nam
 - `year_month(db, column)`: a timestamp as `YYYY-MM`, for statistics per month;
 - `first_row(connection, query, params)`: the first row of a read of the hot path, in
   one trip to aiosqlite's thread on SQLite;
+- `first_entity(db, query, params)`: the same for a read of one mapped object, which
+  joins the session as if the ORM had loaded it;
 - `track_writes(engine)` and `wrote(connection)`: whether a step wrote anything.
 """
 
@@ -17,13 +19,15 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, event, func
+from sqlalchemy import ColumnElement, Select, event, func, inspect
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 S = TypeVar("S", bound=Select[Any])
+E = TypeVar("E")
 # A session, or a connection (code below the ORM, e.g. the engine's user insert).
 Bind = AsyncSession | AsyncConnection
 
@@ -65,10 +69,11 @@ def year_month(db: Bind, column: Any) -> ColumnElement[str]:
 @dataclass(frozen=True)
 class _Prepared:
     """A read compiled once for SQLite: its SQL, its parameters in order with their
-    processors, and the processors and names of its columns."""
+    processors and the values the statement itself gives them (a literal compared
+    with, a LIMIT), and the processors and names of its columns."""
 
     sql: str
-    params: Sequence[tuple[str, Callable[[Any], Any] | None]]
+    params: Sequence[tuple[str, Callable[[Any], Any] | None, Any]]
     columns: Sequence[Callable[[Any], Any] | None]
     row: Callable[..., Any]
 
@@ -80,7 +85,8 @@ _PREPARED: dict[Select[Any], _Prepared] = {}
 def _prepare(query: Select[Any], dialect: Dialect) -> _Prepared:
     compiled = query.compile(dialect=dialect)
     binds = compiled.binds
-    params = [(name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+    params = [(name, binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+               None if binds[name].required else binds[name].effective_value)
               for name in compiled.positiontup or ()]
     selected = list(query.selected_columns)
     columns = [column.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -108,8 +114,9 @@ async def first_row(connection: AsyncConnection, query: Select[Any],
     prepared = _PREPARED.get(query)
     if prepared is None:
         prepared = _PREPARED[query] = _prepare(query, connection.dialect)
-    values = [process(params[name]) if process else params[name]
-              for name, process in prepared.params]
+    values = [process(value) if process else value
+              for value, process in ((params.get(name, fixed), process)
+                                     for name, process, fixed in prepared.params)]
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None  # a checked-out connection has its driver's connection
     rows = await driver.execute_fetchall(prepared.sql, values)
@@ -117,6 +124,49 @@ async def first_row(connection: AsyncConnection, query: Select[Any],
         return None
     return prepared.row(*[process(value) if process else value
                           for process, value in zip(prepared.columns, rows[0], strict=True)])
+
+
+# A mapped class's read -> the attribute that each of its columns fills.
+_ATTRIBUTES: dict[Select[Any], tuple[type[Any], Sequence[str]]] = {}
+
+
+async def first_entity(db: AsyncSession, query: Select[E],
+                       params: dict[str, Any]) -> E | None:
+    """The first object of a read of one mapped class (`select(Model)...`), in the
+    session as if the ORM had loaded it: a change to it is flushed as an UPDATE.
+
+    On PostgreSQL this is the ORM's own `execute`. On SQLite the ORM's read takes three
+    trips to aiosqlite's thread, `first_row` one: the row is read with it, and the object
+    made from it is handed to the session with `make_transient_to_detached` and `add`,
+    the ORM's public way to attach an object loaded elsewhere (its attributes then count
+    as loaded, not as changes). An object the session already holds is returned as is.
+    A session bound to a connection (a step's) reads on it without beginning a
+    transaction, so a step that only reads commits nothing; a change to the object
+    begins one when it is flushed."""
+    if db.get_bind().dialect.name != "sqlite":
+        return (await db.execute(query, params)).scalars().first()
+    connection = db.bind if isinstance(db.bind, AsyncConnection) else await db.connection()
+    known = _ATTRIBUTES.get(query)
+    if known is None:
+        model = query.column_descriptions[0]["entity"]
+        mapper = inspect(model)
+        known = _ATTRIBUTES[query] = (model, [mapper.get_property_by_column(column).key
+                                              for column in query.selected_columns])
+    row = await first_row(connection, query, params)
+    if row is None:
+        return None
+    model, attributes = known
+    values = dict(zip(attributes, row, strict=True))
+    mapper = inspect(model)
+    key = mapper.identity_key_from_primary_key(
+        [values[mapper.get_property_by_column(column).key] for column in mapper.primary_key])
+    held = db.identity_map.get(key)
+    if held is not None:
+        return cast(E, held)
+    entity = model(**values)
+    make_transient_to_detached(entity)
+    db.add(entity)
+    return cast(E, entity)
 
 
 # ---- whether a step wrote ------------------------------------------------------------

@@ -17,6 +17,7 @@ from bot.clock import now
 from bot.content.eligibility import Question, Rules
 from bot.content.facts import FactTable
 from bot.core import scripts
+from bot.db.dialect import first_entity
 from bot.db.models import CheckStatus, EligibilityCheck, User
 from bot.services.knowledge import fold
 
@@ -197,11 +198,11 @@ _LAST_RESULT = (select(EligibilityCheck)
 
 
 async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
-    return (await db.execute(_DRAFT, {"user_id": user_id})).scalar_one_or_none()
+    return await first_entity(db, _DRAFT, {"user_id": user_id})
 
 
 async def last_result(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
-    return (await db.execute(_LAST_RESULT, {"user_id": user_id})).scalar_one_or_none()
+    return await first_entity(db, _LAST_RESULT, {"user_id": user_id})
 
 
 async def start(db: AsyncSession, user_id: int, rules: Rules) -> EligibilityCheck:

@@ -877,14 +877,16 @@ class FakeTelegramAPI:
                 info["allowed_updates"] = self.webhook["allowed_updates"]
         return info
 
-    @staticmethod
-    def _commands_key(params: dict[str, Any]) -> tuple[str, str]:
+    def _commands_key(self, params: dict[str, Any]) -> tuple[str, str]:
         scope = params.get("scope") or {"type": "default"}
         if not isinstance(scope, dict) or "type" not in scope:
             raise bad_request("can't parse BotCommandScope JSON object")
         language = str(params.get("language_code") or "")
         if language and not _LANGUAGE_CODE.match(language):
             raise bad_request("invalid language code specified")
+        if scope["type"] in ("chat", "chat_administrators", "chat_member"):
+            # A chat's own list, as ("chat:42", language): a chat the bot knows.
+            return f"{scope['type']}:{self._chat(scope)}", language
         return scope["type"], language
 
     async def _set_my_commands(self, params: dict[str, Any]) -> bool:
