@@ -1,5 +1,5 @@
-"""Delivery of reminders and notices: rows of the durable queue (`bot.db.queue`), sent
-at most once.
+"""Delivery of reminders and notices: rows of the durable queue (`bot.db.queue`), each
+sent once, and never twice where the platform can tell (WhatsApp).
 
 A reminder is taken once its `due_at` has come: `claim` marks due rows `sending` in one
 statement, so two processes never take the same row, and a row whose process died is
@@ -13,10 +13,12 @@ is one whose process died while its message was out, which may have gone:
 - WhatsApp tells: the status webhook of a message of no record names the recipient and
   resolves the row as sent (`on_whatsapp_status`); the row waits for it the channel's
   `status_wait` (2 minutes) after the intent, and is sent again only when none came.
-- Telegram cannot tell. A reminder is sent at most once: such a row is recorded `sent`
-  with `last_error` "outcome unknown" and not sent again (a reminder twice is worse
-  than one that, rarely, did not go out). What a crash can cost: the reminders whose
-  intent was written and whose result was not, a few per process, none of them twice.
+- Telegram cannot tell, so such a row is sent again, as an announcement is, and kept
+  with `last_error` `AGAIN` once sent. The intent is written before the message's turn
+  from the rate limiter, so most rows a crash leaves so were still waiting for their
+  turn and never went out: sending them again delivers them; only one whose request
+  was out at the crash may go twice (at most the requests in flight, a few per
+  process). Recording them sent instead would lose the many to spare the few.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 S = ReminderStatus
-# A row taken again on a channel that cannot tell whether its message went out.
-UNKNOWN = "outcome unknown: the process sending it stopped; not sent again"
+# A row taken again on a channel that cannot tell whether its message went out, sent
+# again (its `last_error` once sent).
+AGAIN = "sent again: its process stopped while it was out, it may have gone twice"
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -141,12 +144,11 @@ async def deliver(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
             return S.SKIPPED
         channel, external_id = due.user.channel, due.user.external_id
         attempted, wait = due.reminder.attempted_at, notifier.status_wait(channel)
+        again = False
         match retaken(attempted, wait, now):
-            case Retaken.UNKNOWN:  # taken again after a crash mid-request: at most once
-                log.warning("reminder %s: %s", reminder_id, UNKNOWN)
-                await REMINDERS.finish(db, [reminder_id], S.SENT, sent_at=attempted,
-                                       last_error=UNKNOWN)
-                return S.SENT
+            case Retaken.UNKNOWN:  # taken again after a crash mid-request: sent again
+                log.warning("reminder %s: %s", reminder_id, AGAIN)
+                again = True
             case Retaken.WAIT:  # the platform's status may still tell it went out
                 assert attempted is not None and wait is not None
                 await REMINDERS.finish(db, [{"id": reminder_id,
@@ -160,7 +162,7 @@ async def deliver(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
         if pushed.result is PushResult.SENT:
             await REMINDERS.finish(
                 db, [{"id": reminder_id, "message_id": next(iter(pushed.message_ids), None)}],
-                S.SENT, sent_at=now, last_error=None)
+                S.SENT, sent_at=now, last_error=AGAIN if again else None)
             return S.SENT
         if pushed.result is PushResult.NO_CHANNEL:
             await REMINDERS.finish(db, [reminder_id], S.SKIPPED,
