@@ -147,9 +147,9 @@ def test_the_thresholds_come_from_the_evaluation_set(with_meaning: bool) -> None
 # with the sentence model: a change that answers worse fails here, and they move up as
 # the matcher improves, never down.
 TOP1_FLOOR = {False: {"kk": 0.82, "ru": 0.88, "en": 0.84},
-              True: {"kk": 0.91, "ru": 0.90, "en": 0.90}}
+              True: {"kk": 0.91, "ru": 0.92, "en": 0.92}}
 OFF_TOPIC_FLOOR = {False: {"kk": 0.84, "ru": 0.90, "en": 0.75},
-                   True: {"kk": 0.87, "ru": 0.87, "en": 0.84}}
+                   True: {"kk": 0.87, "ru": 0.87, "en": 0.90}}
 
 
 @pytest.mark.parametrize("with_meaning", [False, True], ids=["lexical", "meaning"])

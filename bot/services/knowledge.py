@@ -64,11 +64,11 @@ CONFIDENT = 0.22
 OFFERED = 0.22
 # With the sentence model: the share of the lexical score in an entry's score (the rest
 # is the meaning's), and the two thresholds for that score, chosen the same way.
-LEXICAL_SHARE = 0.7
+LEXICAL_SHARE = 0.6
 # The sentence vectors' cosine under which two texts count as unrelated.
-MEANING_FLOOR = 0.8
-MEANING_CONFIDENT = 0.35
-MEANING_OFFERED = 0.35
+MEANING_FLOOR = 0.85
+MEANING_CONFIDENT = 0.34
+MEANING_OFFERED = 0.34
 # The ids under which the index holds the subjects of faq.outside.yaml (what the base
 # does not answer) begin with this. A question whose best match is one of them is not
 # answered and offered nothing.
