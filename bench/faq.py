@@ -25,8 +25,8 @@ Reads the real content (bot/content/faq*.yaml) and the evaluation set
 `--tune` prints the `CONFIDENT` and `OFFERED` values (bot/services/knowledge.py) the set
 asks for: the confidence threshold where the smaller of "answered" and "off-topic kept
 apart" (in the worst language) is highest, and the lowest score worth offering, where
-the smaller of "off-topic with nothing offered" and "the right entry among the offers"
-is highest. With `--meaning`, `LEXICAL_SHARE` and `MEANING_FLOOR` first: for each pair
+the mean of "the right entry among the offers" and "off-topic with nothing offered"
+(in the worst language) is highest. With `--meaning`, `LEXICAL_SHARE` and `MEANING_FLOOR` first: for each pair
 on a grid, the threshold as above; the pair where that smaller share is highest wins;
 then `MEANING_CONFIDENT` and `MEANING_OFFERED` as above. It prints one PASS/MISS line
 per target and never fails.
@@ -165,15 +165,18 @@ def tune(scored: dict[str, list[Scored]]) -> tuple[float, float]:
     threshold = middle(candidates, lambda value: confident_goal(scored, value))
 
     def offer_goal(floor: float) -> tuple[float, float]:
-        shares: list[float] = []
+        # Per language, the mean of the two shares: offering can only add to the first
+        # and take from the second, so the smaller of them would always ask for no
+        # offers at all (the floor at the threshold).
+        means: list[float] = []
         for items in scored.values():
             asked = [item for item in items if item.label is not None]
             other = [item for item in items if item.label is None]
             kept = sum(1 for item in asked if item.label in item.offered(floor)) / len(asked)
             apart = sum(1 for item in other if not item.offered(floor)) / len(other) \
                 if other else 1.0
-            shares += [kept, apart]
-        return min(shares), sum(shares)
+            means.append((kept + apart) / 2)
+        return min(means), sum(means)
 
     floors = [value for value in candidates if value <= threshold]
     floor = middle(floors, offer_goal)
