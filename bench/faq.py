@@ -27,8 +27,9 @@ asks for: the confidence threshold where the smaller of "answered" and "off-topi
 apart" (in the worst language) is highest, and the lowest score worth offering, where
 the mean of "the right entry among the offers" and "off-topic with nothing offered"
 (in the worst language) is highest. With `--meaning`, `LEXICAL_SHARE` and
-`MEANING_FLOOR` first: for each pair on a grid, the threshold as above; the pair where that smaller share is highest wins;
-then `MEANING_CONFIDENT` and `MEANING_OFFERED` as above. It prints one PASS/MISS line
+`MEANING_FLOOR` first: for each pair on a grid, the threshold as above; the pair where
+that smaller share is highest wins; then `MEANING_CONFIDENT` and `MEANING_OFFERED` as
+above. It prints one PASS/MISS line
 per target and never fails.
 """
 
