@@ -521,3 +521,21 @@ async def test_a_serving_process_keeps_what_it_loaded_out_of_full_collections(
         assert gc.get_freeze_count() > 10_000
         assert is_menu(check(one(await bot.say(1006, "/start", language_code="en")), "en"))
     assert gc.get_freeze_count() == 0
+
+
+def test_settling_collects_then_freezes_and_unsettling_thaws() -> None:
+    import gc
+
+    from bot.app import App
+
+    garbage: list[object] = []
+    garbage.append(garbage)  # a cycle only a collection frees
+    del garbage
+    assert gc.get_freeze_count() == 0
+    App.settle()
+    try:
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_count()[0] < 50  # a collection ran just before the freeze
+    finally:
+        App.unsettle()
+    assert gc.get_freeze_count() == 0
