@@ -73,7 +73,7 @@ class WhatsAppBroadcaster:
         pushed = await self.channel.push(external_id, [reply], "broadcast", priority=BROADCAST)
         result = pushed.result
         if result is PushResult.SENT:
-            return Outcome(DeliveryStatus.SENT, message_id=next(iter(pushed.message_ids), None))
+            return Outcome(DeliveryStatus.SENT, message_id=pushed.first_id)
         if result is PushResult.UNREACHABLE:
             return Outcome(DeliveryStatus.BLOCKED, error="undeliverable")
         if result is PushResult.NO_CHANNEL:

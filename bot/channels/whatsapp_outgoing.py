@@ -243,13 +243,13 @@ class Outgoing:
             # Announcements count their deliveries and reads by the same wamid; one of no
             # record resolves an announcement or a reminder whose sending outcome was lost
             # in a crash.
-            recipient = external_id if record is None else None
+            recipient, at = (external_id if record is None else None), clock.now()
             await broadcasts.on_whatsapp_status(db, status.wamid, status.status,
                                                 error.title if error is not None else None,
-                                                recipient=recipient, now=clock.now())
+                                                recipient=recipient, now=at)
             if recipient is not None:
                 await reminders.on_whatsapp_status(db, status.wamid, status.status,
-                                                   recipient, clock.now())
+                                                   recipient, at)
             if (record is not None and status.status == "failed" and error is not None
                     and error.kind is ErrorKind.OUTSIDE_WINDOW
                     and record.kind in TEMPLATE_KINDS and record.text):

@@ -45,6 +45,10 @@ class Pushed:
     result: PushResult
     message_ids: tuple[str, ...] = ()
 
+    @property
+    def first_id(self) -> str | None:
+        return self.message_ids[0] if self.message_ids else None
+
 
 # (external id, replies, kind of message) -> what became of it
 Sender = Callable[[str, list[Reply], str], Awaitable[Pushed]]

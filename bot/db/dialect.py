@@ -126,8 +126,26 @@ async def first_row(connection: AsyncConnection, query: Select[Any],
                           for process, value in zip(prepared.columns, rows[0], strict=True)])
 
 
-# A mapped class's read -> the attribute that each of its columns fills.
-_ATTRIBUTES: dict[Select[Any], tuple[type[Any], Sequence[str]]] = {}
+@dataclass(frozen=True)
+class _Entity:
+    """A read of one mapped class: the class, the attribute each selected column fills,
+    and the attributes of its primary key."""
+
+    model: type[Any]
+    attributes: Sequence[str]
+    key: Sequence[str]
+
+
+# By statement, as `_PREPARED`.
+_ENTITIES: dict[Select[Any], _Entity] = {}
+
+
+def _entity(query: Select[Any]) -> _Entity:
+    model = query.column_descriptions[0]["entity"]
+    mapper = inspect(model)
+    return _Entity(model, [mapper.get_property_by_column(column).key
+                           for column in query.selected_columns],
+                   [mapper.get_property_by_column(column).key for column in mapper.primary_key])
 
 
 async def first_entity(db: AsyncSession, query: Select[E],
@@ -136,37 +154,30 @@ async def first_entity(db: AsyncSession, query: Select[E],
     session as if the ORM had loaded it: a change to it is flushed as an UPDATE.
 
     On PostgreSQL this is the ORM's own `execute`. On SQLite the ORM's read takes three
-    trips to aiosqlite's thread, `first_row` one: the row is read with it, and the object
-    made from it is handed to the session with `make_transient_to_detached` and `add`,
-    the ORM's public way to attach an object loaded elsewhere (its attributes then count
-    as loaded, not as changes). An object the session already holds is returned as is.
-    A session bound to a connection (a step's) reads on it without beginning a
-    transaction, so a step that only reads commits nothing; a change to the object
-    begins one when it is flushed."""
+    trips to aiosqlite's thread, `first_row` one: the row is read with it (on the step's
+    connection when the session is bound to one, without beginning a transaction), and
+    the object made from it is handed to the session with `make_transient_to_detached`
+    and `add`, the ORM's public way to attach an object loaded elsewhere (its attributes
+    then count as loaded, not as changes). An object the session already holds is
+    returned as is."""
     if db.get_bind().dialect.name != "sqlite":
         return (await db.execute(query, params)).scalars().first()
     connection = db.bind if isinstance(db.bind, AsyncConnection) else await db.connection()
-    known = _ATTRIBUTES.get(query)
-    if known is None:
-        model = query.column_descriptions[0]["entity"]
-        mapper = inspect(model)
-        known = _ATTRIBUTES[query] = (model, [mapper.get_property_by_column(column).key
-                                              for column in query.selected_columns])
+    entity = _ENTITIES.get(query)
+    if entity is None:
+        entity = _ENTITIES[query] = _entity(query)
     row = await first_row(connection, query, params)
     if row is None:
         return None
-    model, attributes = known
-    values = dict(zip(attributes, row, strict=True))
-    mapper = inspect(model)
-    key = mapper.identity_key_from_primary_key(
-        [values[mapper.get_property_by_column(column).key] for column in mapper.primary_key])
-    held = db.identity_map.get(key)
+    values = dict(zip(entity.attributes, row, strict=True))
+    held = db.identity_map.get(inspect(entity.model).identity_key_from_primary_key(
+        [values[name] for name in entity.key]))
     if held is not None:
         return cast(E, held)
-    entity = model(**values)
-    make_transient_to_detached(entity)
-    db.add(entity)
-    return cast(E, entity)
+    loaded = entity.model(**values)
+    make_transient_to_detached(loaded)
+    db.add(loaded)
+    return cast(E, loaded)
 
 
 # ---- whether a step wrote ------------------------------------------------------------

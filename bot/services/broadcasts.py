@@ -17,9 +17,9 @@
   again with an intent and no result may have gone out. On WhatsApp it goes out at
   most once: the status webhook of the message names the recipient and resolves the
   row (`on_whatsapp_status`); only when no status came within the platform's
-  `status_wait` (`bot.core.notify.STATUS_WAIT`) is it
-  sent again. Telegram cannot tell: an announcement is sent again (never lost), and
-  the log says it may have gone twice; at most the requests in flight at the crash do.
+  `status_wait` (`bot.core.notify.STATUS_WAIT`) is it sent again. Telegram cannot
+  tell: an announcement is sent again (never lost), and the log says it may have gone
+  twice; at most the requests in flight at the crash do.
 - 403 marks the user unreachable and the row `blocked`; other errors retry with
   backoff, then the row is `failed` with the reason (`last_error`). WhatsApp's status
   webhook moves a row on to `delivered` and `read` (`on_whatsapp_status`).

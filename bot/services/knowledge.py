@@ -172,13 +172,17 @@ class Synonyms:
             return words
         read: list[str] = []
         for word in words:
-            term = self._terms.get(word)
-            for length in self._lengths:
-                if term is not None:
-                    break
-                term = self._terms.get(word[:length]) if len(word) > length else None
+            term = self._term(word)
             read += [word] if term is None else [word, *term]
         return read
+
+    def _term(self, word: str) -> tuple[str, ...] | None:
+        """The term of a synonym typed whole, or with an ending after one of at least
+        `SYNONYM_PREFIX` letters."""
+        if word in self._terms:
+            return self._terms[word]
+        return next((self._terms[word[:length]] for length in self._lengths
+                     if len(word) > length and word[:length] in self._terms), None)
 
     @classmethod
     def of(cls, content: Content) -> Synonyms:

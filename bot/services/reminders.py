@@ -161,7 +161,7 @@ async def deliver(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
     async with sessionmaker() as db, db.begin():
         if pushed.result is PushResult.SENT:
             await REMINDERS.finish(
-                db, [{"id": reminder_id, "message_id": next(iter(pushed.message_ids), None)}],
+                db, [{"id": reminder_id, "message_id": pushed.first_id}],
                 S.SENT, sent_at=now, last_error=AGAIN if again else None)
             return S.SENT
         if pushed.result is PushResult.NO_CHANNEL:
