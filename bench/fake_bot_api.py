@@ -91,6 +91,7 @@ class FakeBotAPI:
         return web.json_response({"ok": True, "result": True})
 
     async def _handle(self, request: web.Request) -> web.Response:
+        now = time.monotonic()  # when the request arrived, before its body is read
         method = request.match_info["method"]
         if method not in MESSAGES:
             return await self._other(method)
@@ -103,7 +104,6 @@ class FakeBotAPI:
         chat_id = int(params.get("chat_id", 0))
         if str(params.get("allow_paid_broadcast", "")).lower() in ("true", "1"):
             self.paid += 1
-        now = time.monotonic()
         while self.window and self.window[0] <= now - 1.0:
             self.window.popleft()
         last = self.last_to_chat.get(chat_id)

@@ -18,7 +18,8 @@ The rate: reminders are Telegram messages the bot starts, under `BROADCAST_RATE`
 every send (not paid broadcasts). 100,000 an hour is 27.8/s, under Telegram's ~30/s;
 a compressed window needs more, so the fake allows `--rate` (by default 30/s, or 1.5
 times the reminders' rate when that is over 28/s) and the processes' `BROADCAST_RATE` is
-99 % of it. `--interval` is `REMINDER_INTERVAL_SECONDS` (how often each process looks
+97 % of it (`--headroom`, as in bench/scale.py).
+`--interval` is `REMINDER_INTERVAL_SECONDS` (how often each process looks
 for due reminders; the bot's default is 30 s, which alone makes reminders up to 30 s
 late); the bench uses 1 s unless told.
 """
@@ -150,7 +151,7 @@ async def run(args: argparse.Namespace, logs: Path) -> None:
         api = FakeBotAPI(args.rate)
         await api.start()
         prefix = str(int(time.time() * 1000) % 10**9)
-        env = environment(url, api.url, args.rate * 0.99, args.redis_url, prefix)
+        env = environment(url, api.url, args.rate * args.headroom, args.redis_url, prefix)
         env["REMINDER_INTERVAL_SECONDS"] = str(args.interval)
         engine = create_async_engine(url)
         bots = await start_bots(env, args.processes, logs, prefix)
@@ -244,6 +245,8 @@ async def main() -> None:
     parser.add_argument("--interval", type=int, default=1,
                         help="REMINDER_INTERVAL_SECONDS of the processes")
     parser.add_argument("--kill-leader", action="store_true")
+    parser.add_argument("--headroom", type=float, default=0.97,
+                        help="BROADCAST_RATE as a share of the allowed rate")
     args = parser.parse_args()
     if args.rate is None:
         pace = args.count / args.window

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import App
-from bot.core.ratelimit import BROADCAST, INTERACTIVE, PriorityLimiter
+from bot.core.ratelimit import BROADCAST, FRESH, INTERACTIVE, PUSH, PriorityLimiter
 from bot.db.shared_limit import (
     CEILING_CLIMB,
     CEILING_CUT,
@@ -23,6 +24,7 @@ from bot.db.shared_limit import (
     CUT,
     FLOOR,
     QUIET,
+    Grant,
     Pace,
     PostgresBudget,
     RedisBudget,
@@ -95,16 +97,24 @@ async def redis_budget() -> AsyncIterator[RedisBudget]:
 
 async def check_bucket(budget: RedisBudget | PostgresBudget) -> None:
     # A full bucket of 3: a broadcast leaves one token for replies.
-    assert await budget.take("t", 10.0, 3.0, 1.0) == 0.0
-    assert await budget.take("t", 10.0, 3.0, 1.0) == 0.0
-    wait = await budget.take("t", 10.0, 3.0, 1.0)
-    assert 0.0 < wait <= 0.1 + 1e-6
-    assert await budget.take("t", 10.0, 3.0, 0.0) == 0.0  # a reply takes the last one
-    assert await budget.take("t", 10.0, 3.0, 0.0) > 0.0
+    assert await budget.take("t", 10.0, 3.0, 1.0) == (True, 0.0)
+    assert await budget.take("t", 10.0, 3.0, 1.0) == (True, 0.0)
+    # The token filling is reserved: granted, in a tenth of a second at 10/s.
+    granted, wait = await budget.take("t", 10.0, 3.0, 1.0)
+    assert granted and 0.0 < wait <= 0.1 + 1e-6
+    # The next one is not: ask again when that turn has passed.
+    granted, wait = await budget.take("t", 10.0, 3.0, 1.0)
+    assert not granted and 0.0 < wait <= 0.1 + 1e-6
+    # A reply reserves from the reserve, then waits its turn too.
+    granted, wait = await budget.take("t", 10.0, 3.0, 0.0)
+    assert granted and 0.0 < wait <= 0.1 + 1e-6
+    granted, wait = await budget.take("t", 10.0, 3.0, 0.0)
+    assert not granted and 0.0 < wait <= 0.1 + 1e-6
     # A 429 seen by one process: nobody takes a token until it has passed.
     await budget.pause("t", 2.0)
-    assert 1.5 < await budget.take("t", 10.0, 3.0, 0.0) <= 2.0
-    assert await budget.take("other", 10.0, 3.0, 0.0) == 0.0  # buckets are apart
+    granted, wait = await budget.take("t", 10.0, 3.0, 0.0)
+    assert not granted and 1.5 < wait <= 2.0
+    assert await budget.take("other", 10.0, 3.0, 0.0) == (True, 0.0)  # buckets are apart
 
 
 def test_a_429_slows_the_pace_which_climbs_back_after_a_quiet_spell() -> None:
@@ -134,7 +144,7 @@ def test_repeated_429s_cut_the_pace_down_to_the_floor() -> None:
 
 async def check_pace(budget: RedisBudget | PostgresBudget) -> None:
     # Every process reads the same pace: a 429 in one slows all of them.
-    assert await budget.take("p", 10.0, 3.0, 0.0) == 0.0
+    assert await budget.take("p", 10.0, 3.0, 0.0) == (True, 0.0)
     assert await budget.pace("p") == 1.0
     await budget.pause("p", 0.3)
     assert await budget.pace("p") == pytest.approx(CUT)
@@ -145,7 +155,7 @@ async def check_pace(budget: RedisBudget | PostgresBudget) -> None:
     assert await budget.pace("p") == pytest.approx(CUT * CUT)
     await asyncio.sleep(0.4)
     # Still in the quiet spell: the pace holds, and the wait for a token is longer.
-    assert await budget.take("p", 10.0, 3.0, 0.0) > 0.0
+    assert (await budget.take("p", 10.0, 3.0, 0.0)).wait > 0.0
     assert await budget.pace("p") == pytest.approx(CUT * CUT)
 
 
@@ -207,3 +217,79 @@ async def test_two_processes_never_go_over_the_postgresql_rate(database_url: str
     times = await two_processes("postgresql", database_url, "two", 20.0, 3.0)
     assert busiest_second(times) <= 21
     assert len(times) >= 20 * 3 * 0.8
+
+
+class ScriptedBudget:
+    """A shared bucket answering from a script: (seconds before answering, Grant)."""
+
+    def __init__(self, answers: list[tuple[float, Grant]]) -> None:
+        self.answers = answers
+        self.asked: list[tuple[float, float]] = []  # (when, keep)
+
+    async def take(self, key: str, rate: float, burst: float, keep: float) -> Grant:
+        import time
+
+        self.asked.append((time.monotonic(), keep))
+        delay, grant = self.answers.pop(0) if self.answers else (0.0, Grant(True, 0.0))
+        await asyncio.sleep(delay)
+        return grant
+
+    async def pause(self, key: str, seconds: float) -> None:
+        pass
+
+
+def dropped(key: str) -> float:
+    value = REGISTRY.get_sample_value("bot_rate_turns_dropped_total", {"limit": key})
+    return value or 0.0
+
+
+async def test_a_reserved_turn_is_waited_for_without_asking_again() -> None:
+    import time
+
+    budget = ScriptedBudget([(0.0, Grant(True, 0.15))])
+    limiter = PriorityLimiter(100.0, burst=5.0, shared=budget, key="reserved")
+    started = time.monotonic()
+    await limiter.turn(BROADCAST)
+    assert time.monotonic() - started >= 0.15
+    assert len(budget.asked) == 1  # the slot was this process's: no second question
+
+
+async def test_a_turn_granted_too_long_ago_is_dropped_and_asked_again() -> None:
+    # The bucket's answer took longer than FRESH (a stalled process): the turn may be
+    # that old when the request leaves, so it is not used.
+    budget = ScriptedBudget([(FRESH * 3, Grant(True, 0.0)), (0.0, Grant(True, 0.0))])
+    limiter = PriorityLimiter(100.0, burst=5.0, shared=budget, key="stale")
+    before = dropped("stale")
+    await limiter.turn(BROADCAST)
+    assert len(budget.asked) == 2
+    assert dropped("stale") == before + 1
+    # A turn the sender takes up late is dropped the same way.
+    asked = await limiter.acquire(BROADCAST)
+    await asyncio.sleep(FRESH * 2)
+    assert not limiter.fresh(asked)
+    assert dropped("stale") == before + 2
+    assert limiter.fresh(await limiter.acquire(BROADCAST))
+
+
+async def test_without_a_shared_bucket_every_turn_is_fresh() -> None:
+    limiter = PriorityLimiter(100.0, burst=5.0)
+    asked = await limiter.acquire(INTERACTIVE)
+    await asyncio.sleep(FRESH * 2)
+    assert limiter.fresh(asked)  # one process: nobody else's turns to crowd
+
+
+async def test_pushes_leave_the_reserve_and_go_between_replies_and_broadcasts() -> None:
+    budget = ScriptedBudget([])
+    limiter = PriorityLimiter(1000.0, burst=1.0, shared=budget, key="order")
+    await limiter.turn(INTERACTIVE)  # the first turn, so the others queue
+    order: list[str] = []
+
+    async def one(name: str, priority: int) -> None:
+        await limiter.turn(priority)
+        order.append(name)
+
+    await asyncio.gather(one("broadcast", BROADCAST), one("push", PUSH),
+                         one("reply", INTERACTIVE))
+    assert order == ["reply", "push", "broadcast"]
+    # Replies may take the reserve; a push and a broadcast leave it.
+    assert [keep for _, keep in budget.asked] == [0.0, 0.0, 1.0, 1.0]

@@ -70,7 +70,7 @@ from bot.core.engine import Engine, Unavailable
 from bot.core.events import Event, EventKind, Identity, LanguageChosen
 from bot.core.i18n import N_, Translations, Translator
 from bot.core.notify import Pushed, PushResult
-from bot.core.ratelimit import PriorityLimiter, SharedBudget
+from bot.core.ratelimit import INTERACTIVE, PUSH, PriorityLimiter, SharedBudget
 from bot.core.replies import Reply
 
 if TYPE_CHECKING:
@@ -471,10 +471,12 @@ class TelegramChannel:
 
     async def render(self, identity: Identity, chat_id: int, replies: list[Reply],
                      edit: int | None = None, *, reply_to: int | None = None,
-                     sent: list[int] | None = None) -> PushResult:
+                     sent: list[int] | None = None,
+                     priority: int = INTERACTIVE) -> PushResult:
         """Send the replies; with `edit`, the first one replaces that message's text.
         In a group: `reply_to` makes each message a reply to that one. `sent` gets the
-        ids of the messages sent (the coordinators' desk and `push` keep them)."""
+        ids of the messages sent (the coordinators' desk and `push` keep them).
+        `priority`: the turn from the limiter (a reply's, or `PUSH`)."""
         try:
             for index, reply in enumerate(replies):
                 markup = self._markup(chat_id, reply)
@@ -488,7 +490,7 @@ class TelegramChannel:
                     except Refused:
                         pass  # too old, deleted, not a text message: sent anew
                 result = await self.sender.send(chat_id, reply, markup=markup,
-                                                reply_to=reply_to)
+                                                reply_to=reply_to, priority=priority)
                 if sent is not None:
                     sent.extend(result.message_ids)
                 metrics.REPLIES.labels(CHANNEL).inc(len(result.message_ids))
@@ -519,7 +521,7 @@ class TelegramChannel:
         """A message the bot starts (a reminder, a notice), and the ids of what went out."""
         sent: list[int] = []
         result = await self.render(Identity(CHANNEL, external_id), int(external_id), replies,
-                                   sent=sent)
+                                   sent=sent, priority=PUSH)
         return Pushed(result, tuple(str(message_id) for message_id in sent))
 
 

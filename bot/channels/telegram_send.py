@@ -41,7 +41,7 @@ from aiogram.types import (
 )
 
 from bot.core import metrics
-from bot.core.ratelimit import BROADCAST, INTERACTIVE, PriorityLimiter
+from bot.core.ratelimit import BROADCAST, INTERACTIVE, PUSH, PriorityLimiter
 from bot.core.replies import Reply, split_text
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ CAPTION_LIMIT = 1024
 PHOTO_TYPES = frozenset({"image/png", "image/jpeg"})
 # Requests per message: a 429 is waited out up to this many times (a broadcast can wait
 # longer than a reply), a server or network error tried again up to ERROR_ATTEMPTS times.
-FLOOD_ATTEMPTS = {INTERACTIVE: 4, BROADCAST: 8}
+FLOOD_ATTEMPTS = {INTERACTIVE: 4, PUSH: 4, BROADCAST: 8}
 ERROR_ATTEMPTS = 4
 
 T = TypeVar("T")
@@ -200,7 +200,7 @@ class TelegramSender:
         floods = errors = 0
         while True:
             if limited:
-                await self.limiter.acquire(priority)
+                await self.limiter.turn(priority)
             try:
                 return await self.bot(method)
             except TelegramRetryAfter as error:

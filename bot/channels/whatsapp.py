@@ -38,7 +38,7 @@ from bot.core.engine import Engine
 from bot.core.events import Identity
 from bot.core.i18n import Translations
 from bot.core.notify import Pushed, PushResult
-from bot.core.ratelimit import INTERACTIVE, PriorityLimiter, SharedBudget
+from bot.core.ratelimit import PUSH, PriorityLimiter, SharedBudget
 from bot.core.replies import Choice, Reply
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class WhatsAppChannel:
         return await self.outgoing.in_window(external_id)
 
     async def push(self, external_id: str, replies: list[Reply], kind: str, *,
-                   priority: int = INTERACTIVE) -> Pushed:
+                   priority: int = PUSH) -> Pushed:
         """A message the bot starts (the `Notifier` sender): normal messages inside the
         24-hour window; outside it, or when the API answers 131047, the approved
         template of its kind with the replies' text. With the wamids of what went out

@@ -35,7 +35,7 @@ from bot.core.events import Identity
 from bot.core.i18n import Translations, Translator
 from bot.core.inbound import whole_number
 from bot.core.notify import Pushed, PushResult
-from bot.core.ratelimit import BROADCAST, INTERACTIVE
+from bot.core.ratelimit import BROADCAST, INTERACTIVE, PUSH
 from bot.core.replies import Attachment, Choice, Reply
 from bot.db.models import User
 from bot.services import broadcasts, reminders
@@ -181,7 +181,7 @@ class Outgoing:
         return contacts.in_window(last)
 
     async def push(self, external_id: str, replies: list[Reply], kind: str,
-                   priority: int = INTERACTIVE) -> Pushed:
+                   priority: int = PUSH) -> Pushed:
         """A message the bot starts: normal messages inside the 24-hour window; outside
         it, or when the API answers 131047, the approved template of its kind
         (`template_kind`) with the replies' text. With the ids of what went out."""
@@ -262,4 +262,4 @@ class Outgoing:
         if resend is not None:
             kind, text = resend
             await self.push_template(Identity(CHANNEL, external_id), kind, text,
-                                     BROADCAST if kind == "broadcast" else INTERACTIVE)
+                                     BROADCAST if kind == "broadcast" else PUSH)

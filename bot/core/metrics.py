@@ -13,4 +13,6 @@ HANDLING = Histogram(
     ["channel"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+RATE_DROPPED = Counter("bot_rate_turns_dropped_total",
+                       "Shared rate-limit turns dropped as too old to use", ["limit"])
 USERS = Gauge("bot_users", "Known users per channel", ["channel"])

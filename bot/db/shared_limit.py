@@ -9,8 +9,12 @@
 Both keep `tokens` (up to `burst`), the `stamp` of the last change and `paused`
 (nobody takes a token before it); a bucket fills at `rate` tokens per second, times its
 `Pace`. A token is taken only when more than `keep` are left over (a broadcast leaves
-some for replies). `budget_for` picks one for the settings; SQLite has one process and
-needs none.
+some for replies): at once when a whole one is there, else the one filling is reserved
+(the bucket goes below `keep`) and the `Grant` says when it is full; while another
+process holds that reservation, the answer is when to ask again. So the turns follow
+one another at the rate's exact spacing however late the processes ask, and a sender
+that asks late never catches up with a burst. `budget_for` picks one for the
+settings; SQLite has one process and needs none.
 
 The pace slows down after a 429 and climbs back slowly (`Pace`: the arithmetic, in
 Python for the one process's own limiter and the tests; the Lua script and the SQL
@@ -21,7 +25,7 @@ bucket slows down together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,6 +45,14 @@ FLOOR = 0.5
 QUIET = 5.0
 CLIMB = 0.01
 CEILING_CLIMB = 0.0001
+
+
+class Grant(NamedTuple):
+    """A shared bucket's answer: `granted`, the turn is `wait` seconds from now (0.0:
+    now); else ask again in `wait` seconds."""
+
+    granted: bool
+    wait: float
 
 
 @dataclass
@@ -100,17 +112,20 @@ _TAKE = _constants(_PRESENT + """
 local rate, burst, keep = tonumber(ARGV[1]) * factor, tonumber(ARGV[2]), tonumber(ARGV[3])
 tokens = tokens or burst
 if now < paused then
-  return tostring(paused - now)
+  return {0, tostring(paused - now)}
 end
 tokens = math.min(burst, tokens + math.max(0, now - math.max(stamp, paused)) * rate)
-local wait = 0
+local granted, wait = 1, 0
 if tokens >= 1 + keep then
   tokens = tokens - 1
-else
+elseif tokens >= keep then
   wait = (1 + keep - tokens) / rate
+  tokens = tokens - 1
+else
+  granted, wait = 0, (keep - tokens) / rate
 end
 """ + _SAVE + """
-return tostring(wait)
+return {granted, tostring(wait)}
 """)
 
 _PAUSE = _constants(_PRESENT + """
@@ -139,8 +154,9 @@ class RedisBudget:
         self._pause = self.redis.register_script(_PAUSE)
         self._pace = self.redis.register_script(_PACE)
 
-    async def take(self, key: str, rate: float, burst: float, keep: float) -> float:
-        return float(await self._take(keys=[self.prefix + key], args=[rate, burst, keep]))
+    async def take(self, key: str, rate: float, burst: float, keep: float) -> Grant:
+        granted, wait = await self._take(keys=[self.prefix + key], args=[rate, burst, keep])
+        return Grant(bool(granted), float(wait))
 
     async def pause(self, key: str, seconds: float) -> None:
         await self._pause(keys=[self.prefix + key], args=[seconds])
@@ -173,13 +189,15 @@ _PG_TAKE = text(_constants(_PG_PRESENT + """, refilled AS (
     FROM present
 )
 UPDATE rate_buckets AS b
-SET tokens = CASE WHEN p.at >= p.paused_until AND p.tokens >= 1 + :keep
+SET tokens = CASE WHEN p.at >= p.paused_until AND p.tokens >= :keep
                   THEN p.tokens - 1 ELSE p.tokens END,
     stamp = p.at, factor = p.pace, ceiling = p.top
 FROM refilled AS p WHERE b.name = p.name
-RETURNING CASE WHEN p.at < p.paused_until THEN p.paused_until - p.at
+RETURNING p.at >= p.paused_until AND p.tokens >= :keep,
+          CASE WHEN p.at < p.paused_until THEN p.paused_until - p.at
                WHEN p.tokens >= 1 + :keep THEN 0.0
-               ELSE (1 + :keep - p.tokens) / (:rate * p.pace) END
+               WHEN p.tokens >= :keep THEN (1 + :keep - p.tokens) / (:rate * p.pace)
+               ELSE (:keep - p.tokens) / (:rate * p.pace) END
 """))
 _PG_CREATE = text(f"""
 INSERT INTO rate_buckets (name, tokens, stamp, paused_until, factor, ceiling, calm)
@@ -209,13 +227,13 @@ class PostgresBudget:
                 await connection.execute(_PG_CREATE, {"name": key, "burst": burst})
             self._known.add(key)
 
-    async def take(self, key: str, rate: float, burst: float, keep: float) -> float:
+    async def take(self, key: str, rate: float, burst: float, keep: float) -> Grant:
         await self._create(key, burst)
         async with self.engine.begin() as connection:
-            wait = (await connection.execute(_PG_TAKE, {
+            granted, wait = (await connection.execute(_PG_TAKE, {
                 "name": key, "rate": float(rate), "burst": float(burst),
-                "keep": float(keep)})).scalar_one()
-        return float(wait)
+                "keep": float(keep)})).one()
+        return Grant(bool(granted), float(wait))
 
     async def pause(self, key: str, seconds: float) -> None:
         await self._create(key, 1.0)
