@@ -41,7 +41,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.broadcast import FIRST_CHAT
 from bench.fake_bot_api import FakeBotAPI
-from bench.scale import Database, arguments, environment, migrate, start_bots, stop_bots
+from bench.scale import (
+    Database,
+    arguments,
+    environment,
+    migrate,
+    start_bots,
+    steady,
+    stop_bots,
+)
 from bot import clock
 from bot.db.models import Forum, ForumStatus, Reminder, ReminderStatus, User, WorkerLease
 from bot.services.reminders import AGAIN
@@ -163,14 +171,15 @@ async def run(args: argparse.Namespace, logs: Path) -> None:
                     raise RuntimeError(f"a bot process stopped: see {logs}")
             await shift(engine)
             deadline = time.monotonic() + LEAD + args.window + 120
-            while time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-                attempted = len(api.sent_at)
-                if args.kill_leader and kill is None and attempted >= args.count / 2:
-                    kill = await kill_leader(engine, bots, api)
-                if attempted >= args.count or await settled(engine):
-                    break
-            await asyncio.sleep(2.0)  # anything sent twice, late
+            with steady():  # the fake counts arrivals
+                while time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                    attempted = len(api.sent_at)
+                    if args.kill_leader and kill is None and attempted >= args.count / 2:
+                        kill = await kill_leader(engine, bots, api)
+                    if attempted >= args.count or await settled(engine):
+                        break
+                await asyncio.sleep(2.0)  # anything sent twice, late
             async with engine.connect() as connection:
                 due = {int(chat): clock.as_utc(at).timestamp() for chat, at in (
                     await connection.execute(text(

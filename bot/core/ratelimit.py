@@ -106,7 +106,9 @@ class PriorityLimiter:
                 return now
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (priority, next(self._order), future))
-        self._kick()
+        # Wake the loop only for a waiter now first in line (ahead of the others'
+        # priority); waking it for each one would ask the shared bucket again each time.
+        self._kick(wake=self._waiters[0][2] is future)
         return await future
 
     def fresh(self, asked: float) -> bool:
@@ -164,10 +166,11 @@ class PriorityLimiter:
             log.info("rate limit %s: the shared bucket is back", self.key)
         return grant
 
-    def _kick(self) -> None:
+    def _kick(self, wake: bool = True) -> None:
         if self._wake is None:
             self._wake = asyncio.Event()
-        self._wake.set()
+        if wake:
+            self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
