@@ -20,9 +20,12 @@ How it matches (the measurements and the reasons are in the README, "Typed quest
    and Russian endings and with typos) and each word's first five letters (its stem).
    Features are weighted by TF-IDF, the IDF counted over entries, not phrasings.
 3. Question words, particles and pronouns count for a fifth. A question's lexical
-   score for an entry is half the best cosine similarity between the question and one
-   of the entry's phrasings, half its cosine with the entry's phrasings pooled (0..1).
-   The best entry is answered when its score reaches `CONFIDENT`; entries from
+   score for an entry is 0.3 of the best cosine similarity between the question and
+   one of the entry's phrasings, 0.7 of its cosine with the entry's phrasings pooled
+   (0..1).
+   A question typed as one of an entry's phrasings (in the one spelling of `fold`) is
+   that entry's, score 1, unless the phrasing belongs to two entries. The best entry
+   is answered when its score reaches `CONFIDENT`; entries from
    `OFFERED` up are offered as likely questions; below `OFFERED` the text is
    off-topic. Each text of bot/content/faq.outside.yaml (subjects the base does not
    answer: the weather, prices, other countries' visas...) is an entry of its own under
@@ -61,14 +64,14 @@ if TYPE_CHECKING:
 # two shares as high as it goes), and the lowest score still worth offering as a likely
 # question (right entries among the offers and off-topic texts offered nothing, their
 # mean as high as it goes).
-CONFIDENT = 0.22
-OFFERED = 0.19
+CONFIDENT = 0.21
+OFFERED = 0.17
 # With the sentence model: the share of the lexical score in an entry's score (the rest
 # is the meaning's), and the two thresholds for that score, chosen the same way.
-LEXICAL_SHARE = 0.6
+LEXICAL_SHARE = 0.7
 # The sentence vectors' cosine under which two texts count as unrelated.
 MEANING_FLOOR = 0.85
-MEANING_CONFIDENT = 0.34
+MEANING_CONFIDENT = 0.28
 MEANING_OFFERED = 0.28
 # The ids under which the index holds the subjects of faq.outside.yaml (what the base
 # does not answer) begin with this. A question whose best match is one of them is not
@@ -82,8 +85,10 @@ ANSWER_WEIGHT = 0.5
 # nearly every entry) is left out of the index: it changes no ranking and costs time.
 MIN_WEIGHT = 0.03
 # The same for an entry's pooled vector, which has many more features: only the ones
-# that weigh are kept, so that a question is still answered in a few milliseconds.
-MIN_POOLED_WEIGHT = 0.06
+# that weigh are kept, so that a question is still answered in a few milliseconds. The
+# floor is low: with hundreds of features each weighs little, and at 0.06 it dropped
+# the rarer words that tell neighbouring entries apart (Kazakh top-1 6 points lower).
+MIN_POOLED_WEIGHT = 0.01
 STEM = 5
 # A typed word that begins with a synonym of faq.synonyms.yaml this long or longer is
 # read as its term, its ending dropped ("оралмандар"); a shorter one only as a whole
@@ -93,8 +98,9 @@ SYNONYM_PREFIX = 5
 QUERY_IDF_FLOOR = 0.4
 # A question's score for an entry: this share of its best phrasing's cosine, the rest
 # the cosine with the entry as one document (every word of its phrasings pooled), which
-# meets a question that takes its words from several phrasings.
-POOLED_SHARE = 0.5
+# meets a question that takes its words from several phrasings. The pooled vector, with
+# its rarer features kept, tells entries apart better than any one phrasing: 0.7.
+POOLED_SHARE = 0.7
 # Question words, particles and pronouns: they say what kind of question it is, not what
 # it is about, and count for a fifth (folded spellings: "кім", "кто" and "who" alike).
 STOP_WEIGHT = 0.2
@@ -240,6 +246,9 @@ class KnowledgeBase:
         vocabulary: dict[str, int] = {}
         documents: list[tuple[int, array[int], array[float], float]] = []
         typed_texts: list[tuple[int, str]] = []
+        # A phrasing people type (not an answer), by the hash of its one spelling: the
+        # entry it belongs to, or -1 when it belongs to more than one.
+        self._typed: dict[int, int] = {}
         self.entry_ids: list[str] = []
         for entry_id, text, weight in phrases:
             found = features(text, synonyms)
@@ -252,8 +261,11 @@ class KnowledgeBase:
                               array("I", (vocabulary.setdefault(feature, len(vocabulary))
                                           for feature in found)),
                               array("f", found.values()), weight))
-            if weight == 1.0 and meaning:  # a phrasing people type, not an answer
-                typed_texts.append((number, text))
+            if weight == 1.0:  # a phrasing people type, not an answer
+                key = hash(fold(text))
+                self._typed[key] = number if self._typed.get(key, number) == number else -1
+                if meaning:
+                    typed_texts.append((number, text))
         documents.sort(key=lambda document: document[0])  # an entry's phrasings together
         entries_with = array("I", bytes(4 * len(vocabulary)))
         last_entry = array("i", [-1]) * len(vocabulary)
@@ -355,6 +367,9 @@ class KnowledgeBase:
         for entry, score in _dot(query, self._pooled).items():
             best[entry] += POOLED_SHARE * score
         lexical = {entry: min(1.0, score / norm) for entry, score in best.items()}
+        typed = self._typed.get(hash(fold(text)), -1)
+        if typed >= 0:  # typed as one of the entry's phrasings: that entry, for sure
+            lexical[typed] = 1.0
         return lexical, [] if self._meaning is None else self._meaning.cosines(text)
 
     def ask(self, text: str) -> Answer:
