@@ -44,7 +44,9 @@ from bench.fake_bot_api import FakeBotAPI
 from bench.scale import (
     Database,
     arguments,
+    dropped_turns,
     environment,
+    free_port,
     migrate,
     start_bots,
     steady,
@@ -162,7 +164,8 @@ async def run(args: argparse.Namespace, logs: Path) -> None:
         env = environment(url, api.url, args.rate * args.headroom, args.redis_url, prefix)
         env["REMINDER_INTERVAL_SECONDS"] = str(args.interval)
         engine = create_async_engine(url)
-        bots = await start_bots(env, args.processes, logs, prefix)
+        ports = [free_port() for _ in range(args.processes)]
+        bots = await start_bots(env, args.processes, logs, prefix, ports)
         kill: dict[str, Any] | None = None
         try:
             while api.other_calls["getMe"] < args.processes or await leader(engine) is None:
@@ -192,13 +195,14 @@ async def run(args: argparse.Namespace, logs: Path) -> None:
                     "SELECT u.external_id FROM reminders m JOIN registrations r "
                     "ON r.id = m.registration_id JOIN users u ON u.id = r.user_id "
                     "WHERE m.last_error = :again"), {"again": AGAIN})).all()]
+            dropped = await dropped_turns(ports)
         finally:
             await stop_bots(bots)
             await engine.dispose()
             await api.close()
     finally:
         await database.drop_all()
-    report(args, api, due, statuses, unknown, kill)
+    report(args, api, due, statuses, unknown, kill, dropped)
 
 
 async def settled(engine: AsyncEngine) -> bool:
@@ -211,7 +215,7 @@ async def settled(engine: AsyncEngine) -> bool:
 
 def report(args: argparse.Namespace, api: FakeBotAPI, due: dict[int, float],
            statuses: dict[str, int], unknown: list[int],
-           kill: dict[str, Any] | None) -> None:
+           kill: dict[str, Any] | None, dropped: int) -> None:
     sends = {chat: len(api.sent_at.get(chat, [])) for chat in due}
     once = sum(1 for n in sends.values() if n == 1)
     twice = sum(1 for n in sends.values() if n > 1)
@@ -224,7 +228,8 @@ def report(args: argparse.Namespace, api: FakeBotAPI, due: dict[int, float],
           f"load {os.getloadavg()[0]:.2f}")
     print(f"sent once {once:,} · twice {twice} · never {never} "
           f"({'PASS' if once == args.count else 'MISS'}, target: each once) · "
-          f"429 answers {api.too_many} · rows {statuses}")
+          f"429 answers {api.too_many} · rows {statuses} · {dropped} shared turns dropped "
+          f"as too old")
     if unknown:
         print(f"outcome unknown after the kill (sent again) {len(unknown)}: at the fake "
               f"once {sum(1 for chat in unknown if sends.get(chat) == 1)}, twice "

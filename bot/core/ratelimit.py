@@ -200,9 +200,13 @@ class PriorityLimiter:
                         with contextlib.suppress(TimeoutError):  # a pause, a reply
                             await asyncio.wait_for(self._wake.wait(), wait)
                         continue
-                    if wait > 0:  # a reserved turn: the slot is this process's
-                        await asyncio.sleep(wait)
-                    now += wait  # the turn's time at the earliest (answered after `now`)
+                    # The turn's time, counted from the question: the bucket answered
+                    # after `now`, so the turn is no earlier than this (by at most the
+                    # question's way there), and a slow answer (a busy process) shortens
+                    # the wait for a reserved turn instead of making it late.
+                    now += wait
+                    if now > time.monotonic():  # a reserved turn: the slot is ours
+                        await asyncio.sleep(now - time.monotonic())
                     if not self.fresh(now) or time.monotonic() < self._paused_until:
                         continue  # too old to use, or a 429 meanwhile: ask again
                     while self._waiters and self._waiters[0][2].done():

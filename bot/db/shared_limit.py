@@ -229,7 +229,10 @@ class PostgresBudget:
 
     async def take(self, key: str, rate: float, burst: float, keep: float) -> Grant:
         await self._create(key, burst)
-        async with self.engine.begin() as connection:
+        # One statement, its own transaction (autocommit): one round trip, so the turn
+        # is as fresh as the answer (the row's lock is held for that statement only).
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             granted, wait = (await connection.execute(_PG_TAKE, {
                 "name": key, "rate": float(rate), "burst": float(burst),
                 "keep": float(keep)})).one()
