@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiohttp import ClientError, ClientSession
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -156,8 +157,6 @@ async def start_bots(env: dict[str, str], processes: int, logs: Path, prefix: st
 async def dropped_turns(ports: list[int]) -> int:
     """Shared turns the running processes dropped as too old to use (their /metrics;
     bot.core.ratelimit.FRESH)."""
-    from aiohttp import ClientError, ClientSession
-
     total = 0.0
     async with ClientSession() as session:
         for port in ports:

@@ -249,7 +249,7 @@ async def test_a_reserved_turn_is_waited_for_without_asking_again() -> None:
     budget = ScriptedBudget([(0.0, Grant(True, 0.15))])
     limiter = PriorityLimiter(100.0, burst=5.0, shared=budget, key="reserved")
     started = time.monotonic()
-    await limiter.turn(BROADCAST)
+    await limiter.acquire(BROADCAST)
     assert time.monotonic() - started >= 0.15
     assert len(budget.asked) == 1  # the slot was this process's: no second question
 
@@ -260,7 +260,7 @@ async def test_a_turn_granted_too_long_ago_is_dropped_and_asked_again() -> None:
     budget = ScriptedBudget([(FRESH * 3, Grant(True, 0.0)), (0.0, Grant(True, 0.0))])
     limiter = PriorityLimiter(100.0, burst=5.0, shared=budget, key="stale")
     before = dropped("stale")
-    await limiter.turn(BROADCAST)
+    await limiter.acquire(BROADCAST)
     assert len(budget.asked) == 2
     assert dropped("stale") == before + 1
     # A turn the sender takes up late is dropped the same way.
@@ -281,11 +281,11 @@ async def test_without_a_shared_bucket_every_turn_is_fresh() -> None:
 async def test_pushes_leave_the_reserve_and_go_between_replies_and_broadcasts() -> None:
     budget = ScriptedBudget([])
     limiter = PriorityLimiter(1000.0, burst=1.0, shared=budget, key="order")
-    await limiter.turn(INTERACTIVE)  # the first turn, so the others queue
+    await limiter.acquire(INTERACTIVE)  # the first turn, so the others queue
     order: list[str] = []
 
     async def one(name: str, priority: int) -> None:
-        await limiter.turn(priority)
+        await limiter.acquire(priority)
         order.append(name)
 
     await asyncio.gather(one("broadcast", BROADCAST), one("push", PUSH),

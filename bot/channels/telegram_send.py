@@ -200,7 +200,7 @@ class TelegramSender:
         floods = errors = 0
         while True:
             if limited:
-                await self.limiter.turn(priority)
+                await self.limiter.acquire(priority)
             try:
                 return await self.bot(method)
             except TelegramRetryAfter as error:

@@ -83,7 +83,7 @@ class GraphClient:
     async def download_media(self, media_id: str) -> tuple[bytes, str]:
         """A file a user sent (its media id): GET /{media id} gives a short-lived URL,
         fetched with the same token. Returns the bytes and the MIME type."""
-        await self.limiter.turn(INTERACTIVE)
+        await self.limiter.acquire(INTERACTIVE)
         try:
             async with self.session.get(f"{self.api_root}/{media_id}") as response:
                 answer = await _json(response)
@@ -105,7 +105,7 @@ class GraphClient:
         url = f"{self.root}/{path}"
         for attempt in range(self.attempts):
             last = attempt == self.attempts - 1
-            await self.limiter.turn(priority)
+            await self.limiter.acquire(priority)
             try:
                 async with self.session.post(
                     url, json=json, data=make_data() if make_data else None

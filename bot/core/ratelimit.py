@@ -93,8 +93,15 @@ class PriorityLimiter:
         return sum(1 for _, _, future in self._waiters if not future.done())
 
     async def acquire(self, priority: int = INTERACTIVE) -> float:
-        """Wait for a turn; the time (`time.monotonic`) it was asked for, at or before
-        its grant: see `fresh`."""
+        """Wait for a turn good to send with now (another one when it is not `fresh`);
+        the time (`time.monotonic`) it was asked for, at or before its grant."""
+        while True:
+            asked = await self._next(priority)
+            if self.fresh(asked):
+                return asked
+
+    async def _next(self, priority: int) -> float:
+        """The next turn, as `acquire`, fresh or not."""
         if self.rate <= 0:
             return time.monotonic()
         if not self._waiters and self.shared is None:
@@ -112,17 +119,12 @@ class PriorityLimiter:
         return await future
 
     def fresh(self, asked: float) -> bool:
-        """Whether a turn `acquire` returned (`asked`) is still good to send with: a
-        shared turn for `FRESH` seconds; when it is not, drop it and `acquire` again."""
+        """Whether a turn asked for at `asked` is still good to send with: a shared turn
+        for `FRESH` seconds; when it is not, it is dropped (and counted)."""
         if self.shared is None or self._shared_down or time.monotonic() - asked <= FRESH:
             return True
         metrics.RATE_DROPPED.labels(self.key).inc()
         return False
-
-    async def turn(self, priority: int = INTERACTIVE) -> None:
-        """`acquire` a turn good to send with now (another one when it is not `fresh`)."""
-        while not self.fresh(await self.acquire(priority)):
-            pass
 
     def pause(self, seconds: float) -> None:
         """Nobody sends for `seconds` (from now): the platform said "too many requests";
@@ -205,8 +207,9 @@ class PriorityLimiter:
                     # question's way there), and a slow answer (a busy process) shortens
                     # the wait for a reserved turn instead of making it late.
                     now += wait
-                    if now > time.monotonic():  # a reserved turn: the slot is ours
-                        await asyncio.sleep(now - time.monotonic())
+                    delay = now - time.monotonic()
+                    if delay > 0:  # a reserved turn: the slot is ours
+                        await asyncio.sleep(delay)
                     if not self.fresh(now) or time.monotonic() < self._paused_until:
                         continue  # too old to use, or a 429 meanwhile: ask again
                     while self._waiters and self._waiters[0][2].done():

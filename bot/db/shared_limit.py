@@ -219,6 +219,9 @@ _PG_PACE = text("SELECT factor FROM rate_buckets WHERE name = :name")
 class PostgresBudget:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # A take is one statement in a transaction of its own: one round trip (not
+        # BEGIN, UPDATE, COMMIT), so the turn is as fresh as the answer.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._known: set[str] = set()
 
     async def _create(self, key: str, burst: float) -> None:
@@ -229,10 +232,7 @@ class PostgresBudget:
 
     async def take(self, key: str, rate: float, burst: float, keep: float) -> Grant:
         await self._create(key, burst)
-        # One statement, its own transaction (autocommit): one round trip, so the turn
-        # is as fresh as the answer (the row's lock is held for that statement only).
-        async with self.engine.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with self._autocommit.connect() as connection:
             granted, wait = (await connection.execute(_PG_TAKE, {
                 "name": key, "rate": float(rate), "burst": float(burst),
                 "keep": float(keep)})).one()
