@@ -24,6 +24,7 @@ from bot.db.shared_limit import (
     CUT,
     FLOOR,
     QUIET,
+    REPEAT,
     Grant,
     Pace,
     PostgresBudget,
@@ -117,17 +118,28 @@ async def check_bucket(budget: RedisBudget | PostgresBudget) -> None:
     assert await budget.take("other", 10.0, 3.0, 0.0) == (True, 0.0)  # buckets are apart
 
 
-def test_a_429_slows_the_pace_which_climbs_back_after_a_quiet_spell() -> None:
+def test_a_lone_429_pauses_without_slowing_the_pace() -> None:
     pace = Pace(stamp=100.0)
     assert pace.at(110.0) == 1.0  # never above the configured rate
+    pace.cut(110.0, 1.0, paused=False)  # no 429 before: a request held up on its way
+    assert (pace.factor, pace.ceiling) == (1.0, 1.0)
+    # Lone again once REPEAT seconds have passed after its quiet spell.
+    pace.cut(110.0 + 1.0 + QUIET + REPEAT + 0.1, 1.0, paused=False)
+    assert (pace.factor, pace.ceiling) == (1.0, 1.0)
+
+
+def test_a_repeated_429_slows_the_pace_which_climbs_back_after_a_quiet_spell() -> None:
+    pace = Pace(stamp=100.0)
     pace.cut(110.0, 1.0, paused=False)
+    pace.cut(110.0 + 1.0 + QUIET + REPEAT - 0.1, 1.0, paused=False)  # the pace is too fast
     assert pace.factor == pytest.approx(CUT)
     assert pace.ceiling == pytest.approx(CEILING_CUT)
-    pace.cut(110.2, 1.0, paused=True)  # another 429 of the same burst counts once
+    second = 110.0 + 1.0 + QUIET + REPEAT - 0.1
+    pace.cut(second + 0.2, 1.0, paused=True)  # another 429 of the same burst counts once
     assert pace.factor == pytest.approx(CUT)
     # Nothing climbs during the pause and the quiet spell after it.
-    assert pace.at(110.2 + 1.0 + QUIET) == pytest.approx(CUT)
-    calm = 110.2 + 1.0 + QUIET
+    calm = second + 0.2 + 1.0 + QUIET
+    assert pace.at(calm) == pytest.approx(CUT)
     assert pace.at(calm + 2.0) == pytest.approx(CUT + 2.0 * CLIMB)
     # Up to the ceiling (itself climbing slowly), not to the configured rate.
     later = calm + (CEILING_CUT - CUT) / CLIMB + 10.0
@@ -146,7 +158,10 @@ async def check_pace(budget: RedisBudget | PostgresBudget) -> None:
     # Every process reads the same pace: a 429 in one slows all of them.
     assert await budget.take("p", 10.0, 3.0, 0.0) == (True, 0.0)
     assert await budget.pace("p") == 1.0
-    await budget.pause("p", 0.3)
+    await budget.pause("p", 0.3)  # a lone 429: a pause, the pace as it was
+    assert await budget.pace("p") == 1.0
+    await asyncio.sleep(0.4)
+    await budget.pause("p", 0.3)  # another one: the pace is too fast
     assert await budget.pace("p") == pytest.approx(CUT)
     await budget.pause("p", 0.3)  # the same burst: counted once
     assert await budget.pace("p") == pytest.approx(CUT)

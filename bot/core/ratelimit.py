@@ -10,10 +10,10 @@ Several processes share one platform's limit through a `SharedBudget` (a token b
 in Redis or PostgreSQL, `bot/db/shared_limit.py`, given by the composition root): a
 turn granted here also takes a token from the shared bucket, or reserves the next one
 and waits for it, so the turns of all processes follow one another at the rate's
-spacing. A pause is written there too: a 429 stops every process and slows the
-bucket's pace for all of them (`bot.db.shared_limit.Pace`: ×0.9 after a 429, climbing
-back slowly after a quiet spell, never above `rate`). This process's own bucket slows
-down the same way after the 429s it gets. Replies keep their lead across processes: a
+spacing. A pause is written there too: a 429 stops every process, and a second one
+within a minute slows the bucket's pace for all of them (`bot.db.shared_limit.Pace`:
+×0.9, climbing back slowly after a quiet spell, never above `rate`). This process's
+own bucket slows down the same way after the 429s it gets. Replies keep their lead across processes: a
 push or a broadcast takes a shared token only while `RESERVE` tokens are left over for
 replies. When the shared bucket cannot be reached, this process goes on at its own
 `rate` (and says so once).

@@ -32,13 +32,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 PREFIX = "otandas:rate:"
 
-# After a 429 (the first one of a pause: the others of the same burst count once) the
-# pace drops to CUT of what it was, and the most it climbs back to (its ceiling) to
-# CEILING_CUT of it; never below FLOOR. QUIET seconds after the pause the pace climbs
-# back by CLIMB per second up to its ceiling, and the ceiling by CEILING_CLIMB per
-# second up to the configured rate (1.0): a 429 caused by the time between a token and
-# the request's arrival (a loaded machine) is not repeated at once, and a calmer
-# machine gets its rate back (from 0.9 within about a quarter of an hour).
+# A 429 pauses the bucket for its `retry_after`, and its pace stays quiet (no climbing)
+# for QUIET seconds more. A lone 429 (none in the REPEAT seconds before: a request held
+# up on its way by a busy machine) costs no more than that. A 429 that follows another
+# one within REPEAT seconds of its quiet spell (the first one of a pause: the others of
+# the same burst count once) means the pace itself is too fast: it drops to CUT of what
+# it was, and the most it climbs back to (its ceiling) to CEILING_CUT of it; never below
+# FLOOR. After the quiet spell the pace climbs back by CLIMB per second up to its
+# ceiling, and the ceiling by CEILING_CLIMB per second up to the configured rate (1.0),
+# so a calmer machine gets its rate back (from 0.9 within about a quarter of an hour).
+REPEAT = 60.0
 CUT = 0.9
 CEILING_CUT = 0.98
 FLOOR = 0.5
@@ -62,7 +65,7 @@ class Pace:
 
     factor: float = 1.0
     ceiling: float = 1.0
-    calm: float = 0.0  # climbing resumes then
+    calm: float = -REPEAT  # climbing resumes then (the last 429's pause + QUIET)
     stamp: float = 0.0  # climbed up to then
 
     def at(self, now: float) -> float:
@@ -77,7 +80,7 @@ class Pace:
         """A 429 at `now` with its `retry_after` (`seconds`); `paused`: the bucket is
         paused already (a 429 of the same burst, counted once)."""
         self.at(now)
-        if not paused:
+        if not paused and now < self.calm + REPEAT:
             self.ceiling = max(FLOOR, self.factor * CEILING_CUT)
             self.factor = max(FLOOR, self.factor * CUT)
         self.calm = max(self.calm, now + seconds + QUIET)
@@ -85,7 +88,8 @@ class Pace:
 
 def _constants(script: str) -> str:
     for name, value in (("CEILING_CLIMB", CEILING_CLIMB), ("CEILING_CUT", CEILING_CUT),
-                        ("CLIMB", CLIMB), ("CUT", CUT), ("FLOOR", FLOOR), ("QUIET", QUIET)):
+                        ("CLIMB", CLIMB), ("CUT", CUT), ("FLOOR", FLOOR), ("QUIET", QUIET),
+                        ("REPEAT", REPEAT)):
         script = script.replace(f"@{name}@", repr(float(value)))
     return script
 
@@ -130,7 +134,7 @@ return {granted, tostring(wait)}
 
 _PAUSE = _constants(_PRESENT + """
 local seconds = tonumber(ARGV[1])
-if now >= paused then
+if now >= paused and now < calm + @REPEAT@ then
   ceiling = math.max(@FLOOR@, factor * @CEILING_CUT@)
   factor = math.max(@FLOOR@, factor * @CUT@)
 end
@@ -206,10 +210,10 @@ VALUES (:name, :burst, {_NOW}, 0, 1, 1, 0) ON CONFLICT (name) DO NOTHING
 _PG_PAUSE = text(_constants(_PG_PRESENT + """
 UPDATE rate_buckets AS b
 SET paused_until = GREATEST(p.paused_until, p.at + :seconds), tokens = 0, stamp = p.at,
-    factor = CASE WHEN p.at >= p.paused_until THEN GREATEST(@FLOOR@, p.pace * @CUT@)
-                  ELSE p.pace END,
-    ceiling = CASE WHEN p.at >= p.paused_until THEN GREATEST(@FLOOR@, p.pace * @CEILING_CUT@)
-                   ELSE p.top END,
+    factor = CASE WHEN p.at >= p.paused_until AND p.at < p.calm + @REPEAT@
+                  THEN GREATEST(@FLOOR@, p.pace * @CUT@) ELSE p.pace END,
+    ceiling = CASE WHEN p.at >= p.paused_until AND p.at < p.calm + @REPEAT@
+                   THEN GREATEST(@FLOOR@, p.pace * @CEILING_CUT@) ELSE p.top END,
     calm = GREATEST(p.calm, p.at + :seconds + @QUIET@)
 FROM present AS p WHERE b.name = p.name
 """))
