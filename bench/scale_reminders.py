@@ -19,9 +19,11 @@ every send (not paid broadcasts). 100,000 an hour is 27.8/s, under Telegram's ~3
 a compressed window needs more, so the fake allows `--rate` (by default 30/s, or 1.5
 times the reminders' rate when that is over 28/s) and the processes' `BROADCAST_RATE` is
 97 % of it (`--headroom`, as in bench/scale.py).
-`--interval` is `REMINDER_INTERVAL_SECONDS` (how often each process looks
-for due reminders; the bot's default is 30 s, which alone makes reminders up to 30 s
-late); the bench uses 1 s unless told.
+`--interval` is `REMINDER_INTERVAL_SECONDS` (how often each process looks for
+reminders due before its next look, each sent when due), the bot's default unless told.
+The reminders are moved to start `--interval` + `LEAD` seconds after the processes are
+up, so that every one is in the table at least one look before it is due, as a real
+reminder is (written at registration, days ahead).
 """
 
 from __future__ import annotations
@@ -53,10 +55,12 @@ from bench.scale import (
     stop_bots,
 )
 from bot import clock
+from bot.config import Settings
 from bot.db.models import Forum, ForumStatus, Reminder, ReminderStatus, User, WorkerLease
 from bot.services.reminders import AGAIN
 
-# Seeded this far in the future, moved to start `LEAD` seconds after the processes are up.
+# Seeded this far in the future, moved to start `--interval` + `LEAD` seconds after the
+# processes are up.
 PARKED = timedelta(days=1)
 LEAD = 5.0
 
@@ -100,13 +104,13 @@ async def seed(url: str, count: int, window: float) -> None:
     await engine.dispose()
 
 
-async def shift(engine: AsyncEngine) -> None:
-    """The first reminder due `LEAD` seconds from now, the rest after it as seeded."""
+async def shift(engine: AsyncEngine, lead: float) -> None:
+    """The first reminder due `lead` seconds from now, the rest after it as seeded."""
     async with engine.begin() as connection:
         first, last = (await connection.execute(
             select(func.min(Reminder.due_at), func.max(Reminder.due_at)))).one()
         assert clock.as_utc(last) > clock.as_utc(first), "the reminders spread over the window"
-        moved = clock.now() + timedelta(seconds=LEAD) - clock.as_utc(first)
+        moved = clock.now() + timedelta(seconds=lead) - clock.as_utc(first)
         await connection.execute(text(
             "UPDATE reminders SET due_at = due_at + :seconds * interval '1 second'"),
             {"seconds": moved.total_seconds()})
@@ -172,8 +176,8 @@ async def run(args: argparse.Namespace, logs: Path) -> None:
                 await asyncio.sleep(0.2)
                 if any(bot.returncode is not None for bot in bots):
                     raise RuntimeError(f"a bot process stopped: see {logs}")
-            await shift(engine)
-            deadline = time.monotonic() + LEAD + args.window + 120
+            await shift(engine, args.interval + LEAD)
+            deadline = time.monotonic() + args.interval + LEAD + args.window + 120
             with steady():  # the fake counts arrivals
                 while time.monotonic() < deadline:
                     await asyncio.sleep(0.2)
@@ -256,8 +260,9 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--window", type=float, default=3600.0, help="seconds")
     parser.add_argument("--rate", type=float, default=None, help="allowed messages/s")
-    parser.add_argument("--interval", type=int, default=1,
-                        help="REMINDER_INTERVAL_SECONDS of the processes")
+    parser.add_argument("--interval", type=int,
+                        default=Settings.model_fields["reminder_interval_seconds"].default,
+                        help="REMINDER_INTERVAL_SECONDS of the processes (the bot's default)")
     parser.add_argument("--kill-leader", action="store_true")
     parser.add_argument("--headroom", type=float, default=0.97,
                         help="BROADCAST_RATE as a share of the allowed rate")

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # process): more answered right, about 100 MB more memory (README, "Typed questions").
     faq_sentence_model: bool = False
     privacy_url: str | None = None
-    reminder_interval_seconds: int = Field(default=30, ge=1)
+    reminder_interval_seconds: int = Field(default=5, ge=1)
 
     @field_validator("reminder_offsets", mode="before")
     @classmethod

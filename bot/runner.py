@@ -62,8 +62,10 @@ def make_compose(app: App) -> reminders.Compose:
 
 
 async def send_reminders(app: App, notifier: Notifier, worker: str) -> None:
-    tally = await reminders.run_due(app.engine.sessionmaker, notifier, make_compose(app),
-                                    worker, clock.now())
+    # Claimed up to the next look and each sent when due, so no reminder waits for it.
+    tally = await reminders.run_due(
+        app.engine.sessionmaker, notifier, make_compose(app), worker, clock.now(),
+        ahead=timedelta(seconds=app.settings.reminder_interval_seconds))
     if tally:
         log.info("reminders: %s", tally)
 
@@ -181,12 +183,14 @@ def make_scheduler(app: App, notifier: Notifier, worker: str = "",
     def add(job: Callable[..., Awaitable[None]], name: str, **options: Any) -> Job:
         if name in SINGLETONS:
             job = leader_only(leading, job)
-        return scheduler.add_job(guarded(name, job), "interval", id=name, **common, **options)
+        return scheduler.add_job(guarded(name, job), "interval", id=name,
+                                 **{**common, **options})
 
     add(refresh_user_gauge, "user_gauge", minutes=1, args=[app])
     add(expire_sessions, "expire_sessions", hours=6, args=[app])
+    # A look sends the reminders due until the next one, so it ends as the next begins.
     add(send_reminders, "reminders", seconds=app.settings.reminder_interval_seconds,
-        args=[app, notifier, worker], next_run_time=clock.now())
+        args=[app, notifier, worker], next_run_time=clock.now(), max_instances=2)
     add(purge_forum_data, "purge_forum_data", hours=12, args=[app],
         next_run_time=clock.now())
     add(forget_handled_updates, "forget_handled_updates", hours=1, args=[app])

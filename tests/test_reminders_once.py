@@ -5,6 +5,7 @@ Telegram, which cannot tell, sent again and noted so."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -115,6 +116,33 @@ async def test_the_intent_is_committed_before_the_push_the_id_after(app: App) ->
     assert {person: (row.status, row.message_id) for person, row in stored.items()} == {
         "1": ("sent", "wamid.1"), "2": ("sent", "wamid.2")}
     assert all(row.attempted_at is not None for row in stored.values())
+
+
+async def test_a_reminder_claimed_ahead_is_sent_when_it_is_due_not_before(app: App) -> None:
+    await forum_with(app, "telegram", ["1", "2"])
+    due = (await first_reminders(app))["1"].due_at
+    channel, notifier = Channel(app), Notifier()
+    pushed: list[float] = []
+
+    async def timed(external_id: str, replies: list[Reply], kind: str) -> Pushed:
+        pushed.append(time.monotonic())
+        return await channel(external_id, replies, kind)
+
+    notifier.register("telegram", timed)
+    # Due after the look's horizon: left for a later look, not claimed.
+    assert await reminders.run_due(app.engine.sessionmaker, notifier, compose, "w",
+                                   due - timedelta(seconds=2), ahead=timedelta(seconds=1)) == {}
+    assert {row.status for row in (await first_reminders(app)).values()} == {"pending"}
+    # Due within it: claimed at once, sent when due (0.3 s after the look began).
+    started = time.monotonic()
+    assert await reminders.run_due(app.engine.sessionmaker, notifier, compose, "w",
+                                   due - timedelta(seconds=0.3),
+                                   ahead=timedelta(seconds=1)) == {"sent": 2}
+    assert sorted(channel.sent) == ["1", "2"]
+    assert all(at - started >= 0.29 for at in pushed)
+    stored = await first_reminders(app)
+    assert all(row.status == "sent" and row.sent_at is not None and row.sent_at >= due
+               for row in stored.values())
 
 
 async def test_a_failed_push_clears_the_intent_and_is_sent_again(app: App) -> None:

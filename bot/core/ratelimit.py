@@ -13,10 +13,10 @@ and waits for it, so the turns of all processes follow one another at the rate's
 spacing. A pause is written there too: a 429 stops every process, and a second one
 within a minute slows the bucket's pace for all of them (`bot.db.shared_limit.Pace`:
 ×0.9, climbing back slowly after a quiet spell, never above `rate`). This process's
-own bucket slows down the same way after the 429s it gets. Replies keep their lead across processes: a
-push or a broadcast takes a shared token only while `RESERVE` tokens are left over for
-replies. When the shared bucket cannot be reached, this process goes on at its own
-`rate` (and says so once).
+own bucket slows down the same way after the 429s it gets. Replies keep their lead
+across processes: a push or a broadcast takes a shared token only while `RESERVE`
+tokens are left over for replies. When the shared bucket cannot be reached, this
+process goes on at its own `rate` (and says so once).
 
 A shared turn is good for `FRESH` seconds. The platform counts requests when they
 arrive: a process that stalls (a busy machine) between the bucket's grant and its

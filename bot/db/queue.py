@@ -121,9 +121,10 @@ class Queue(Generic[M]):
                 "lease_expires_at": now + self.lease}
 
     async def claim(self, db: AsyncSession, owner: str, now: datetime, limit: int,
-                    *columns: Any) -> list[Sequence[Any]]:
+                    *columns: Any, ahead: timedelta = timedelta()) -> list[Sequence[Any]]:
         """Claim up to `limit` ready rows for `owner`: rows of (id, attempts, *columns),
-        ordered by id."""
+        ordered by id. `ahead`: also rows the queue's `ready` will take that much later
+        (the caller holds them until then)."""
         m = self._m
         due = or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now)
         ready = or_(
@@ -133,7 +134,7 @@ class Queue(Generic[M]):
                  or_(m.lease_owner.is_(None), m.lease_owner != owner)),
         )
         if self.ready is not None:
-            ready = and_(ready, self.ready(now))
+            ready = and_(ready, self.ready(now + ahead))
         if self.in_order is not None:
             ready = and_(ready, self._its_turn(now))
         order = self.order_by() if self.order_by is not None else (m.id,)
@@ -272,8 +273,10 @@ class Consumer(Generic[M]):
         suffix = secrets.token_hex(3)
         self.owner = f"{self.owner[:OWNER_LENGTH - len(suffix) - 1]}/{suffix}"
 
-    async def claim(self, db: AsyncSession, limit: int, *columns: Any) -> list[Sequence[Any]]:
-        rows = await self.queue.claim(db, self.owner, self.clock(), limit, *columns)
+    async def claim(self, db: AsyncSession, limit: int, *columns: Any,
+                    ahead: timedelta = timedelta()) -> list[Sequence[Any]]:
+        rows = await self.queue.claim(db, self.owner, self.clock(), limit, *columns,
+                                      ahead=ahead)
         self.held.update(row[0] for row in rows)
         return rows
 

@@ -189,10 +189,14 @@ async def on_whatsapp_status(db: AsyncSession, wamid: str, status: str, recipien
 
 async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifier,
                   compose: Compose, worker: str, now: datetime, batch: int = 50,
-                  concurrency: int = 16) -> dict[str, int]:
-    """Claim and send everything due now, `concurrency` at a time (the platform's rate
-    limiter sets the pace: a batch claimed here goes out as fast as the shared limit
-    lets it, not one after another); returns how many ended in each status."""
+                  concurrency: int = 16, ahead: timedelta = timedelta()) -> dict[str, int]:
+    """Claim and send everything due by `now + ahead`, `concurrency` at a time (the
+    platform's rate limiter sets the pace: a batch claimed here goes out as fast as the
+    shared limit lets it, not one after another); returns how many ended in each status.
+
+    A reminder due after `now` is claimed ahead and sent when it is due: with `ahead` as
+    long as the time to the next run, no reminder waits for the next look (its lease is
+    renewed meanwhile, so another process takes it over if this one dies)."""
     tally: dict[str, int] = {}
     started = clock.now()
     turns = asyncio.Semaphore(concurrency)
@@ -200,27 +204,34 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
     def moving() -> datetime:  # `now`, moving on while the batch is sent
         return now + (clock.now() - started)
 
-    async def one(consumer: Consumer[Reminder], reminder_id: int, attempts: int) -> None:
+    async def one(consumer: Consumer[Reminder], reminder_id: int, attempts: int,
+                  due_at: datetime) -> None:
         async with turns:
+            at = now  # a row due by the run's start, as of the start
+            if due_at > now:  # claimed ahead: sent when it is due, as of then
+                await asyncio.sleep(max(0.0, (due_at - moving()).total_seconds()))
+                at = max(due_at, moving())
             try:
-                status = await deliver(sessionmaker, notifier, compose, reminder_id, now,
+                status = await deliver(sessionmaker, notifier, compose, reminder_id, at,
                                        intents)
             except Exception as error:
                 log.exception("reminder %s failed", reminder_id)
                 status = "error"
                 async with sessionmaker() as db, db.begin():
-                    await REMINDERS.retry(db, [(reminder_id, attempts, repr(error))], now)
+                    await REMINDERS.retry(db, [(reminder_id, attempts, repr(error))], at)
         consumer.drop([reminder_id])
         tally[status] = tally.get(status, 0) + 1
 
     intents = Intents(REMINDERS, sessionmaker, moving)
+    horizon = now + ahead
     async with Consumer(REMINDERS, sessionmaker, worker, moving) as consumer:
         while True:
             async with sessionmaker() as db, db.begin():
-                claimed = [(row[0], row[1]) for row in await consumer.claim(db, batch)]
+                claimed = [(row[0], row[1], row[2]) for row in await consumer.claim(
+                    db, batch, Reminder.due_at, ahead=horizon - moving())]
             if not claimed:
                 return tally
-            await asyncio.gather(*(one(consumer, reminder_id, attempts)
-                                   for reminder_id, attempts in claimed))
+            await asyncio.gather(*(one(consumer, reminder_id, attempts, due_at)
+                                   for reminder_id, attempts, due_at in claimed))
             if len(claimed) < batch:
                 return tally
