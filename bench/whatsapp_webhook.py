@@ -160,7 +160,7 @@ async def main(arguments: argparse.Namespace) -> None:
             await runner.setup()
             site = web.TCPSite(runner, HOST, 0)
             await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            port = runner.addresses[0][1]
             url = f"http://{HOST}:{port}/whatsapp/webhook"
             await channel.start()
             app.settle()  # as `python -m bot run` does once it has started
