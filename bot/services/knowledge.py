@@ -101,6 +101,12 @@ QUERY_IDF_FLOOR = 0.4
 # meets a question that takes its words from several phrasings. The pooled vector, with
 # its rarer features kept, tells entries apart better than any one phrasing: 0.7.
 POOLED_SHARE = 0.7
+# An entry's pooled vector is long when it has many phrasings, and a cosine with it is
+# then low for any question: its score is divided by its length to the power 1 - this
+# and by the mean length of the entries' pooled vectors to this power (pivoted length
+# normalisation), which lifts the entries with many phrasings a little against those
+# with few. The texts about what the base does not answer keep the plain cosine.
+POOLED_PIVOT = 0.1
 # Question words, particles and pronouns: they say what kind of question it is, not what
 # it is about, and count for a fifth (folded spellings: "кім", "кто" and "who" alike).
 STOP_WEIGHT = 0.2
@@ -284,7 +290,15 @@ class KnowledgeBase:
         self._postings = self._index(((ids, counts, weight)
                                       for _number, ids, counts, weight in documents),
                                      idf, names, MIN_WEIGHT)
-        self._pooled = self._index(_pooled(documents), idf, names, MIN_POOLED_WEIGHT)
+        lengths = [_length(found, counts, idf) for found, counts, _weight in _pooled(documents)]
+        real = [length for number, length in enumerate(lengths)
+                if not self.entry_ids[number].startswith(OUTSIDE)]
+        mean = sum(real) / len(real) if real else 1.0
+        self._pooled = self._index(
+            ((found, counts, 1.0 if self.entry_ids[number].startswith(OUTSIDE)
+              else (lengths[number] / mean) ** POOLED_PIVOT)
+             for number, (found, counts, _weight) in enumerate(_pooled(documents))),
+            idf, names, MIN_POOLED_WEIGHT)
         self._meaning: Meaning | None = None
         self.confident, self.offered = CONFIDENT, OFFERED
         if meaning:
@@ -303,7 +317,7 @@ class KnowledgeBase:
         for document, (found, counts, weight) in enumerate(vectors):
             values = [count * idf[feature] for feature, count in zip(found, counts,
                                                                       strict=True)]
-            norm = math.sqrt(sum(value * value for value in values)) or 1.0
+            norm = _length(found, counts, idf)
             for feature, value in zip(found, values, strict=True):
                 if value >= floor * norm:
                     posting = postings.get(feature)
@@ -397,6 +411,12 @@ def blend(lexical: dict[int, float], cosines: Iterable[tuple[int, float]], share
             scores[entry] = scores.get(entry, 0.0) + (1 - share) * min(
                 1.0, (cosine - floor) / (1 - floor))
     return scores
+
+
+def _length(found: array[int], counts: array[float], idf: array[float]) -> float:
+    """The length of a TF-IDF vector (1 for an empty one)."""
+    return math.sqrt(sum((count * idf[feature]) ** 2
+                         for feature, count in zip(found, counts, strict=True))) or 1.0
 
 
 def _pooled(documents: list[tuple[int, array[int], array[float], float]]
