@@ -109,7 +109,7 @@ POOLED_SHARE = 0.7
 POOLED_PIVOT = 0.1
 # Question words, particles and pronouns: they say what kind of question it is, not what
 # it is about, and count for a fifth (folded spellings: "кім", "кто" and "who" alike).
-STOP_WEIGHT = 0.2
+STOP_WEIGHT = 0.3
 _STOP_WORDS = """
     a an the is are am be do does did i me my we our you your to of for in on at it can
     what who how when where which why much many will would should could get there this
@@ -117,10 +117,10 @@ _STOP_WORDS = """
     if as by from too also then just now
     кім не қалай қашан қайда қанша қандай неге ма ме ба бе па пе мен біз сіз сен ол бұл
     осы менің біздің сіздің керек бар ғой ғана да де та те ше және немесе үшін бола
-    мүмкін мені маған сізге
+    мүмкін мені маған сізге өтінемін
     кто что как когда где какой какая какие сколько почему ли я мы вы мой наш ваш это
     на в во с и а у о по за до от для мне нам можно нужно надо есть меня тоже вообще же
-    бы или если то так уже еще будет быть
+    бы или если то так уже еще будет быть пожалуйста плиз пжл
     """
 
 # Kazakh letters to their nearest plain ones, ё to е; then Cyrillic to Latin (ц as ts,
