@@ -106,7 +106,7 @@ POOLED_SHARE = 0.7
 # and by the mean length of the entries' pooled vectors to this power (pivoted length
 # normalisation), which lifts the entries with many phrasings a little against those
 # with few. The texts about what the base does not answer keep the plain cosine.
-POOLED_PIVOT = 0.1
+POOLED_PIVOT = 0.15
 # Question words, particles and pronouns: they say what kind of question it is, not what
 # it is about, and count for a fifth (folded spellings: "кім", "кто" and "who" alike).
 STOP_WEIGHT = 0.3
