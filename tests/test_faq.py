@@ -169,7 +169,7 @@ def test_the_thresholds_come_from_the_evaluation_set(with_meaning: bool) -> None
 # question) when the entries' pooled vectors kept their rarer features and weigh more,
 # which raised top-1 in Kazakh and English and off-topic kept apart in every language
 # (README, "Typed questions").
-TOP1_FLOOR = {False: {"kk": 0.86, "ru": 0.86, "en": 0.88},
+TOP1_FLOOR = {False: {"kk": 0.89, "ru": 0.89, "en": 0.90},
               True: {"kk": 0.93, "ru": 0.93, "en": 0.92}}
 OFF_TOPIC_FLOOR = {False: {"kk": 0.90, "ru": 0.96, "en": 0.78},
                    True: {"kk": 0.87, "ru": 0.87, "en": 0.90}}
@@ -200,7 +200,7 @@ def test_the_evaluation_set_is_answered_in_every_language(with_meaning: bool) ->
 # the matcher gets on questions written apart from the tuning, words only, as measured
 # by `python -m bench.faq`.
 HELD_OUT_TOP1_FLOOR = {"kk": 0.90, "ru": 0.86, "en": 0.86}
-HELD_OUT_OFF_TOPIC_FLOOR = {"kk": 1.0, "ru": 0.81, "en": 0.81}
+HELD_OUT_OFF_TOPIC_FLOOR = {"kk": 1.0, "ru": 0.81, "en": 0.90}
 
 
 def test_the_held_out_questions_are_answered_in_every_language() -> None:
