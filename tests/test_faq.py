@@ -81,6 +81,24 @@ def test_an_example_of_two_entries_is_nobodys_for_sure() -> None:
     assert all(match.score < 1.0 for match in shared.ranked("forum date"))
 
 
+def test_a_question_the_best_entry_holds_only_in_part_is_less_sure(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    small = KnowledgeBase([("citizenship", "how to get citizenship", 1.0),
+                           ("citizenship", "citizenship after the status", 1.0),
+                           ("forum", "register for the forum", 1.0)])
+    number = small.entry_ids.index("citizenship")
+    assert small.coverage("citizenship please", number) == 1.0
+    partly = "kyrgyz citizenship"  # "kyrgyz": a word no phrasing holds
+    held = small.coverage(partly, number)
+    assert 0.0 < held < 0.5
+    scaled = small.ranked(partly)
+    monkeypatch.setattr(knowledge, "COVERAGE_POWER", 0.0)
+    plain = small.ranked(partly)
+    assert [match.entry_id for match in scaled] == [match.entry_id for match in plain]
+    assert scaled[0].entry_id == "citizenship"
+    assert scaled[0].score == pytest.approx(plain[0].score * held ** 0.7)
+
+
 @pytest.mark.parametrize("text", ["ертең ауа райы қандай", "какая погода завтра",
                                   "tell me a joke", "рецепт плова", "9", "🙂"])
 def test_off_topic_text_is_not_answered(base: KnowledgeBase, text: str) -> None:
@@ -171,7 +189,7 @@ def test_the_thresholds_come_from_the_evaluation_set(with_meaning: bool) -> None
 # (README, "Typed questions").
 TOP1_FLOOR = {False: {"kk": 0.89, "ru": 0.89, "en": 0.90},
               True: {"kk": 0.93, "ru": 0.93, "en": 0.92}}
-OFF_TOPIC_FLOOR = {False: {"kk": 0.90, "ru": 0.96, "en": 0.78},
+OFF_TOPIC_FLOOR = {False: {"kk": 0.90, "ru": 0.96, "en": 0.84},
                    True: {"kk": 0.87, "ru": 0.87, "en": 0.90}}
 
 
@@ -200,7 +218,7 @@ def test_the_evaluation_set_is_answered_in_every_language(with_meaning: bool) ->
 # the matcher gets on questions written apart from the tuning, words only, as measured
 # by `python -m bench.faq`.
 HELD_OUT_TOP1_FLOOR = {"kk": 0.90, "ru": 0.86, "en": 0.86}
-HELD_OUT_OFF_TOPIC_FLOOR = {"kk": 1.0, "ru": 0.81, "en": 0.90}
+HELD_OUT_OFF_TOPIC_FLOOR = {"kk": 1.0, "ru": 0.90, "en": 0.90}
 
 
 def test_the_held_out_questions_are_answered_in_every_language() -> None:
