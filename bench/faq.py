@@ -25,8 +25,9 @@ Reads the real content (bot/content/faq*.yaml) and the evaluation set
 `--tune` prints the `CONFIDENT` and `OFFERED` values (bot/services/knowledge.py) the set
 asks for: the confidence threshold where the smaller of "answered" and "off-topic kept
 apart" (in the worst language) is highest, and the lowest score worth offering, where
-the mean of "the right entry among the offers" and "off-topic with nothing offered"
-(in the worst language) is highest. With `--meaning`, `LEXICAL_SHARE` and
+the share of the texts the offers serve (a question with its entry among them, an
+off-topic text offered nothing; each text counted once) is highest in the worst
+language. With `--meaning`, `LEXICAL_SHARE` and
 `MEANING_FLOOR` first: for each pair on a grid, the threshold as above; the pair where
 that smaller share is highest wins; then `MEANING_CONFIDENT` and `MEANING_OFFERED` as
 above. It prints one PASS/MISS line
@@ -166,18 +167,19 @@ def tune(scored: dict[str, list[Scored]]) -> tuple[float, float]:
     threshold = middle(candidates, lambda value: confident_goal(scored, value))
 
     def offer_goal(floor: float) -> tuple[float, float]:
-        # Per language, the mean of the two shares: offering can only add to the first
-        # and take from the second, so the smaller of them would always ask for no
-        # offers at all (the floor at the threshold).
-        means: list[float] = []
+        # Per language, the share of its texts the offers serve: a question whose entry
+        # is among them, an off-topic text offered nothing; each text counts once.
+        # (Not the smaller of the two shares: offering can only add to the first and
+        # take from the second, so that would always ask for no offers at all. Not
+        # their mean either: with half as many off-topic texts as questions, it weighs
+        # one person typing off-topic as two or three asking what the base answers.)
+        shares: list[float] = []
         for items in scored.values():
-            asked = [item for item in items if item.label is not None]
-            other = [item for item in items if item.label is None]
-            kept = sum(1 for item in asked if item.label in item.offered(floor)) / len(asked)
-            apart = sum(1 for item in other if not item.offered(floor)) / len(other) \
-                if other else 1.0
-            means.append((kept + apart) / 2)
-        return min(means), sum(means)
+            served = sum(1 for item in items
+                         if (item.label in item.offered(floor) if item.label is not None
+                             else not item.offered(floor)))
+            shares.append(served / len(items))
+        return min(shares), sum(shares)
 
     floors = [value for value in candidates if value <= threshold]
     floor = middle(floors, offer_goal)

@@ -67,17 +67,17 @@ if TYPE_CHECKING:
 # Chosen by `python -m bench.faq --tune` on tests/fixtures/faq_eval/*.yaml: the score
 # that best separates questions answered right from off-topic ones (the smaller of the
 # two shares as high as it goes), and the lowest score still worth offering as a likely
-# question (right entries among the offers and off-topic texts offered nothing, their
-# mean as high as it goes).
+# question (the share of the texts the offers serve, a question with its entry among
+# them or an off-topic text offered nothing, as high as it goes).
 CONFIDENT = 0.1
-OFFERED = 0.1
+OFFERED = 0.06
 # With the sentence model: the share of the lexical score in an entry's score (the rest
 # is the meaning's), and the two thresholds for that score, chosen the same way.
 LEXICAL_SHARE = 0.7
 # The sentence vectors' cosine under which two texts count as unrelated.
 MEANING_FLOOR = 0.85
 MEANING_CONFIDENT = 0.28
-MEANING_OFFERED = 0.28
+MEANING_OFFERED = 0.2
 # The ids under which the index holds the subjects of faq.outside.yaml (what the base
 # does not answer) begin with this. A question whose best match is one of them is not
 # answered and offered nothing.
