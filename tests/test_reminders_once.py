@@ -17,6 +17,7 @@ from bot.app import App
 from bot.core.notify import STATUS_WAIT, Notifier, Pushed, PushResult
 from bot.core.replies import Reply
 from bot.db.models import Registration, Reminder, User
+from bot.db.queue import Consumer, Intents
 from bot.services import forums, reminders
 from tests.fakes.graph_api import WhatsAppUser, webhook
 from tests.forum_helpers import DETAILS, OFFSETS, make_forum, make_user
@@ -143,6 +144,38 @@ async def test_a_reminder_claimed_ahead_is_sent_when_it_is_due_not_before(app: A
     stored = await first_reminders(app)
     assert all(row.status == "sent" and row.sent_at is not None and row.sent_at >= due
                for row in stored.values())
+
+
+async def test_a_row_taken_over_while_its_process_stalled_is_left_to_the_other(
+        app: App) -> None:
+    """A process whose lease ran out (its heartbeat late on a busy machine) and whose row
+    another process took over meanwhile finds out when it writes the intent: it sends
+    nothing and leaves the row, its claim and its intent to the other."""
+    await forum_with(app, "telegram", ["1", "2"])
+    due = (await first_reminders(app))["1"].due_at
+    sessionmaker = app.engine.sessionmaker
+    stalled = Consumer(reminders.REMINDERS, sessionmaker, "stalled", lambda: due)
+    async with sessionmaker() as db, db.begin():
+        claimed = {row[0] for row in await stalled.claim(db, 10)}
+    ids = {person: row.id for person, row in (await first_reminders(app)).items()}
+    assert claimed >= set(ids.values())
+    later = due + timedelta(minutes=1)
+    async with sessionmaker() as db, db.begin():  # the other process took "2" over
+        await db.execute(update(Reminder).where(Reminder.id == ids["2"]).values(
+            lease_owner="other/abc", lease_expires_at=later))
+    channel, notifier = Channel(app), Notifier()
+    notifier.register("telegram", channel)
+    intents = Intents(reminders.REMINDERS, sessionmaker)
+    assert await reminders.deliver(sessionmaker, notifier, compose, ids["2"], due, intents,
+                                   stalled.owner) == reminders.TAKEN_OVER
+    assert await reminders.deliver(sessionmaker, notifier, compose, ids["1"], due, intents,
+                                   stalled.owner) == "sent"
+    assert channel.sent == ["1"]
+    await stalled.release()  # stopping: what it still holds goes back, not the other's
+    stored = await first_reminders(app)
+    assert (stored["2"].status, stored["2"].lease_owner, stored["2"].attempted_at) == (
+        "sending", "other/abc", None)
+    assert stored["1"].status == "sent"
 
 
 async def test_a_failed_push_clears_the_intent_and_is_sent_again(app: App) -> None:

@@ -49,7 +49,10 @@ Putting a new table on the queue:
 Messages sent at most once (reminders, broadcast deliveries: a table with
 `bot.db.models.IntentColumns` too). `Intents.mark` commits a row's intent
 (`attempted_at`) before its request goes to the platform, a batch of rows at a time;
-the result (the message id) is recorded with the row's `finish`. A row claimed again
+the result (the message id) is recorded with the row's `finish`. Marked with the
+consumer's `owner`, it is written only while that consumer still holds the row (and
+renews its lease): False means another process took the row over, and the message
+must not go. A row claimed again
 with an intent and no result may have gone out: `retaken` says what to do with it,
 from how long the platform takes to tell that a message went out (WhatsApp's status
 webhook, `resolve`) or that it cannot tell (Telegram). A `retry` clears the intent
@@ -243,14 +246,17 @@ class Queue(Generic[M]):
                     lease_expires_at=None, next_attempt_at=None, last_error=None)
             .execution_options(synchronize_session=False))
 
-    async def release(self, db: AsyncSession, ids: Iterable[int]) -> None:
-        """Claimed rows whose work never started: pending again, the attempt not counted."""
+    async def release(self, db: AsyncSession, ids: Iterable[int],
+                      owner: str | None = None) -> None:
+        """Claimed rows whose work never started: pending again, the attempt not counted
+        (with `owner`: only the rows it still holds)."""
         wanted = list(ids)
         if not wanted:
             return
         m = self._m
+        held = [m.lease_owner == owner] if owner is not None else []
         await db.execute(
-            update(self.model).where(m.id.in_(wanted), m.status == self.claimed)
+            update(self.model).where(m.id.in_(wanted), m.status == self.claimed, *held)
             .values(status=self.pending, attempts=m.attempts - 1, lease_owner=None,
                     lease_expires_at=None)
             .execution_options(synchronize_session=False))
@@ -304,7 +310,7 @@ class Consumer(Generic[M]):
             return
         ids, self.held = set(self.held), set()
         async with self.sessionmaker() as db, db.begin():
-            await self.queue.release(db, ids)
+            await self.queue.release(db, ids, self.owner)
 
     async def _heartbeat(self) -> None:
         interval = max(0.05, self.queue.lease.total_seconds() / 3)
@@ -369,38 +375,60 @@ def retaken(attempted_at: datetime | None, wait: timedelta | None, now: datetime
 
 class Intents:
     """The intents of the messages about to go out on one queue, written together: each
-    `mark` returns once its row's `attempted_at` is committed."""
+    `mark` returns once its row's `attempted_at` is committed.
+
+    Marked for an `owner`, the intent is written only while that owner still holds the
+    row's claim, and renews its lease in the same statement: a process that stalled
+    past its lease (a busy machine: its heartbeat late) and whose row another process
+    has taken over meanwhile learns it here, before its request, and leaves the row to
+    the other, instead of both sending it."""
 
     def __init__(self, queue: Queue[Any], sessionmaker: async_sessionmaker[AsyncSession],
                  clock: Callable[[], datetime] = now) -> None:
         assert issubclass(queue.model, IntentColumns), queue.model
+        self.queue = queue
         self.model: Any = queue.model
         self.sessionmaker = sessionmaker
         self.clock = clock
-        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[int, str | None, asyncio.Future[bool]]] = []
         self._writing: asyncio.Task[None] | None = None
 
-    async def mark(self, row_id: int) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row_id, future))
+    async def mark(self, row_id: int, owner: str | None = None) -> bool:
+        """Commit the row's intent; with `owner`, False (nothing written) when `owner`
+        holds its claim no more: the message must not go."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row_id, owner, future))
         if self._writing is None or self._writing.done():
             self._writing = asyncio.create_task(self._write())
-        await future
+        return await future
 
     async def _write(self) -> None:
         while self._waiting:  # what arrived while one batch was written is the next
             batch, self._waiting = self._waiting, []
+            owners: dict[str | None, list[int]] = {}
+            for row, owner, _future in batch:
+                owners.setdefault(owner, []).append(row)
             try:
+                ours: set[int] = set()
                 async with self.sessionmaker() as db, db.begin():
-                    await db.execute(update(self.model)
-                                     .where(self.model.id.in_([row for row, _ in batch]))
-                                     .values(attempted_at=self.clock())
-                                     .execution_options(synchronize_session=False))
+                    at = self.clock()
+                    for owner, rows in owners.items():
+                        statement = update(self.model).where(self.model.id.in_(rows))
+                        values: dict[str, Any] = {"attempted_at": at}
+                        if owner is not None:
+                            statement = statement.where(
+                                self.model.status == self.queue.claimed,
+                                self.model.lease_owner == owner)
+                            values["lease_expires_at"] = at + self.queue.lease
+                        result = await db.execute(
+                            statement.values(**values).returning(self.model.id)
+                            .execution_options(synchronize_session=False))
+                        ours.update(result.scalars())
             except Exception as error:
-                for _row, future in batch:
+                for _row, _owner, future in batch:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            for _row, future in batch:
+            for row, _owner, future in batch:
                 if not future.done():
-                    future.set_result(None)
+                    future.set_result(row in ours)

@@ -363,6 +363,9 @@ async def claim(db: AsyncSession, worker: str, now: datetime, limit: int,
 
 # A temporary failure: the delivery is tried again later (no status of its own).
 RETRY: Final = "retry"
+# A row another process took over before its intent (this one stalled past its lease):
+# nothing is written for it here.
+TAKEN_OVER: Final = "taken over"
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +374,7 @@ class Outcome:
     failure), failed (a permanent one), skipped, or pending (not sent: stopping; with
     `wait_until`: an outcome still unknown, waiting for the platform to tell)."""
 
-    status: DeliveryStatus | Literal["retry"]
+    status: DeliveryStatus | Literal["retry", "taken over"]
     message_id: str | None = None
     error: str | None = None
     wait_until: datetime | None = None
@@ -397,6 +400,8 @@ async def record(db: AsyncSession, results: Iterable[tuple[Claimed, Outcome]], n
             waiting.append({"id": row.id, "next_attempt_at": outcome.wait_until})
         elif outcome.status == DS.PENDING:
             released.append(row.id)
+        elif outcome.status == TAKEN_OVER:
+            continue
         else:  # blocked, skipped
             ended.setdefault(outcome.status, []).append(
                 {"id": row.id, "last_error": (outcome.error or "")[:ERROR_LENGTH] or None})
@@ -555,7 +560,7 @@ class Sender:
                 if row is None:
                     return
                 try:
-                    outcome = await self._send(row)
+                    outcome = await self._send(row, consumer.owner)
                 except Exception as error:  # a bug or an unexpected answer: retry later
                     log.exception("broadcast delivery %s failed", row.id)
                     outcome = Outcome(RETRY, error=f"error: {type(error).__name__}")
@@ -592,7 +597,7 @@ class Sender:
             await writing
         return tally
 
-    async def _send(self, row: Claimed) -> Outcome:
+    async def _send(self, row: Claimed, owner: str) -> Outcome:
         if self._stopping:  # shutting down: back in line for the next start
             return Outcome(DS.PENDING)
         if row.broadcast_id in self._stopped:
@@ -608,7 +613,8 @@ class Sender:
                 assert row.attempted_at is not None and wait is not None
                 return Outcome(DS.PENDING, wait_until=row.attempted_at + wait)
         message = await self._message(row.broadcast_id, row.language)
-        await self._intents.mark(row.id)
+        if not await self._intents.mark(row.id, owner):
+            return Outcome(TAKEN_OVER)  # another process holds it now: left to it
         return await platform.send(row.external_id, message, f"{row.broadcast_id}")
 
     async def _message(self, broadcast_id: int, language: str) -> Reply:

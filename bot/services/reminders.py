@@ -54,6 +54,8 @@ S = ReminderStatus
 # A row taken again on a channel that cannot tell whether its message went out, sent
 # again (its `last_error` once sent).
 AGAIN = "sent again: its process stopped while it was out, it may have gone twice"
+# What `deliver` returns for a row another process took over before its intent.
+TAKEN_OVER = "taken over"
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -131,7 +133,7 @@ async def _superseded(db: AsyncSession, due: Due, now: datetime) -> bool:
 
 async def deliver(sessionmaker: async_sessionmaker[AsyncSession], notifier: Notifier,
                   compose: Compose, reminder_id: int, now: datetime,
-                  intents: Intents) -> str:
+                  intents: Intents, owner: str | None = None) -> str:
     """Send one claimed row; returns its final status (pending: not yet)."""
     async with sessionmaker() as db, db.begin():
         due = await _load(db, reminder_id)
@@ -156,7 +158,8 @@ async def deliver(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
                 return S.PENDING
         replies = compose(due, now)
         attempts = due.reminder.attempts
-    await intents.mark(reminder_id)
+    if not await intents.mark(reminder_id, owner):
+        return TAKEN_OVER  # another process holds it now (this one stalled past its lease)
     pushed = await notifier.push(channel, external_id, replies, due.reminder.kind)
     async with sessionmaker() as db, db.begin():
         if pushed.result is PushResult.SENT:
@@ -213,7 +216,7 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
                 at = max(due_at, moving())
             try:
                 status = await deliver(sessionmaker, notifier, compose, reminder_id, at,
-                                       intents)
+                                       intents, consumer.owner)
             except Exception as error:
                 log.exception("reminder %s failed", reminder_id)
                 status = "error"
