@@ -10,7 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, exc, func, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    exc,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import SQLITE_BUSY_TIMEOUT, create_engine, session_factory
@@ -127,6 +138,40 @@ async def test_a_transaction_left_open_does_not_outlive_its_connection(
     async with engine.connect() as connection:
         names = (await connection.execute(select(items.c.name))).scalars().all()
     assert names == ["committed"]
+
+
+async def test_a_write_in_one_trip_is_in_sqlalchemys_transaction(engine: AsyncEngine) -> None:
+    """`first_row` with a write's RETURNING (the hot path's writes): SQLAlchemy begins
+    the transaction and sqlite3 the driver's before the write, so SQLAlchemy's rollback
+    undoes it, a connection closed without a commit leaves nothing, and its commit keeps
+    it; a write that changes no row (a conflict) returns none. A write that leaves out
+    a column with a Python-side default (`score`) is refused: SQLAlchemy's execution
+    would fill it in, the one trip would not."""
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from bot.db.dialect import first_row, wrote
+
+    statement = (sqlite_insert(items).values(name=bindparam("n"), score=0)
+                 .on_conflict_do_nothing(index_elements=["name"]).returning(items.c.id))
+    async with engine.connect() as connection:
+        with pytest.raises(ValueError, match="Python-side column defaults"):
+            await first_row(connection, insert(items).values(name=bindparam("n"))
+                            .returning(items.c.id), {"n": "no score"})
+    async with statements(engine) as sent, engine.connect() as connection:
+        assert await first_row(connection, statement, {"n": "a"}) is not None
+        assert connection.in_transaction() and wrote(connection)
+        await connection.rollback()
+    assert [s.split()[0] for s in sent] == ["BEGIN", "INSERT", "ROLLBACK"], sent
+    async with engine.connect() as connection:
+        assert await first_row(connection, statement, {"n": "left open"}) is not None
+    assert await _count(engine) == 0
+    async with engine.connect() as connection:
+        assert await first_row(connection, statement, {"n": "a"}) is not None
+        assert await first_row(connection, statement, {"n": "a"}) is None  # a conflict
+        await connection.commit()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(items.c.name, items.c.score))).all()
+    assert [tuple(row) for row in rows] == [("a", 0)]
 
 
 @pytest.fixture

@@ -89,6 +89,9 @@ _PREPARED: dict[Rows, _Prepared] = {}
 
 def _prepare(query: Rows, dialect: Dialect) -> _Prepared:
     compiled = query.compile(dialect=dialect)
+    if compiled.insert_prefetch or compiled.update_prefetch:  # run by SQLAlchemy's execute
+        raise ValueError("first_row runs no Python-side column defaults: a write must give "
+                         "a value to every column that has one")
     binds = compiled.binds
     params = [(name, binds[name].type.dialect_impl(dialect).bind_processor(dialect),
                None if binds[name].required else binds[name].effective_value)
@@ -119,7 +122,10 @@ async def first_row(connection: AsyncConnection, query: Rows,
     instead of four: the transaction is begun through SQLAlchemy first, as its own
     `execute` would begin it, so SQLAlchemy commits or rolls back what the driver
     wrote (sqlite3 sends the BEGIN before the write), and the write is noted for
-    `wrote`. No row back means nothing was written (a conflict, or no row matched)."""
+    `wrote`. No row back means nothing was written (a conflict, or no row matched).
+    Such a write must give every column with a Python-side default (`default=`,
+    `onupdate=`) its value: those are SQLAlchemy's execution's to run, and a statement
+    that leaves one out is refused."""
     if connection.dialect.name != "sqlite":
         return (await connection.execute(query, params)).first()
     if query.is_dml:
