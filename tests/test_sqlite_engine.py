@@ -297,6 +297,55 @@ async def test_an_object_read_in_one_trip_is_the_orms_own(app: Any) -> None:
         await connection.rollback()
 
 
+async def test_a_changed_object_written_in_one_trip_is_as_the_orm_flushed_it(app: Any) -> None:
+    """`store_changes` writes a changed check as the one UPDATE of what changed, in the
+    step's transaction, and leaves it in the session unchanged (nothing left to flush; a
+    later change is flushed by the ORM as usual); a check whose row is gone raises
+    `StaleDataError`, as the ORM's flush does."""
+    from sqlalchemy import delete as orm_delete
+    from sqlalchemy import select as orm_select
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from bot.core.engine import _StepSession
+    from bot.db.dialect import store_changes
+    from bot.db.models import EligibilityCheck
+    from bot.services import eligibility
+    from tests.conftest import Chat
+
+    chat = Chat(app, user="79", language_hint="en")
+    await chat.text("/start")
+    await chat.press("el:new")
+    async with statements(app.engine.database) as sent, \
+            app.engine.database.connect() as connection:
+        user_id = (await connection.execute(
+            orm_select(EligibilityCheck.user_id))).scalar_one()
+        async with _session_on(connection, _StepSession)() as db:
+            check = await eligibility.draft(db, user_id)
+            assert check is not None
+            check.answers = {**check.answers, "nationality": "yes"}
+            check.path = [*check.path, "nationality"]
+            del sent[:]
+            await store_changes(db)
+            assert [s.split(" SET ")[0] for s in sent] == ["BEGIN", "UPDATE eligibility_checks"]
+            assert " path=" in sent[1] and "status" not in sent[1].split(" WHERE ")[0]
+            assert check in db and not db.dirty and not db.is_modified(check)
+            check.verdict = "eligible"
+            await db.flush()  # the ORM's own flush of a later change
+        await connection.commit()
+    async with app.engine.database.connect() as connection:
+        stored = (await connection.execute(orm_select(
+            EligibilityCheck.answers, EligibilityCheck.path, EligibilityCheck.verdict))).one()
+        assert tuple(stored) == ({"nationality": "yes"}, ["nationality"], "eligible")
+        async with _session_on(connection, _StepSession)() as db:
+            check = await eligibility.draft(db, user_id)
+            assert check is not None
+            await connection.execute(orm_delete(EligibilityCheck))  # gone meanwhile
+            check.path = []
+            with pytest.raises(StaleDataError):
+                await store_changes(db)
+        await connection.rollback()
+
+
 def _session_on(connection: Any, kind: type) -> Any:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 

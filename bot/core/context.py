@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.events import Event, InboundFile, Place
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Attachment, Choice, Reply, rows
+from bot.db.dialect import store_changes
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,6 +90,8 @@ class Context:
             # deleted skips it (it would begin the step's transaction to commit nothing).
             # A session of its own (a follow-up's) commits what it executed.
             joined = isinstance(session.bind, AsyncConnection)
+            if flush and joined:
+                await store_changes(session)  # the hot path's objects in one trip each
             if flush and (session.new or session.dirty or session.deleted
                           or (session.in_transaction() and not joined)):
                 await session.commit()

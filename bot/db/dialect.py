@@ -12,6 +12,8 @@ Code outside this module asks these helpers instead of testing the dialect's nam
 - `session_row(db, query, params)`: `first_row` through an ORM session;
 - `first_entity(db, query, params)`: the same for a read of one mapped object, which
   joins the session as if the ORM had loaded it;
+- `store_changes(db)`: the changed objects of the classes `update_in_one_trip` names,
+  each written in one trip on SQLite, as if the ORM had flushed them;
 - `track_writes(engine)` and `wrote(connection)`: whether a step wrote anything.
 """
 
@@ -22,10 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, UpdateBase, event, func, inspect
+from sqlalchemy import ColumnElement, Select, UpdateBase, bindparam, event, func, inspect, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import make_transient, make_transient_to_detached
+from sqlalchemy.orm.exc import StaleDataError
 
 S = TypeVar("S", bound=Select[Any])
 E = TypeVar("E")
@@ -147,7 +150,7 @@ async def first_row(connection: AsyncConnection, query: Rows,
                           for process, value in zip(prepared.columns, rows[0], strict=True)])
 
 
-async def session_row(db: AsyncSession, query: Select[Any], params: dict[str, Any]) -> Any | None:
+async def session_row(db: AsyncSession, query: Rows, params: dict[str, Any]) -> Any | None:
     """`first_row` for a session: on the connection it is bound to (a step's session:
     the step's connection, so the read begins no transaction), else on the session's
     own connection."""
@@ -206,6 +209,66 @@ async def first_entity(db: AsyncSession, query: Select[E],
     make_transient_to_detached(loaded)
     db.add(loaded)
     return cast(E, loaded)
+
+
+# ---- a changed object written in one trip ----------------------------------------------
+
+# Mapped classes whose changed objects `store_changes` writes itself.
+_ONE_TRIP: set[type[Any]] = set()
+# The UPDATE of a class for a set of changed attributes, built once.
+_UPDATES: dict[tuple[type[Any], frozenset[str]], UpdateBase] = {}
+
+
+def update_in_one_trip(model: type[Any]) -> None:
+    """Let `store_changes` write `model`'s changed objects (a class of the hot path whose
+    objects change in their own columns only)."""
+    _ONE_TRIP.add(model)
+
+
+def _update_of(model: type[Any], changed: frozenset[str]) -> UpdateBase:
+    statement = _UPDATES.get((model, changed))
+    if statement is None:
+        mapper = inspect(model)
+        key = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+        statement = _UPDATES[(model, changed)] = (
+            update(model)
+            .where(*[getattr(model, name) == bindparam(f"k_{name}") for name in key])
+            .values({name: bindparam(f"v_{name}") for name in sorted(changed)})
+            .returning(*mapper.primary_key))
+    return statement
+
+
+async def store_changes(db: AsyncSession) -> None:
+    """Write the changed objects of the classes `update_in_one_trip` names, each as one
+    UPDATE of the attributes that changed (the statement the ORM's flush would run), in
+    one trip to SQLite's thread with `first_row` instead of the flush's three and its
+    unit of work; each object then stays in the session as flushed, unchanged (the
+    public `make_transient` and `make_transient_to_detached`, then `add`, as
+    `first_entity` attaches a row it read). An object whose relationships changed, and
+    any session that also adds or deletes objects, is left to the ORM, as is everything
+    on PostgreSQL. As the ORM, a row that is gone raises `StaleDataError`."""
+    if not _ONE_TRIP or db.new or db.deleted or db.get_bind().dialect.name != "sqlite":
+        return
+    for changed_object in list(db.dirty):
+        model = type(changed_object)
+        if model not in _ONE_TRIP:
+            continue
+        state = inspect(changed_object)
+        columns = state.mapper.column_attrs
+        changed = frozenset(attribute.key for attribute in state.attrs
+                            if attribute.history.has_changes())
+        if not changed or any(name not in columns for name in changed):
+            continue  # set back to what it was, or a relationship: the ORM's to flush
+        key = {f"k_{name}": value for name, value in
+               zip((state.mapper.get_property_by_column(column).key
+                    for column in state.mapper.primary_key), state.identity or (), strict=True)}
+        values = {f"v_{name}": getattr(changed_object, name) for name in changed}
+        if await session_row(db, _update_of(model, changed), key | values) is None:
+            raise StaleDataError(f"{model.__name__} {state.identity} is gone")
+        db.expunge(changed_object)
+        make_transient(changed_object)
+        make_transient_to_detached(changed_object)
+        db.add(changed_object)
 
 
 # ---- whether a step wrote ------------------------------------------------------------

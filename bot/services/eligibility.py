@@ -17,7 +17,7 @@ from bot.clock import now
 from bot.content.eligibility import Question, Rules
 from bot.content.facts import FactTable
 from bot.core import scripts
-from bot.db.dialect import first_entity
+from bot.db.dialect import first_entity, update_in_one_trip
 from bot.db.models import CheckStatus, EligibilityCheck, User
 from bot.services.knowledge import fold
 
@@ -195,6 +195,11 @@ _LAST_RESULT = (select(EligibilityCheck)
                        EligibilityCheck.status == CheckStatus.DONE)
                 .order_by(EligibilityCheck.completed_at.desc(), EligibilityCheck.id.desc())
                 .limit(1))
+
+
+# An answer, a step back, the result and a ticked document change a check's own columns:
+# written in one trip at the end of the step (`store_changes`).
+update_in_one_trip(EligibilityCheck)
 
 
 async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
