@@ -10,7 +10,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from apscheduler.job import Job
@@ -21,7 +21,6 @@ from bot.app import App
 from bot.channels.broadcast_senders import TelegramBroadcaster, WhatsAppBroadcaster
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_desk import CoordinatorDesk
-from bot.channels.whatsapp import WhatsAppChannel
 from bot.core import metrics
 from bot.core.notify import STATUS_WAIT, Notifier
 from bot.core.replies import Reply
@@ -30,7 +29,9 @@ from bot.db.models import Broadcast, User
 from bot.db.outage import OUTAGE, is_outage
 from bot.services import broadcasts, dashboard_auth, forums, reminders, unanswered
 from bot.web.app import make_web_app
-from bot.web.dashboard.menu import set_menu_buttons
+
+if TYPE_CHECKING:
+    from bot.channels.whatsapp import WhatsAppChannel
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +216,11 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
 
     telegram = TelegramChannel(app.engine, settings, app.translations, budget=app.budget) \
         if settings.telegram_enabled else None
-    whatsapp = WhatsAppChannel(app.engine, settings, app.translations, budget=app.budget) \
-        if settings.whatsapp_enabled else None
+    whatsapp: WhatsAppChannel | None = None
+    if settings.whatsapp_enabled:  # its modules are loaded only where it is used
+        from bot.channels.whatsapp import WhatsAppChannel
+
+        whatsapp = WhatsAppChannel(app.engine, settings, app.translations, budget=app.budget)
     runner = web.AppRunner(make_web_app(app.db, telegram, whatsapp, app.engine),
                            access_log=None, shutdown_timeout=SHUTDOWN["http"])
     await runner.setup()
@@ -243,7 +247,10 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
             await telegram.lead()
             # The dashboard as a Mini App for coordinators (https only); new coordinators
             # get it when a process next becomes the leader.
-            await set_menu_buttons(telegram.bot, app.engine)
+            if settings.dashboard_enabled:  # the dashboard's modules only where it is on
+                from bot.web.dashboard.menu import set_menu_buttons
+
+                await set_menu_buttons(telegram.bot, app.engine)
         for name in SINGLETONS:  # a new leader does its jobs' overdue work at once
             job = scheduler.get_job(name)
             if job is not None and scheduler.running:

@@ -5,12 +5,23 @@ engine's hot path in a few statements."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, exc, func, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    exc,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import SQLITE_BUSY_TIMEOUT, create_engine, session_factory
@@ -127,6 +138,40 @@ async def test_a_transaction_left_open_does_not_outlive_its_connection(
     async with engine.connect() as connection:
         names = (await connection.execute(select(items.c.name))).scalars().all()
     assert names == ["committed"]
+
+
+async def test_a_write_in_one_trip_is_in_sqlalchemys_transaction(engine: AsyncEngine) -> None:
+    """`first_row` with a write's RETURNING (the hot path's writes): SQLAlchemy begins
+    the transaction and sqlite3 the driver's before the write, so SQLAlchemy's rollback
+    undoes it, a connection closed without a commit leaves nothing, and its commit keeps
+    it; a write that changes no row (a conflict) returns none. A write that leaves out
+    a column with a Python-side default (`score`) is refused: SQLAlchemy's execution
+    would fill it in, the one trip would not."""
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from bot.db.dialect import first_row, wrote
+
+    statement = (sqlite_insert(items).values(name=bindparam("n"), score=0)
+                 .on_conflict_do_nothing(index_elements=["name"]).returning(items.c.id))
+    async with engine.connect() as connection:
+        with pytest.raises(ValueError, match="Python-side column defaults"):
+            await first_row(connection, insert(items).values(name=bindparam("n"))
+                            .returning(items.c.id), {"n": "no score"})
+    async with statements(engine) as sent, engine.connect() as connection:
+        assert await first_row(connection, statement, {"n": "a"}) is not None
+        assert connection.in_transaction() and wrote(connection)
+        await connection.rollback()
+    assert [s.split()[0] for s in sent] == ["BEGIN", "INSERT", "ROLLBACK"], sent
+    async with engine.connect() as connection:
+        assert await first_row(connection, statement, {"n": "left open"}) is not None
+    assert await _count(engine) == 0
+    async with engine.connect() as connection:
+        assert await first_row(connection, statement, {"n": "a"}) is not None
+        assert await first_row(connection, statement, {"n": "a"}) is None  # a conflict
+        await connection.commit()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(items.c.name, items.c.score))).all()
+    assert [tuple(row) for row in rows] == [("a", 0)]
 
 
 @pytest.fixture
@@ -249,6 +294,63 @@ async def test_an_object_read_in_one_trip_is_the_orms_own(app: Any) -> None:
             assert [getattr(theirs, name) for name in names if name != "answers"] == \
                 [getattr(ours, name) for name in names if name != "answers"]
             assert theirs.answers == ours.answers and theirs.answers["extra"] == "x"
+        await connection.rollback()
+
+
+async def test_a_changed_object_written_in_one_trip_is_as_the_orm_flushed_it(app: Any) -> None:
+    """`store_changes` writes a changed check as the one UPDATE of what changed, in the
+    step's transaction, and leaves it in the session unchanged (nothing left to flush; a
+    later change is flushed by the ORM as usual); a check whose row is gone raises
+    `StaleDataError`, as the ORM's flush does. On PostgreSQL it leaves all of that to the
+    ORM's flush, with the same result."""
+    from sqlalchemy import delete as orm_delete
+    from sqlalchemy import select as orm_select
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from bot.core.engine import _StepSession
+    from bot.db.dialect import store_changes
+    from bot.db.models import EligibilityCheck
+    from bot.services import eligibility
+    from tests.conftest import Chat
+
+    sqlite = app.engine.database.dialect.name == "sqlite"
+    chat = Chat(app, user="79", language_hint="en")
+    await chat.text("/start")
+    await chat.press("el:new")
+    traced = statements(app.engine.database) if sqlite else nullcontext([])
+    async with traced as sent, app.engine.database.connect() as connection:
+        user_id = (await connection.execute(
+            orm_select(EligibilityCheck.user_id))).scalar_one()
+        async with _session_on(connection, _StepSession)() as db:
+            check = await eligibility.draft(db, user_id)
+            assert check is not None
+            check.answers = {**check.answers, "nationality": "yes"}
+            check.path = [*check.path, "nationality"]
+            if sqlite:
+                del sent[:]
+                await store_changes(db)
+                assert [s.split(" SET ")[0] for s in sent] == [
+                    "BEGIN", "UPDATE eligibility_checks"], sent
+                assert " path=" in sent[1] and "status" not in sent[1].split(" WHERE ")[0]
+                assert check in db and not db.dirty and not db.is_modified(check)
+            else:
+                await store_changes(db)
+                assert db.is_modified(check)  # the ORM's to flush
+            check.verdict = "eligible"
+            await db.flush()  # the ORM's own flush of a later change
+        await connection.commit()
+    async with app.engine.database.connect() as connection:
+        stored = (await connection.execute(orm_select(
+            EligibilityCheck.answers, EligibilityCheck.path, EligibilityCheck.verdict))).one()
+        assert tuple(stored) == ({"nationality": "yes"}, ["nationality"], "eligible")
+        async with _session_on(connection, _StepSession)() as db:
+            check = await eligibility.draft(db, user_id)
+            assert check is not None
+            await connection.execute(orm_delete(EligibilityCheck))  # gone meanwhile
+            check.path = []
+            with pytest.raises(StaleDataError):
+                await store_changes(db)
+                await db.flush()
         await connection.rollback()
 
 

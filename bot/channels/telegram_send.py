@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from aiogram import Bot
@@ -42,7 +43,7 @@ from aiogram.types import (
 
 from bot.core import metrics
 from bot.core.ratelimit import BROADCAST, INTERACTIVE, PUSH, PriorityLimiter
-from bot.core.replies import Reply, split_text
+from bot.core.replies import Choice, Reply, split_text
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ PHOTO_TYPES = frozenset({"image/png", "image/jpeg"})
 # longer than a reply), a server or network error tried again up to ERROR_ATTEMPTS times.
 FLOOD_ATTEMPTS = {INTERACTIVE: 4, PUSH: 4, BROADCAST: 8}
 ERROR_ATTEMPTS = 4
+# Keyboards kept built (`keyboard`): the screens' buttons in each language, and the
+# questionnaire's and lists' variants.
+KEYBOARDS_KEPT = 256
 
 T = TypeVar("T")
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
@@ -97,14 +101,21 @@ class Sent:
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """The reply's choices as inline buttons (validated from plain data in one call, the
-    quickest way to build aiogram's models)."""
+    """The reply's choices as inline buttons."""
     if not reply.choices:
         return None
+    return _keyboard(reply.choices)
+
+
+@lru_cache(maxsize=KEYBOARDS_KEPT)
+def _keyboard(choices: tuple[tuple[Choice, ...], ...]) -> InlineKeyboardMarkup:
+    """Built once for the same buttons (a screen shows everyone who reads it in one
+    language the same ones; aiogram only reads a markup it sends), validated from plain
+    data in one call, the quickest way to build aiogram's models."""
     return InlineKeyboardMarkup.model_validate({"inline_keyboard": [
         [{"text": choice.label, "url": choice.url} if choice.url
          else {"text": choice.label, "callback_data": choice.payload} for choice in row]
-        for row in reply.choices
+        for row in choices
     ]})
 
 

@@ -63,14 +63,6 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), header[len("sha256="):].strip().encode())
 
 
-async def unconfigured_post(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": False, "error": "whatsapp is not configured"}, status=401)
-
-
-async def unconfigured_get(_request: web.Request) -> web.Response:
-    return web.Response(status=403, text="whatsapp is not configured")
-
-
 class Inbox:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], process: Process, *,
                  app_secret: SecretStr | None, verify_token: SecretStr | None,

@@ -6,9 +6,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from bot.core.events import Event, InboundFile, Place
 from bot.core.notify import Notifier, PushResult
 from bot.core.replies import Attachment, Choice, Reply, rows
+from bot.db.dialect import store_changes
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,8 +84,17 @@ class Context:
         if session is None:
             return
         try:
-            if flush:
-                await session.commit()  # joined to the engine's transaction: a flush
+            # The step's session is on the step's connection and joins its transaction,
+            # which the engine commits (with whatever the session executed): committing
+            # the session only flushes it, so a session with nothing added, changed or
+            # deleted skips it (it would begin the step's transaction to commit nothing).
+            # A session of its own (a follow-up's) commits what it executed.
+            joined = isinstance(session.bind, AsyncConnection)
+            if flush and joined:
+                await store_changes(session)  # the hot path's objects in one trip each
+            if flush and (session.new or session.dirty or session.deleted
+                          or (session.in_transaction() and not joined)):
+                await session.commit()
         finally:
             await session.close()
 

@@ -56,9 +56,12 @@ _LOAD = (
     .outerjoin(Coordinator, Coordinator.user_id == User.id)
     .where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
 )
+# The writes return what they wrote (`first_row`: one trip to SQLite's thread; no row
+# back means another worker changed the session first).
 _INSERT_SESSION = insert(ChatSession).values(
     user_id=bindparam("b_user"), state=bindparam("b_state"), data=bindparam("b_data"),
-    version=1, updated_at=bindparam("b_now"), last_update=bindparam("b_last"))
+    version=1, updated_at=bindparam("b_now"), last_update=bindparam("b_last"),
+).returning(ChatSession.version)
 _UPDATE_SESSION = (
     update(ChatSession)
     .where(ChatSession.user_id == bindparam("b_user"),
@@ -66,6 +69,7 @@ _UPDATE_SESSION = (
     .values(state=bindparam("b_state"), data=bindparam("b_data"),
             version=ChatSession.version + 1, updated_at=bindparam("b_now"),
             last_update=bindparam("b_last"))
+    .returning(ChatSession.version)
 )
 
 # The update's id stored with a step, per database kind (`_mark_handled`).
@@ -295,12 +299,10 @@ class Engine:
                         await self._mark_handled(connection, event)
                     if stores:
                         if row.version is None:
-                            await connection.execute(_INSERT_SESSION, values)
-                        else:
-                            result = await connection.execute(
-                                _UPDATE_SESSION, {**values, "b_version": row.version})
-                            if result.rowcount != 1:
-                                raise _SessionChanged
+                            await first_row(connection, _INSERT_SESSION, values)
+                        elif await first_row(connection, _UPDATE_SESSION,
+                                             {**values, "b_version": row.version}) is None:
+                            raise _SessionChanged
                     if connection.in_transaction():
                         await connection.commit()
         except _SessionChanged:
@@ -370,11 +372,11 @@ class Engine:
             statement = _MARK[connection.dialect.name] = (
                 insert_for(connection)(HandledUpdate)
                 .values(key=bindparam("h_key"), handled_at=bindparam("h_at"))
-                .on_conflict_do_nothing(index_elements=["key"]))
-        result = await connection.execute(
-            statement, {"h_key": update_key(event.identity.channel, event.update_id),
-                        "h_at": clock.now()})
-        if result.rowcount != 1:
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(HandledUpdate.key))
+        if await first_row(connection, statement, {
+                "h_key": update_key(event.identity.channel, event.update_id),
+                "h_at": clock.now()}) is None:
             raise _Duplicate
 
     @staticmethod

@@ -37,6 +37,7 @@ from typing import Any, Final, Literal, Protocol, TypedDict, cast
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     exists,
     func,
     insert,
@@ -51,7 +52,7 @@ from bot import LANGUAGES, LOCALES
 from bot.clock import iso, now
 from bot.core import scripts
 from bot.core.replies import Attachment, Choice, Reply
-from bot.db.dialect import skip_locked
+from bot.db.dialect import session_row, skip_locked
 from bot.db.models import (
     ERROR_LENGTH,
     ID_TYPE,
@@ -719,9 +720,13 @@ async def listing(db: AsyncSession, page: int, size: int) -> tuple[list[Broadcas
 # ---- the opt-out -----------------------------------------------------------------------------
 
 
+# Read on the settings screen, so built once (`session_row`: one trip on SQLite).
+_ANNOUNCEMENTS = select(User.announcements).where(User.id == bindparam("user_id"))
+
+
 async def announcements_on(db: AsyncSession, user_id: int) -> bool:
-    value = (await db.execute(select(User.announcements).where(User.id == user_id))
-             ).scalar_one_or_none()
+    row = await session_row(db, _ANNOUNCEMENTS, {"user_id": user_id})
+    value = row.announcements if row is not None else None
     return bool(value) if value is not None else True
 
 

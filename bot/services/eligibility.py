@@ -17,7 +17,7 @@ from bot.clock import now
 from bot.content.eligibility import Question, Rules
 from bot.content.facts import FactTable
 from bot.core import scripts
-from bot.db.dialect import first_entity
+from bot.db.dialect import first_entity, session_row, update_in_one_trip
 from bot.db.models import CheckStatus, EligibilityCheck, User
 from bot.services.knowledge import fold
 
@@ -197,6 +197,11 @@ _LAST_RESULT = (select(EligibilityCheck)
                 .limit(1))
 
 
+# An answer, a step back, the result and a ticked document change a check's own columns:
+# written in one trip at the end of the step (`store_changes`).
+update_in_one_trip(EligibilityCheck)
+
+
 async def draft(db: AsyncSession, user_id: int) -> EligibilityCheck | None:
     return await first_entity(db, _DRAFT, {"user_id": user_id})
 
@@ -235,10 +240,19 @@ def back(check: EligibilityCheck) -> str | None:
     return last
 
 
+# Written when a questionnaire ends and with a forum registration, so built once; a row
+# that has the country already is left alone.
+_REMEMBER_COUNTRY = (
+    update(User)
+    .where(User.id == bindparam("user_id"), User.country.is_distinct_from(bindparam("b_country")))
+    .values(country=bindparam("b_country"))
+    .returning(User.id))
+
+
 async def remember_country(db: AsyncSession, user_id: int, country: str | None) -> None:
     """The user's country of residence, for announcements to chosen countries."""
     if country:
-        await db.execute(update(User).where(User.id == user_id).values(country=country))
+        await session_row(db, _REMEMBER_COUNTRY, {"user_id": user_id, "b_country": country})
 
 
 def finish(check: EligibilityCheck, rules: Rules) -> Outcome:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.telegram import TelegramChannel
-from bot.channels.whatsapp import WhatsAppChannel
-from bot.channels.whatsapp_inbox import unconfigured_get, unconfigured_post
-from bot.core.engine import Engine
 from bot.db.engine import database_ok
-from bot.web.dashboard import setup_dashboard
+
+if TYPE_CHECKING:
+    # The WhatsApp channel and the dashboard (Jinja2 and its pages) are loaded only by
+    # a deployment that uses them (where they are set up).
+    from bot.channels.telegram import TelegramChannel
+    from bot.channels.whatsapp import WhatsAppChannel
+    from bot.core.engine import Engine
 
 DB_KEY = web.AppKey("db", AsyncEngine)
 
@@ -34,6 +38,14 @@ async def telegram_unconfigured(_request: web.Request) -> web.Response:
     return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
 
 
+async def whatsapp_unconfigured_post(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": False, "error": "whatsapp is not configured"}, status=401)
+
+
+async def whatsapp_unconfigured_get(_request: web.Request) -> web.Response:
+    return web.Response(status=403, text="whatsapp is not configured")
+
+
 def make_web_app(db: AsyncEngine, telegram: TelegramChannel | None,
                  whatsapp: WhatsAppChannel | None = None,
                  engine: Engine | None = None) -> web.Application:
@@ -46,9 +58,12 @@ def make_web_app(db: AsyncEngine, telegram: TelegramChannel | None,
     app.router.add_post(
         "/telegram/webhook", telegram.webhook if telegram else telegram_unconfigured
     )
-    app.router.add_get("/whatsapp/webhook", whatsapp.verify if whatsapp else unconfigured_get)
+    app.router.add_get("/whatsapp/webhook",
+                       whatsapp.verify if whatsapp else whatsapp_unconfigured_get)
     app.router.add_post("/whatsapp/webhook",
-                        whatsapp.webhook if whatsapp else unconfigured_post)
+                        whatsapp.webhook if whatsapp else whatsapp_unconfigured_post)
     if engine is not None and engine.settings.dashboard_enabled:
+        from bot.web.dashboard import setup_dashboard
+
         setup_dashboard(app, engine)
     return app
