@@ -139,12 +139,19 @@ async def forget_handled_updates(app: App) -> None:
 def guarded(name: str, job: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[None]]:
     """A scheduled job whose failure for want of the database is counted by the outage
     account (one line, not a traceback every run; its work waits in the database for
-    the next run); any other failure is logged with its traceback."""
+    the next run); any other failure is logged with its traceback; one cancelled as
+    the process stops ends quietly."""
 
     @functools.wraps(job)
     async def run(*args: Any) -> None:
         try:
             await job(*args)
+        except asyncio.CancelledError:
+            # The process is stopping and its remaining tasks are cancelled (a look
+            # waiting for its reminders' due times): what the job held went back in
+            # line as it unwound, so it ends quietly, not as a failure.
+            log.info("job %s stopped with the process", name)
+            return
         except Exception as error:
             if not is_outage(error):
                 log.exception("job %s failed", name)

@@ -13,7 +13,7 @@ import pytest
 from bot.app import App
 from bot.clock import now
 from bot.db.leader import AlreadyRunning, Leadership, Lease, SingleProcessLock
-from bot.runner import SINGLETONS, leader_only, make_scheduler
+from bot.runner import SINGLETONS, guarded, leader_only, make_scheduler
 
 
 async def test_one_owner_holds_the_lease_until_it_expires_or_is_released(app: App) -> None:
@@ -127,3 +127,20 @@ async def test_singleton_jobs_run_in_the_leader_only(app: App) -> None:
     names = {job.id for job in scheduler.get_jobs()}
     assert {"reminders", "purge_forum_data", "expire_sessions"} <= names
     assert "reminders" not in SINGLETONS and "purge_forum_data" in SINGLETONS
+
+
+async def test_a_job_cancelled_as_the_process_stops_ends_quietly(
+        caplog: pytest.LogCaptureFixture) -> None:
+    started = asyncio.Event()
+
+    async def waits_for_its_due_time() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    task = asyncio.create_task(guarded("reminders", waits_for_its_due_time)())
+    await started.wait()
+    task.cancel()
+    with caplog.at_level("INFO", logger="bot.runner"):
+        assert await task is None  # not raised: the scheduler logs no failure
+    assert "job reminders stopped with the process" in caplog.text
+    assert not any(record.levelname == "ERROR" for record in caplog.records)
