@@ -124,10 +124,10 @@ class Queue(Generic[M]):
                 "lease_expires_at": now + self.lease}
 
     async def claim(self, db: AsyncSession, owner: str, now: datetime, limit: int,
-                    *columns: Any, ahead: timedelta = timedelta()) -> list[Sequence[Any]]:
+                    *columns: Any, ready_at: datetime | None = None) -> list[Sequence[Any]]:
         """Claim up to `limit` ready rows for `owner`: rows of (id, attempts, *columns),
-        ordered by id. `ahead`: also rows the queue's `ready` will take that much later
-        (the caller holds them until then)."""
+        ordered by id. `ready_at`: the time the queue's `ready` is asked for (later than
+        `now`: rows claimed ahead, which the caller holds until then)."""
         m = self._m
         due = or_(m.next_attempt_at.is_(None), m.next_attempt_at <= now)
         ready = or_(
@@ -137,7 +137,7 @@ class Queue(Generic[M]):
                  or_(m.lease_owner.is_(None), m.lease_owner != owner)),
         )
         if self.ready is not None:
-            ready = and_(ready, self.ready(now + ahead))
+            ready = and_(ready, self.ready(now if ready_at is None else ready_at))
         if self.in_order is not None:
             ready = and_(ready, self._its_turn(now))
         order = self.order_by() if self.order_by is not None else (m.id,)
@@ -280,9 +280,9 @@ class Consumer(Generic[M]):
         self.owner = f"{self.owner[:OWNER_LENGTH - len(suffix) - 1]}/{suffix}"
 
     async def claim(self, db: AsyncSession, limit: int, *columns: Any,
-                    ahead: timedelta = timedelta()) -> list[Sequence[Any]]:
+                    ready_at: datetime | None = None) -> list[Sequence[Any]]:
         rows = await self.queue.claim(db, self.owner, self.clock(), limit, *columns,
-                                      ahead=ahead)
+                                      ready_at=ready_at)
         self.held.update(row[0] for row in rows)
         return rows
 

@@ -307,14 +307,15 @@ class KnowledgeBase:
         self._postings = self._index(((ids, counts, weight)
                                       for _number, ids, counts, weight in documents),
                                      idf, names, MIN_WEIGHT)
-        lengths = [_length(found, counts, idf) for found, counts, _weight in _pooled(documents)]
+        pooled = list(_pooled(documents))
+        lengths = [_length(found, counts, idf) for found, counts, _weight in pooled]
         real = [length for number, length in enumerate(lengths)
                 if not self.entry_ids[number].startswith(OUTSIDE)]
         mean = sum(real) / len(real) if real else 1.0
         self._pooled = self._index(
             ((found, counts, 1.0 if self.entry_ids[number].startswith(OUTSIDE)
               else (lengths[number] / mean) ** POOLED_PIVOT)
-             for number, (found, counts, _weight) in enumerate(_pooled(documents))),
+             for number, (found, counts, _weight) in enumerate(pooled)),
             idf, names, MIN_POOLED_WEIGHT)
         self._meaning: Meaning | None = None
         self.confident, self.offered = CONFIDENT, OFFERED

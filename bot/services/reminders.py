@@ -231,7 +231,7 @@ async def run_due(sessionmaker: async_sessionmaker[AsyncSession], notifier: Noti
         while True:
             async with sessionmaker() as db, db.begin():
                 claimed = [(row[0], row[1], row[2]) for row in await consumer.claim(
-                    db, batch, Reminder.due_at, ahead=horizon - moving())]
+                    db, batch, Reminder.due_at, ready_at=max(horizon, moving()))]
             if not claimed:
                 return tally
             await asyncio.gather(*(one(consumer, reminder_id, attempts, due_at)
